@@ -1,0 +1,177 @@
+// Package agent runs on every node: it takes the tasks assigned to the
+// node, makes the engine match them through an Executor, and reports each
+// task's state as it moves forward. After a restart it adopts the
+// containers it finds by label and removes those of tasks it no longer has.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"sw/cluster/executor"
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// Executor is what the agent needs from a container engine.
+type Executor interface {
+	Prepare(ctx context.Context, t *types.Task) error
+	Create(ctx context.Context, t *types.Task) (string, error)
+	Start(ctx context.Context, containerID string) (addr string, err error)
+	Stop(ctx context.Context, containerID string, grace time.Duration) error
+	Remove(ctx context.Context, containerID string) error
+	Inspect(ctx context.Context, containerID string) (executor.Container, error)
+	List(ctx context.Context) ([]executor.Container, error)
+	Exits(ctx context.Context) (<-chan executor.Exit, <-chan error)
+	Logs(ctx context.Context, containerID string, follow bool, tail string) (io.ReadCloser, error)
+}
+
+var _ Executor = (*executor.Docker)(nil)
+
+// Source hands the agent its assignments and takes its reports.
+type Source interface {
+	// Assignments returns the node's tasks now and a channel closed when
+	// they may have changed.
+	Assignments(ctx context.Context) ([]*types.Task, <-chan struct{}, error)
+	// Report delivers status updates (a batch, in order).
+	Report(ctx context.Context, updates []store.TaskStatusFrom) error
+}
+
+// Agent executes one node's tasks.
+type Agent struct {
+	NodeID string
+	Exec   Executor
+	Source Source
+	Log    *slog.Logger
+	Now    func() time.Time
+
+	mu         sync.Mutex
+	local      map[string]types.TaskState // last state reported per task
+	containers map[string]string          // task ID -> container ID
+	busy       map[string]bool            // a worker is acting on the task
+	stopping   map[string]bool            // stopped on purpose: its exit is no failure
+	reports    chan store.TaskStatusFrom
+}
+
+// Run works until ctx ends.
+func (a *Agent) Run(ctx context.Context) {
+	a.local = map[string]types.TaskState{}
+	a.containers = map[string]string{}
+	a.busy = map[string]bool{}
+	a.stopping = map[string]bool{}
+	a.reports = make(chan store.TaskStatusFrom, 1024)
+	if a.Now == nil {
+		a.Now = func() time.Time { return time.Now().UTC() }
+	}
+	go a.reportLoop(ctx)
+	go a.exitLoop(ctx)
+	adopted := false
+	for ctx.Err() == nil {
+		tasks, changed, err := a.Source.Assignments(ctx)
+		if err != nil {
+			a.Log.Warn("agent: no assignments", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		if !adopted {
+			if err := a.adopt(ctx, tasks); err != nil {
+				a.Log.Warn("agent: adopting containers failed; retrying", "err", err)
+				sleep(ctx, time.Second)
+				continue
+			}
+			adopted = true
+		}
+		a.reconcile(ctx, tasks)
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		case <-time.After(10 * time.Second): // periodic resync
+			a.resync(ctx, tasks)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// report queues a state change; states that do not move forward from what
+// this agent last reported are dropped here, as the store would drop them.
+func (a *Agent) report(t *types.Task, st types.TaskStatus) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reportLocked(t.ID, t.Status.State, st)
+}
+
+// reportLocked is report with a.mu held; from is the store's state, used
+// when this agent has reported nothing for the task yet.
+func (a *Agent) reportLocked(taskID string, from types.TaskState, st types.TaskStatus) {
+	if prev, ok := a.local[taskID]; ok {
+		from = prev
+	}
+	if !from.CanMoveTo(st.State) {
+		return
+	}
+	a.local[taskID] = st.State
+	st.Timestamp = a.Now()
+	a.reports <- store.TaskStatusFrom{TaskID: taskID, NodeID: a.NodeID, Status: st}
+}
+
+// reportLoop sends queued reports in batches: everything waiting goes in
+// one proposal.
+func (a *Agent) reportLoop(ctx context.Context) {
+	for {
+		var batch []store.TaskStatusFrom
+		select {
+		case <-ctx.Done():
+			return
+		case u := <-a.reports:
+			batch = append(batch, u)
+		}
+	drain:
+		for len(batch) < 500 {
+			select {
+			case u := <-a.reports:
+				batch = append(batch, u)
+			default:
+				break drain
+			}
+		}
+		for ctx.Err() == nil {
+			err := a.Source.Report(ctx, batch)
+			if err == nil {
+				break
+			}
+			a.Log.Warn("agent: report failed; retrying", "err", err, "updates", len(batch))
+			sleep(ctx, 200*time.Millisecond)
+		}
+	}
+}
+
+// state is the task's state as far as this agent knows: the store's, or
+// what it reported since, whichever is further on.
+func (a *Agent) state(t *types.Task) types.TaskState {
+	if s, ok := a.local[t.ID]; ok && s > t.Status.State {
+		return s
+	}
+	return t.Status.State
+}
+
+func failed(msg string, err error) types.TaskStatus {
+	return types.TaskStatus{State: types.TaskFailed, Message: msg, Err: err.Error()}
+}
+
+func exitStatus(code int) types.TaskStatus {
+	if code == 0 {
+		return types.TaskStatus{State: types.TaskComplete, Message: "finished", ExitCode: &code}
+	}
+	return types.TaskStatus{State: types.TaskFailed, Message: "started",
+		Err: fmt.Sprintf("task: non-zero exit (%d)", code), ExitCode: &code}
+}

@@ -1,0 +1,193 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"sw/cluster/types"
+)
+
+// reconcile starts, stops and removes what the assignments call for. Each
+// action runs in its own goroutine; a task has at most one at a time.
+func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	assigned := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
+		assigned[t.ID] = true
+		if a.busy[t.ID] {
+			continue
+		}
+		st := a.state(t)
+		switch {
+		case t.DesiredState == types.TaskRunning && st >= types.TaskAssigned && st < types.TaskRunning:
+			a.spawn(ctx, t.ID, func(ctx context.Context) { a.start(ctx, t) })
+		case t.DesiredState > types.TaskRunning && st >= types.TaskAssigned && !st.Terminal():
+			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stop(ctx, t) })
+		case t.DesiredState == types.TaskRemove && a.containers[t.ID] != "":
+			a.spawn(ctx, t.ID, func(ctx context.Context) { a.removeContainer(ctx, t.ID) })
+		}
+	}
+	for id := range a.containers {
+		if !assigned[id] && !a.busy[id] {
+			a.spawn(ctx, id, func(ctx context.Context) { a.removeContainer(ctx, id) })
+		}
+	}
+	for id := range a.local {
+		if !assigned[id] && a.containers[id] == "" && !a.busy[id] {
+			delete(a.local, id)
+			delete(a.stopping, id)
+		}
+	}
+}
+
+// spawn runs fn for a task in the background; a.mu must be held.
+func (a *Agent) spawn(ctx context.Context, taskID string, fn func(context.Context)) {
+	a.busy[taskID] = true
+	go func() {
+		defer func() {
+			a.mu.Lock()
+			delete(a.busy, taskID)
+			a.mu.Unlock()
+		}()
+		fn(ctx)
+	}()
+}
+
+func (a *Agent) start(ctx context.Context, t *types.Task) {
+	a.report(t, types.TaskStatus{State: types.TaskAccepted, Message: "accepted"})
+	a.report(t, types.TaskStatus{State: types.TaskPreparing, Message: "preparing"})
+	if err := a.Exec.Prepare(ctx, t); err != nil {
+		a.report(t, types.TaskStatus{State: types.TaskRejected, Message: "preparing", Err: err.Error()})
+		return
+	}
+	a.mu.Lock()
+	cid := a.containers[t.ID]
+	a.mu.Unlock()
+	if cid == "" {
+		var err error
+		if cid, err = a.Exec.Create(ctx, t); err != nil {
+			a.report(t, failed("creating container", err))
+			return
+		}
+		a.mu.Lock()
+		a.containers[t.ID] = cid
+		a.mu.Unlock()
+	}
+	a.report(t, types.TaskStatus{State: types.TaskStarting, Message: "starting", ContainerID: cid})
+	addr, err := a.Exec.Start(ctx, cid)
+	if err != nil {
+		a.report(t, failed("starting container", err))
+		return
+	}
+	a.report(t, types.TaskStatus{State: types.TaskRunning, Message: "started", ContainerID: cid, Addr: addr})
+}
+
+func (a *Agent) stop(ctx context.Context, t *types.Task) {
+	a.mu.Lock()
+	a.stopping[t.ID] = true
+	cid := a.containers[t.ID]
+	a.mu.Unlock()
+	if cid != "" {
+		grace := t.Spec.StopGracePeriod
+		if err := a.Exec.Stop(ctx, cid, grace); err != nil {
+			a.Log.Warn("agent: stop failed", "task", t.ID, "err", err)
+		}
+	}
+	a.report(t, types.TaskStatus{State: types.TaskShutdown, Message: "shutdown"})
+	if t.DesiredState == types.TaskRemove {
+		a.removeContainer(ctx, t.ID)
+	}
+}
+
+func (a *Agent) removeContainer(ctx context.Context, taskID string) {
+	a.mu.Lock()
+	a.stopping[taskID] = true
+	cid := a.containers[taskID]
+	a.mu.Unlock()
+	if cid == "" {
+		return
+	}
+	if err := a.Exec.Remove(ctx, cid); err != nil {
+		a.Log.Warn("agent: remove failed", "task", taskID, "container", cid, "err", err)
+		return
+	}
+	a.mu.Lock()
+	delete(a.containers, taskID)
+	a.mu.Unlock()
+}
+
+// exitLoop turns container deaths into task states, reconnecting to the
+// engine's event stream when it breaks.
+func (a *Agent) exitLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		exits, errs := a.Exec.Exits(ctx)
+		for e := range exits {
+			a.onExit(e.TaskID, e.ExitCode)
+		}
+		select {
+		case err := <-errs:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				a.Log.Warn("agent: engine events broke; reconnecting", "err", err)
+			}
+		default:
+		}
+		sleep(ctx, time.Second)
+	}
+}
+
+func (a *Agent) onExit(taskID string, code int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopping[taskID] {
+		return
+	}
+	st, ok := a.local[taskID]
+	if !ok || st < types.TaskStarting {
+		return // unknown here: adopt/resync decides from the container itself
+	}
+	a.reportLocked(taskID, st, exitStatus(code))
+}
+
+// adopt learns the containers already on the engine (after a restart of
+// this daemon) and settles the tasks whose containers died meanwhile.
+func (a *Agent) adopt(ctx context.Context, tasks []*types.Task) error {
+	cs, err := a.Exec.List(ctx)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	for _, c := range cs {
+		if c.TaskID != "" {
+			a.containers[c.TaskID] = c.ID
+		}
+	}
+	a.mu.Unlock()
+	a.resync(ctx, tasks)
+	return nil
+}
+
+// resync checks every task this node should be running against its
+// container, catching exits whose events were missed.
+func (a *Agent) resync(ctx context.Context, tasks []*types.Task) {
+	for _, t := range tasks {
+		a.mu.Lock()
+		cid, busy, st := a.containers[t.ID], a.busy[t.ID], a.state(t)
+		a.mu.Unlock()
+		if busy || st != types.TaskRunning || t.DesiredState != types.TaskRunning {
+			continue
+		}
+		if cid == "" {
+			a.report(t, failed("container gone", errors.New("task: container is missing")))
+			continue
+		}
+		c, err := a.Exec.Inspect(ctx, cid)
+		switch {
+		case err != nil:
+			a.report(t, failed("container gone", err))
+		case !c.Running:
+			a.report(t, exitStatus(c.ExitCode))
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package api
+
+import (
+	"net/http"
+
+	"sw/cluster/types"
+)
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.backend.Info(r.Context()))
+}
+
+func (s *Server) init(w http.ResponseWriter, r *http.Request) {
+	var req InitRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	resp, err := s.backend.Init(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
+	var req LeaveRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.backend.Leave(r.Context(), req.Force); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (s *Server) nodes(w http.ResponseWriter, r *http.Request) {
+	if v, ok := s.view(w, r); ok {
+		writeJSON(w, http.StatusOK, orEmpty(v.Nodes()))
+	}
+}
+
+func (s *Server) node(w http.ResponseWriter, r *http.Request) {
+	if v, ok := s.view(w, r); ok {
+		o, err := v.FindNode(r.PathValue("ref"))
+		reply(w, o, err)
+	}
+}
+
+func (s *Server) services(w http.ResponseWriter, r *http.Request) {
+	if v, ok := s.view(w, r); ok {
+		writeJSON(w, http.StatusOK, orEmpty(v.Services()))
+	}
+}
+
+func (s *Server) service(w http.ResponseWriter, r *http.Request) {
+	if v, ok := s.view(w, r); ok {
+		o, err := v.FindService(r.PathValue("ref"))
+		reply(w, o, err)
+	}
+}
+
+func (s *Server) tasks(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	var tasks []*types.Task
+	switch {
+	case q.Get("service") != "":
+		svc, err := v.FindService(q.Get("service"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		tasks = v.TasksOfService(svc.ID)
+	case q.Get("node") != "":
+		n, err := v.FindNode(q.Get("node"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		tasks = v.TasksOnNode(n.ID)
+	default:
+		tasks = v.Tasks()
+	}
+	writeJSON(w, http.StatusOK, orEmpty(tasks))
+}
+
+func (s *Server) task(w http.ResponseWriter, r *http.Request) {
+	if v, ok := s.view(w, r); ok {
+		o, err := v.FindTask(r.PathValue("ref"))
+		reply(w, o, err)
+	}
+}
+
+func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
+	var spec types.ServiceSpec
+	if err := decode(r, &spec); err != nil {
+		writeError(w, err)
+		return
+	}
+	id, err := s.backend.CreateService(r.Context(), spec)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, CreateResponse{ID: id})
+}
+
+func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
+	var req UpdateServiceRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	svc, err := v.FindService(r.PathValue("ref"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.backend.UpdateService(r.Context(), svc.ID, req.Version, req.Spec); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (s *Server) removeService(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	svc, err := v.FindService(r.PathValue("ref"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.backend.RemoveService(r.Context(), svc.ID); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// logs streams the logs of a service's tasks, or of one task
+// (?service=REF or ?task=REF), as plain text lines.
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	var tasks []*types.Task
+	if ref := q.Get("task"); ref != "" {
+		t, err := v.FindTask(ref)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		tasks = []*types.Task{t}
+	} else {
+		svc, err := v.FindService(q.Get("service"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		tasks = v.TasksOfService(svc.ID)
+	}
+	follow := q.Get("follow") == "1"
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	fw := &flushWriter{w: w}
+	done := make(chan struct{}, len(tasks))
+	for _, t := range tasks {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if t.Status.ContainerID == "" {
+				return
+			}
+			_ = s.backend.Logs(r.Context(), t, follow, q.Get("tail"), fw)
+		}()
+	}
+	for range tasks {
+		<-done
+	}
+}
+
+func reply[T any](w http.ResponseWriter, v *T, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func orEmpty[T any](xs []*T) []*T {
+	if xs == nil {
+		return []*T{}
+	}
+	return xs
+}

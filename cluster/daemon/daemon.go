@@ -1,0 +1,155 @@
+// Package daemon wires one sw node: the API on its unix socket, the Docker
+// executor, and — while the node is in a swarm — Raft, the store, gossip,
+// the leader-only loops, the agent and the plugins.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"sw/cluster/api"
+	"sw/cluster/executor"
+	"sw/cluster/hooks"
+)
+
+// Version is the daemon's version string.
+const Version = "0.1.0"
+
+// Config is how a daemon is started.
+type Config struct {
+	DataDir     string
+	Socket      string // path of the unix socket
+	Hostname    string
+	IngressAddr string
+	Plugins     []hooks.Plugin
+	Logger      *slog.Logger
+}
+
+// Daemon is one running node.
+type Daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	exec   *executor.Docker
+	engine string
+
+	mu    sync.Mutex
+	swarm *swarm // nil while not in a swarm
+}
+
+// New checks the engine and the data dir.
+func New(ctx context.Context, cfg Config) (*Daemon, error) {
+	if cfg.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Hostname = h
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+	}
+	ex, err := executor.New(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("%w; start it (e.g. 'service docker start') or set DOCKER_HOST", err)
+	}
+	ver, err := ex.EngineVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", executor.ErrNoEngine, err)
+	}
+	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver}, nil
+}
+
+// Run serves the API and, if this node was in a swarm, rejoins it; it
+// returns when ctx ends.
+func (d *Daemon) Run(ctx context.Context) error {
+	l, err := api.ListenUnix(d.cfg.Socket)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", d.cfg.Socket, err)
+	}
+	id, err := loadIdentity(d.cfg.DataDir)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	if id != nil {
+		if err := d.startSwarm(ctx, id, false); err != nil {
+			l.Close()
+			return fmt.Errorf("rejoining the swarm: %w", err)
+		}
+	}
+	srv := api.NewServer(d, d.log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	d.log.Info("sw daemon ready", "socket", d.cfg.Socket, "data-dir", d.cfg.DataDir, "engine", d.engine)
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 2e9)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	d.mu.Lock()
+	if d.swarm != nil {
+		d.swarm.stop()
+		d.swarm = nil
+	}
+	d.mu.Unlock()
+	_ = os.Remove(d.cfg.Socket)
+	return err
+}
+
+// Info reports the node and its swarm.
+func (d *Daemon) Info(ctx context.Context) api.Info {
+	info := api.Info{Swarm: api.SwarmInactive, Hostname: d.cfg.Hostname, EngineVersion: d.engine,
+		DataDir: d.cfg.DataDir, Version: Version}
+	for _, p := range d.cfg.Plugins {
+		info.Plugins = append(info.Plugins, p.Name())
+	}
+	d.mu.Lock()
+	sw := d.swarm
+	d.mu.Unlock()
+	if sw == nil {
+		return info
+	}
+	info.Swarm = api.SwarmActive
+	info.NodeID = sw.id.NodeID
+	info.ClusterID = sw.id.ClusterID
+	info.IsManager = sw.id.Role == "manager"
+	info.NodeAddr = hostOf(sw.id.AdvertiseAddr)
+	_, info.LeaderID = sw.raft.Leader()
+	v := sw.store.View()
+	for _, n := range v.Nodes() {
+		info.Nodes++
+		if n.Role == "manager" {
+			info.Managers++
+			info.ManagerAddrs = append(info.ManagerAddrs, n.ManagerAddr)
+		}
+	}
+	return info
+}
+
+func hostOf(hostport string) string {
+	if i := strings.LastIndex(hostport, ":"); i >= 0 {
+		return hostport[:i]
+	}
+	return hostport
+}
+
+func (d *Daemon) current() (*swarm, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.swarm == nil {
+		return nil, fmt.Errorf("%w: this node is not a swarm manager. Use \"sw swarm init\" or \"sw swarm join\" to connect this node to a swarm and try again", api.ErrUnavailable)
+	}
+	return d.swarm, nil
+}
+
+var errInSwarm = errors.New("this node is already part of a swarm. Use \"sw swarm leave\" to leave this swarm and join another one")
+
+func platform() (string, string) { return runtime.GOOS, runtime.GOARCH }

@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"sw/cluster/api"
+	"sw/cluster/consensus"
+	"sw/cluster/hooks"
+	"sw/cluster/spec"
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// validate runs the core rules, then every plugin's validator, in order.
+func (d *Daemon) validate(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
+	spec.Defaults(s)
+	if err := spec.Validate(s); err != nil {
+		return fmt.Errorf("%w: %w", api.ErrBadRequest, err)
+	}
+	for _, p := range d.cfg.Plugins {
+		if v, ok := p.(hooks.ServiceValidator); ok {
+			if err := v.ValidateService(view, s, old); err != nil {
+				return fmt.Errorf("%w: %w", api.ErrBadRequest, err)
+			}
+		}
+	}
+	return nil
+}
+
+// CreateService validates and commits a new service.
+func (d *Daemon) CreateService(ctx context.Context, s types.ServiceSpec) (string, error) {
+	sw, err := d.current()
+	if err != nil {
+		return "", err
+	}
+	view := sw.store.View()
+	if view.ServiceByName(s.Name) != nil {
+		return "", fmt.Errorf("%w: service %q already exists", store.ErrNameInUse, s.Name)
+	}
+	if err := d.validate(view, &s, nil); err != nil {
+		return "", err
+	}
+	svc := &types.Service{ID: types.NewID(), Spec: s}
+	if err := d.propose(ctx, sw, store.Change{CreateService: svc}); err != nil {
+		return "", err
+	}
+	return svc.ID, nil
+}
+
+// UpdateService replaces a service's spec if version is still current.
+// A change to what tasks run bumps the spec version, which rolls tasks.
+func (d *Daemon) UpdateService(ctx context.Context, id string, version uint64, s types.ServiceSpec) error {
+	sw, err := d.current()
+	if err != nil {
+		return err
+	}
+	view := sw.store.View()
+	old := view.Service(id)
+	if old == nil {
+		return &store.NotFoundError{Kind: "service", Ref: id}
+	}
+	if old.Version != version {
+		return fmt.Errorf("%w (service %s)", store.ErrConflict, old.Spec.Name)
+	}
+	if s.Name != old.Spec.Name {
+		return fmt.Errorf("%w: renaming a service is not supported", api.ErrBadRequest)
+	}
+	if old.Spec.Mode != s.Mode {
+		return fmt.Errorf("%w: the mode of a service cannot be changed", api.ErrBadRequest)
+	}
+	if err := d.validate(view, &s, old); err != nil {
+		return err
+	}
+	next := *old
+	next.Spec = s
+	if !reflect.DeepEqual(old.Spec.Container, s.Container) || !reflect.DeepEqual(old.Spec.Ports, s.Ports) {
+		next.SpecVersion++
+	}
+	return d.propose(ctx, sw, store.Change{UpdateService: &next})
+}
+
+// RemoveService deletes a service; the orchestrator then removes its tasks.
+func (d *Daemon) RemoveService(ctx context.Context, id string) error {
+	sw, err := d.current()
+	if err != nil {
+		return err
+	}
+	return d.propose(ctx, sw, store.Change{DeleteService: id})
+}
+
+func (d *Daemon) propose(ctx context.Context, sw *swarm, changes ...store.Change) error {
+	err := sw.raft.Propose(ctx, &store.Command{Changes: changes})
+	if errors.Is(err, errNotLeader()) {
+		return fmt.Errorf("%w: this manager is not the leader and cannot accept writes right now", api.ErrUnavailable)
+	}
+	return err
+}
+
+// Logs writes a task container's log lines, each prefixed as Docker's
+// service logs are: "<service>.<slot>.<task id>@<node>    | ".
+func (d *Daemon) Logs(ctx context.Context, t *types.Task, follow bool, tail string, w io.Writer) error {
+	rc, err := d.exec.Logs(ctx, t.Status.ContainerID, follow, tail)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	prefix := fmt.Sprintf("%s.%s@%s    | ", t.Name(), t.ID[:12], d.hostnameOf(t.NodeID))
+	pw := &prefixWriter{prefix: prefix, w: w}
+	_, err = stdcopy.StdCopy(pw, pw, rc)
+	pw.flush()
+	return err
+}
+
+func (d *Daemon) hostnameOf(nodeID string) string {
+	if sw, err := d.current(); err == nil {
+		if n := sw.store.View().Node(nodeID); n != nil {
+			return n.Hostname
+		}
+	}
+	return nodeID
+}
+
+// prefixWriter writes whole lines, each with a prefix, in one Write each,
+// so lines of concurrent tasks never interleave mid-line.
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+	buf    strings.Builder
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf.Write(b)
+	s := p.buf.String()
+	p.buf.Reset()
+	sc := bufio.NewScanner(strings.NewReader(s))
+	complete := strings.HasSuffix(s, "\n")
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if !complete && len(lines) > 0 {
+		p.buf.WriteString(lines[len(lines)-1])
+		lines = lines[:len(lines)-1]
+	}
+	for _, l := range lines {
+		if _, err := io.WriteString(p.w, p.prefix+l+"\n"); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
+}
+
+func (p *prefixWriter) flush() {
+	if p.buf.Len() > 0 {
+		_, _ = io.WriteString(p.w, p.prefix+p.buf.String()+"\n")
+		p.buf.Reset()
+	}
+}
+
+func errNotLeader() error { return consensus.ErrNotLeader }

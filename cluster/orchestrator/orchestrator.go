@@ -1,0 +1,40 @@
+package orchestrator
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"sw/cluster/store"
+	"sw/cluster/watch"
+)
+
+// Orchestrator is the leader-only loop that applies Reconcile's plans.
+type Orchestrator struct {
+	Store    *store.Store
+	Proposer store.Proposer
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Run reconciles at every commit until ctx ends.
+func (o *Orchestrator) Run(ctx context.Context) {
+	watch.Loop(ctx, o.Store, "orchestrator", o.Log, o.step)
+}
+
+func (o *Orchestrator) step(ctx context.Context, view *store.ReadTx) (time.Time, error) {
+	in := Input{
+		Now:      o.Now(),
+		Services: view.Services(),
+		Tasks:    view.Tasks(),
+		Nodes:    view.Nodes(),
+	}
+	if c := view.Cluster(); c != nil {
+		in.HistoryLimit = c.TaskHistoryLimit
+	}
+	plan := Reconcile(in)
+	if plan.Empty() {
+		return plan.WakeAt, nil
+	}
+	return plan.WakeAt, o.Proposer.Propose(ctx, &store.Command{Changes: plan.Changes()})
+}

@@ -1,0 +1,201 @@
+// Package orchestrator keeps each service's tasks matching its spec: one
+// live task per replica slot (or per eligible node for a global service),
+// failed tasks replaced per the restart policy, outdated tasks replaced one
+// at a time after an update, surplus tasks removed and history trimmed.
+//
+// Reconcile is a pure function of the state and the time; Orchestrator is
+// the leader-only loop that feeds it from the store and proposes its plan.
+package orchestrator
+
+import (
+	"sort"
+	"time"
+
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// Plan is what one reconciliation decided.
+type Plan struct {
+	Create []*types.Task
+	Desire []store.TaskDesiredFrom
+	Delete []string
+	// WakeAt is when a delayed decision (a restart) falls due; zero if none.
+	WakeAt time.Time
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Create)+len(p.Desire)+len(p.Delete) == 0 }
+
+// Changes turns the plan into store changes.
+func (p *Plan) Changes() []store.Change {
+	out := make([]store.Change, 0, len(p.Create)+len(p.Desire)+len(p.Delete))
+	for _, t := range p.Create {
+		out = append(out, store.Change{CreateTask: t})
+	}
+	for i := range p.Desire {
+		out = append(out, store.Change{TaskDesired: &p.Desire[i]})
+	}
+	for _, id := range p.Delete {
+		out = append(out, store.Change{DeleteTask: id})
+	}
+	return out
+}
+
+func (p *Plan) desire(t *types.Task, s types.TaskState) {
+	if t.DesiredState.CanDesire(s) {
+		p.Desire = append(p.Desire, store.TaskDesiredFrom{TaskID: t.ID, State: s})
+	}
+}
+
+func (p *Plan) wake(at time.Time) {
+	if p.WakeAt.IsZero() || at.Before(p.WakeAt) {
+		p.WakeAt = at
+	}
+}
+
+// Input is the state one reconciliation looks at.
+type Input struct {
+	Now          time.Time
+	Services     []*types.Service
+	Tasks        []*types.Task
+	Nodes        []*types.Node
+	HistoryLimit int
+	// NewID makes task IDs; types.NewID when nil.
+	NewID func() string
+}
+
+// Reconcile decides, for every service and for tasks whose service is
+// gone, what must change. Its plan is deterministic: the same input gives
+// the same changes in the same order (task IDs aside).
+func Reconcile(in Input) Plan {
+	if in.NewID == nil {
+		in.NewID = types.NewID
+	}
+	if in.HistoryLimit <= 0 {
+		in.HistoryLimit = types.DefaultTaskHistoryLimit
+	}
+	nodes := make(map[string]*types.Node, len(in.Nodes))
+	for _, n := range in.Nodes {
+		nodes[n.ID] = n
+	}
+	byService := map[string][]*types.Task{}
+	for _, t := range in.Tasks {
+		byService[t.ServiceID] = append(byService[t.ServiceID], t)
+	}
+	var p Plan
+	for _, svc := range in.Services {
+		r := reconciler{in: &in, plan: &p, svc: svc, nodes: nodes}
+		r.service(byService[svc.ID])
+		delete(byService, svc.ID)
+	}
+	for _, t := range in.Tasks { // services removed; in input order, for determinism
+		if _, orphan := byService[t.ServiceID]; orphan {
+			p.desire(t, types.TaskRemove)
+			if stopped(t, nodes) {
+				p.Delete = append(p.Delete, t.ID)
+			}
+		}
+	}
+	return p
+}
+
+// stopped reports whether a task is done with its node, so that a task no
+// longer wanted can be deleted: it has stopped, it never reached a node,
+// or its node is gone from the swarm (no one is left to stop it).
+func stopped(t *types.Task, nodes map[string]*types.Node) bool {
+	if t.Status.State.Terminal() || t.Status.State < types.TaskAssigned || t.NodeID == "" {
+		return true
+	}
+	_, ok := nodes[t.NodeID]
+	return !ok
+}
+
+// nodeLost reports whether a task's node can no longer run or stop it:
+// the node is down or gone from the swarm.
+func nodeLost(t *types.Task, nodes map[string]*types.Node) bool {
+	if t.NodeID == "" {
+		return false
+	}
+	n, ok := nodes[t.NodeID]
+	return !ok || n.State == types.NodeDown
+}
+
+type reconciler struct {
+	in    *Input
+	plan  *Plan
+	svc   *types.Service
+	nodes map[string]*types.Node
+}
+
+// slot is the tasks of one replica slot (or one node of a global
+// service), oldest first.
+type slot struct {
+	key    string
+	num    uint64 // replica number; 0 for a global service's slot
+	nodeID string // the node of a global service's slot
+	tasks  []*types.Task
+}
+
+// live returns the slot's task that is meant to run, if any.
+func (s *slot) live() *types.Task {
+	for i := len(s.tasks) - 1; i >= 0; i-- {
+		if s.tasks[i].DesiredState <= types.TaskRunning {
+			return s.tasks[i]
+		}
+	}
+	return nil
+}
+
+func (s *slot) newest() *types.Task {
+	if len(s.tasks) == 0 {
+		return nil
+	}
+	return s.tasks[len(s.tasks)-1]
+}
+
+// groupSlots sorts a service's tasks into slots, returned in slot order
+// (replica number, then node ID), each slot's tasks oldest first.
+func groupSlots(tasks []*types.Task) []*slot {
+	byKey := map[string]*slot{}
+	var out []*slot
+	for _, t := range tasks {
+		k := t.SlotKey()
+		s := byKey[k]
+		if s == nil {
+			s = &slot{key: k, num: t.Slot}
+			if t.Slot == 0 {
+				s.nodeID = t.NodeID
+			}
+			byKey[k] = s
+			out = append(out, s)
+		}
+		s.tasks = append(s.tasks, t)
+	}
+	for _, s := range out {
+		sort.SliceStable(s.tasks, func(i, j int) bool { return olderThan(s.tasks[i], s.tasks[j]) })
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].num != out[j].num {
+			return out[i].num < out[j].num
+		}
+		return out[i].nodeID < out[j].nodeID
+	})
+	return out
+}
+
+// olderThan orders a slot's tasks by creation: by the log index that
+// created them when known (command times may tie, or go backwards when
+// leadership moves to a manager whose clock is behind), else by time.
+func olderThan(a, b *types.Task) bool {
+	if a.CreatedIndex != 0 && b.CreatedIndex != 0 && a.CreatedIndex != b.CreatedIndex {
+		return a.CreatedIndex < b.CreatedIndex
+	}
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	if a.Attempt != b.Attempt {
+		return a.Attempt < b.Attempt
+	}
+	return a.ID < b.ID
+}

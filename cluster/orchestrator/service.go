@@ -1,0 +1,246 @@
+package orchestrator
+
+import (
+	"sort"
+
+	"sw/cluster/types"
+)
+
+// service reconciles one service's slots.
+func (r *reconciler) service(tasks []*types.Task) {
+	slots := groupSlots(tasks)
+	wanted := r.wantedSlots(slots)
+	var outdated []*slot
+	inFlight := 0
+	for _, s := range slots {
+		want, ok := wanted[s.key]
+		if !ok {
+			r.retire(s)
+			continue
+		}
+		delete(wanted, s.key)
+		if want.keepOnly {
+			// A paused node keeps what it runs, as it is: no restart, no
+			// update, nothing new until it is active again.
+			r.trimHistory(s)
+			continue
+		}
+		switch r.slotState(s) {
+		case slotOutdated:
+			outdated = append(outdated, s)
+		case slotStarting, slotWaiting:
+			// Waiting covers a replacement that waits for its predecessor
+			// to stop: the update must not stop another slot meanwhile.
+			inFlight++
+		}
+		r.trimHistory(s)
+	}
+	for _, w := range sortedWanted(wanted) { // slots with no task at all
+		r.plan.Create = append(r.plan.Create, r.newTask(w.slot, w.nodeID, 0))
+	}
+	r.rollingUpdate(outdated, inFlight)
+}
+
+// wantedSpot names a slot that should exist: a replica number, or a node.
+type wantedSpot struct {
+	slot   uint64
+	nodeID string
+	// keepOnly: the slot keeps its live task but gets no new one.
+	keepOnly bool
+}
+
+func (r *reconciler) wantedSlots(slots []*slot) map[string]wantedSpot {
+	want := map[string]wantedSpot{}
+	if r.svc.Spec.Mode == types.ModeGlobal {
+		live := map[string]bool{}
+		for _, s := range slots {
+			if s.live() != nil {
+				live[s.key] = true
+			}
+		}
+		for _, n := range r.in.Nodes {
+			k := "node:" + n.ID
+			switch {
+			case n.Schedulable():
+				want[k] = wantedSpot{nodeID: n.ID}
+			case live[k] && n.Availability != types.AvailabilityDrain && n.State != types.NodeDown:
+				// Paused (or not yet known to be ready): keep the task it
+				// has, start none.
+				want[k] = wantedSpot{nodeID: n.ID, keepOnly: true}
+			}
+		}
+		return want
+	}
+	for i := uint64(1); i <= r.svc.Spec.Replicas; i++ {
+		want[slotKey(i)] = wantedSpot{slot: i}
+	}
+	return want
+}
+
+func slotKey(n uint64) string { return (&types.Task{Slot: n}).SlotKey() }
+
+func sortedWanted(m map[string]wantedSpot) []wantedSpot {
+	out := make([]wantedSpot, 0, len(m))
+	for _, w := range m {
+		out = append(out, w)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].slot != out[j].slot {
+			return out[i].slot < out[j].slot
+		}
+		return out[i].nodeID < out[j].nodeID
+	})
+	return out
+}
+
+// retire removes a slot that is no longer wanted (scaled down, node
+// drained): every task is told to go, and deleted once stopped.
+func (r *reconciler) retire(s *slot) {
+	for _, t := range s.tasks {
+		r.plan.desire(t, types.TaskRemove)
+		if stopped(t, r.nodes) {
+			r.plan.Delete = append(r.plan.Delete, t.ID)
+		}
+	}
+}
+
+type slotStatus int
+
+const (
+	slotSteady slotStatus = iota
+	slotStarting
+	slotOutdated
+	slotWaiting
+)
+
+// slotState handles a wanted slot: restarts a stopped task, replaces a
+// missing one or one on a lost or drained node, and says whether the slot
+// is current, starting, waiting or outdated.
+func (r *reconciler) slotState(s *slot) slotStatus {
+	live := s.live()
+	if live == nil {
+		return r.refill(s)
+	}
+	if live.Status.State.Terminal() {
+		return r.restart(s, live)
+	}
+	if live.Slot != 0 && live.NodeID != "" {
+		if nodeLost(live, r.nodes) {
+			// Its node cannot stop it: replace it now, on another node.
+			r.plan.desire(live, types.TaskShutdown)
+			r.plan.Create = append(r.plan.Create, r.newTask(live.Slot, "", live.Attempt))
+			return slotStarting
+		}
+		if n := r.nodes[live.NodeID]; n.Availability == types.AvailabilityDrain {
+			r.plan.desire(live, types.TaskShutdown) // stop first; refill follows
+			return slotWaiting
+		}
+	}
+	if live.SpecVersion < r.svc.SpecVersion {
+		return slotOutdated
+	}
+	if live.Status.State < types.TaskRunning {
+		return slotStarting
+	}
+	return slotSteady
+}
+
+// refill gives a task to a slot whose tasks were all told to stop: once
+// the last one has stopped, unless it finished for good under the policy.
+func (r *reconciler) refill(s *slot) slotStatus {
+	last := s.newest()
+	if r.stopping(last) {
+		return slotWaiting // stop first, then start the replacement
+	}
+	if last.Status.State.Terminal() && !r.restartable(last) && last.SpecVersion == r.svc.SpecVersion {
+		return slotSteady // finished: the restart policy says it stays down
+	}
+	r.plan.Create = append(r.plan.Create, r.newTask(last.Slot, nodeOfSlot(last), last.Attempt))
+	return slotStarting
+}
+
+// stopping reports whether a task was placed and has not yet stopped, on
+// a node still able to stop it.
+func (r *reconciler) stopping(t *types.Task) bool {
+	return t.NodeID != "" && t.Status.State >= types.TaskAssigned && !t.Status.State.Terminal() &&
+		!nodeLost(t, r.nodes)
+}
+
+func nodeOfSlot(t *types.Task) string {
+	if t.Slot == 0 {
+		return t.NodeID
+	}
+	return ""
+}
+
+// restart replaces a stopped live task after the restart delay, or retires
+// it for good when the policy says so.
+func (r *reconciler) restart(s *slot, live *types.Task) slotStatus {
+	if !r.restartable(live) {
+		r.plan.desire(live, types.TaskShutdown)
+		return slotSteady
+	}
+	due := live.Status.Timestamp.Add(r.svc.Spec.Restart.Delay)
+	if r.in.Now.Before(due) {
+		r.plan.wake(due)
+		return slotWaiting
+	}
+	r.plan.desire(live, types.TaskShutdown)
+	r.plan.Create = append(r.plan.Create, r.newTask(live.Slot, nodeOfSlot(live), live.Attempt+1))
+	return slotStarting
+}
+
+func (r *reconciler) restartable(t *types.Task) bool {
+	pol := r.svc.Spec.Restart
+	if pol.MaxAttempts > 0 && t.Attempt >= pol.MaxAttempts {
+		return false
+	}
+	switch pol.Condition {
+	case types.RestartNone:
+		return false
+	case types.RestartOnFailure:
+		return t.Status.State != types.TaskComplete
+	}
+	return true
+}
+
+// rollingUpdate replaces outdated tasks one at a time (Docker's default
+// parallelism 1, stop-first): the next only when no slot is starting or
+// waiting for a stop. Slots come in slot order.
+func (r *reconciler) rollingUpdate(outdated []*slot, inFlight int) {
+	if len(outdated) == 0 || inFlight > 0 {
+		return
+	}
+	r.plan.desire(outdated[0].live(), types.TaskShutdown)
+}
+
+// trimHistory deletes a slot's oldest stopped tasks beyond the limit.
+func (r *reconciler) trimHistory(s *slot) {
+	excess := len(s.tasks) - r.in.HistoryLimit
+	for _, t := range s.tasks {
+		if excess <= 0 {
+			return
+		}
+		if t.DesiredState > types.TaskRunning && stopped(t, r.nodes) {
+			r.plan.Delete = append(r.plan.Delete, t.ID)
+			excess--
+		}
+	}
+}
+
+func (r *reconciler) newTask(slotNum uint64, nodeID string, attempt uint64) *types.Task {
+	spec := r.svc.Spec
+	return &types.Task{
+		ID:           r.in.NewID(),
+		ServiceID:    r.svc.ID,
+		ServiceName:  spec.Name,
+		Slot:         slotNum,
+		NodeID:       nodeID,
+		SpecVersion:  r.svc.SpecVersion,
+		Spec:         spec.Container,
+		Ports:        spec.Ports,
+		DesiredState: types.TaskRunning,
+		Status:       types.TaskStatus{State: types.TaskNew, Timestamp: r.in.Now, Message: "created"},
+		Attempt:      attempt,
+	}
+}

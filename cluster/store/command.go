@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"sw/cluster/types"
+)
+
+// Command is one entry of the Raft log: a batch of changes applied
+// atomically, all or nothing, at the leader's proposal time.
+type Command struct {
+	Time    time.Time `json:"Time"`
+	Changes []Change  `json:"Changes"`
+}
+
+// Change is one mutation; exactly one field is set.
+type Change struct {
+	PutCluster    *types.Cluster `json:",omitempty"`
+	PutNode       *types.Node    `json:",omitempty"`
+	DeleteNode    string         `json:",omitempty"`
+	CreateService *types.Service `json:",omitempty"`
+	// UpdateService replaces a service's spec; it fails with ErrConflict
+	// unless the stored Version equals the given one.
+	UpdateService *types.Service   `json:",omitempty"`
+	DeleteService string           `json:",omitempty"`
+	CreateTask    *types.Task      `json:",omitempty"`
+	TaskStatus    *TaskStatusFrom  `json:",omitempty"`
+	TaskDesired   *TaskDesiredFrom `json:",omitempty"`
+	AssignTask    *TaskAssignment  `json:",omitempty"`
+	DeleteTask    string           `json:",omitempty"`
+}
+
+// TaskStatusFrom reports a task's observed status from the node running it.
+// It is dropped unless the state moves forward (types.TaskState.CanMoveTo)
+// and the reporting node still owns the task.
+type TaskStatusFrom struct {
+	TaskID string           `json:"TaskID"`
+	NodeID string           `json:"NodeID"`
+	Status types.TaskStatus `json:"Status"`
+}
+
+// TaskDesiredFrom moves a task's desired state forward.
+type TaskDesiredFrom struct {
+	TaskID string          `json:"TaskID"`
+	State  types.TaskState `json:"State"`
+}
+
+// TaskAssignment places a task on a node (NodeID set) or records why it
+// cannot be placed yet (NodeID empty, Status PENDING with a message).
+type TaskAssignment struct {
+	TaskID string           `json:"TaskID"`
+	NodeID string           `json:"NodeID,omitempty"`
+	Status types.TaskStatus `json:"Status"`
+}
+
+// Errors a command can fail with.
+var (
+	ErrConflict    = errors.New("the object was changed concurrently; retry")
+	ErrNameInUse   = errors.New("name in use")
+	ErrNotFound    = errors.New("not found")
+	ErrBadCommand  = errors.New("malformed command")
+	ErrExists      = errors.New("already exists")
+	errEmptyChange = errors.New("empty change")
+)
+
+// Encode serialises a command for the Raft log.
+func (c *Command) Encode() ([]byte, error) { return json.Marshal(c) }
+
+// DecodeCommand reads a command from a Raft log entry.
+func DecodeCommand(b []byte) (*Command, error) {
+	var c Command
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, errors.Join(ErrBadCommand, err)
+	}
+	return &c, nil
+}
+
+// Proposer commits commands: through Raft in a daemon, directly in tests.
+// Propose returns once the command is applied, with its result.
+type Proposer interface {
+	Propose(ctx context.Context, cmd *Command) error
+}

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/raft"
+
+	"sw/cluster/types"
+)
+
+// FSM adapts a Store to hashicorp/raft's state machine.
+type FSM struct{ Store *Store }
+
+var _ raft.FSM = (*FSM)(nil)
+
+// Apply decodes and applies one log entry. Its result (nil or an error) is
+// what the proposer's future returns.
+func (f *FSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	cmd, err := DecodeCommand(l.Data)
+	if err != nil {
+		return err
+	}
+	return f.Store.Apply(l.Index, cmd)
+}
+
+// snapshotData is the whole state, as written to a Raft snapshot.
+type snapshotData struct {
+	Index    uint64           `json:"Index"`
+	Cluster  *types.Cluster   `json:"Cluster,omitempty"`
+	Nodes    []*types.Node    `json:"Nodes"`
+	Services []*types.Service `json:"Services"`
+	Tasks    []*types.Task    `json:"Tasks"`
+}
+
+// Snapshot captures the state at this moment; raft persists it later.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	r := f.Store.View()
+	return &fsmSnapshot{data: snapshotData{
+		Index: r.Index, Cluster: r.Cluster(), Nodes: r.Nodes(), Services: r.Services(), Tasks: r.Tasks(),
+	}}, nil
+}
+
+// Restore replaces the whole state with a snapshot's.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var d snapshotData
+	if err := json.NewDecoder(rc).Decode(&d); err != nil {
+		return fmt.Errorf("store: read snapshot: %w", err)
+	}
+	return f.Store.restore(&d)
+}
+
+type fsmSnapshot struct{ data snapshotData }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(&s.data); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("store: write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}
+
+func (s *Store) restore(d *snapshotData) error {
+	db, err := memdbFrom(d)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.db = db
+	s.index = d.Index
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"fmt"
+	"sync"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"sw/cluster/types"
+)
+
+// Store holds the replicated state in memory.
+type Store struct {
+	db *memdb.MemDB
+
+	mu      sync.Mutex
+	index   uint64
+	changed chan struct{}
+}
+
+// New returns an empty store.
+func New() *Store {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		panic("store: bad schema: " + err.Error())
+	}
+	return &Store{db: db, changed: make(chan struct{})}
+}
+
+// Index returns the log index of the last applied command.
+func (s *Store) Index() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.index
+}
+
+// Changed returns a channel that is closed by the next commit. Take it
+// before reading the state, so that no commit is missed.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// View returns a read-only snapshot of the state as of now.
+func (s *Store) View() *ReadTx {
+	s.mu.Lock()
+	db, idx := s.db, s.index
+	s.mu.Unlock()
+	return &ReadTx{tx: db.Txn(false), Index: idx}
+}
+
+// Apply applies a command at the given log index: all its changes or none.
+// It returns the first change's error, if any.
+func (s *Store) Apply(index uint64, cmd *Command) error {
+	s.mu.Lock()
+	db := s.db
+	s.mu.Unlock()
+	tx := db.Txn(true)
+	w := writer{tx: tx, index: index, cmd: cmd}
+	for i := range cmd.Changes {
+		if err := w.apply(&cmd.Changes[i]); err != nil {
+			tx.Abort()
+			s.commitIndex(index)
+			return err
+		}
+	}
+	tx.Commit()
+	s.commitIndex(index)
+	return nil
+}
+
+// commitIndex records the applied index and wakes every waiter. A failed
+// command still consumes its index so that waiters on it return.
+func (s *Store) commitIndex(index uint64) {
+	s.mu.Lock()
+	if index > s.index {
+		s.index = index
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// writer applies changes inside one write transaction.
+type writer struct {
+	tx    *memdb.Txn
+	index uint64
+	cmd   *Command
+}
+
+func (w *writer) stamp(m *types.Meta, created bool) {
+	m.Version = w.index
+	m.UpdatedAt = w.cmd.Time
+	if created || m.CreatedAt.IsZero() {
+		m.CreatedAt = w.cmd.Time
+	}
+}
+
+func (w *writer) insert(table string, obj any) error {
+	if err := w.tx.Insert(table, obj); err != nil {
+		return fmt.Errorf("store: insert into %s: %w", table, err)
+	}
+	return nil
+}
+
+func (w *writer) apply(c *Change) error {
+	switch {
+	case c.PutCluster != nil:
+		return w.putCluster(c.PutCluster)
+	case c.PutNode != nil:
+		return w.putNode(c.PutNode)
+	case c.DeleteNode != "":
+		return w.delete(tableNodes, c.DeleteNode)
+	case c.CreateService != nil:
+		return w.createService(c.CreateService)
+	case c.UpdateService != nil:
+		return w.updateService(c.UpdateService)
+	case c.DeleteService != "":
+		return w.delete(tableServices, c.DeleteService)
+	case c.CreateTask != nil:
+		return w.createTask(c.CreateTask)
+	case c.TaskStatus != nil:
+		return w.taskStatus(c.TaskStatus)
+	case c.TaskDesired != nil:
+		return w.taskDesired(c.TaskDesired)
+	case c.AssignTask != nil:
+		return w.assignTask(c.AssignTask)
+	case c.DeleteTask != "":
+		return w.delete(tableTasks, c.DeleteTask)
+	}
+	return errEmptyChange
+}
+
+func (w *writer) delete(table, id string) error {
+	// Deleting what is already gone is not an error: deletes are idempotent.
+	if _, err := w.tx.DeleteAll(table, indexID, id); err != nil {
+		return fmt.Errorf("store: delete from %s: %w", table, err)
+	}
+	return nil
+}
+
+func (w *writer) putCluster(c *types.Cluster) error {
+	v := *c
+	created := true
+	if old, _ := w.tx.First(tableCluster, indexID, c.ID); old != nil {
+		v.CreatedAt = old.(*types.Cluster).CreatedAt
+		created = false
+	}
+	w.stamp(&v.Meta, created)
+	return w.insert(tableCluster, &v)
+}
+
+func (w *writer) putNode(n *types.Node) error {
+	v := *n
+	created := true
+	if old, _ := w.tx.First(tableNodes, indexID, n.ID); old != nil {
+		v.CreatedAt = old.(*types.Node).CreatedAt
+		created = false
+	}
+	w.stamp(&v.Meta, created)
+	return w.insert(tableNodes, &v)
+}
+
+func (w *writer) createService(s *types.Service) error {
+	if old, _ := w.tx.First(tableServices, indexName, s.Spec.Name); old != nil {
+		return fmt.Errorf("%w: service %q already exists", ErrNameInUse, s.Spec.Name)
+	}
+	if old, _ := w.tx.First(tableServices, indexID, s.ID); old != nil {
+		return fmt.Errorf("%w: service %s", ErrExists, s.ID)
+	}
+	v := *s
+	v.SpecVersion = 1
+	v.PreviousSpec = nil
+	w.stamp(&v.Meta, true)
+	return w.insert(tableServices, &v)
+}
+
+func (w *writer) updateService(s *types.Service) error {
+	raw, _ := w.tx.First(tableServices, indexID, s.ID)
+	if raw == nil {
+		return &NotFoundError{Kind: "service", Ref: s.ID}
+	}
+	old := raw.(*types.Service)
+	if old.Version != s.Version {
+		return fmt.Errorf("%w (service %s)", ErrConflict, old.Spec.Name)
+	}
+	if s.Spec.Name != old.Spec.Name {
+		if other, _ := w.tx.First(tableServices, indexName, s.Spec.Name); other != nil {
+			return fmt.Errorf("%w: service %q already exists", ErrNameInUse, s.Spec.Name)
+		}
+	}
+	v := *old
+	prev := old.Spec
+	v.PreviousSpec = &prev
+	v.Spec = s.Spec
+	// The caller says whether the change calls for new tasks by bumping
+	// SpecVersion; it never goes backwards, or tasks made from a later
+	// spec would never be seen as outdated again.
+	v.SpecVersion = max(s.SpecVersion, old.SpecVersion)
+	w.stamp(&v.Meta, false)
+	return w.insert(tableServices, &v)
+}
+
+func (w *writer) createTask(t *types.Task) error {
+	if old, _ := w.tx.First(tableTasks, indexID, t.ID); old != nil {
+		return fmt.Errorf("%w: task %s", ErrExists, t.ID)
+	}
+	v := *t
+	w.stamp(&v.Meta, true)
+	v.CreatedIndex = w.index
+	if v.Status.Timestamp.IsZero() {
+		v.Status.Timestamp = w.cmd.Time
+	}
+	return w.insert(tableTasks, &v)
+}
+
+// task loads a task for modification; a missing task is not an error for
+// status-like changes, which may race with deletion.
+func (w *writer) task(id string) *types.Task {
+	raw, _ := w.tx.First(tableTasks, indexID, id)
+	if raw == nil {
+		return nil
+	}
+	v := *raw.(*types.Task)
+	return &v
+}
+
+func (w *writer) taskStatus(u *TaskStatusFrom) error {
+	t := w.task(u.TaskID)
+	if t == nil || t.NodeID != u.NodeID || !t.Status.State.CanMoveTo(u.Status.State) {
+		return nil // stale or backwards: dropped, by the state rule
+	}
+	st := u.Status
+	if st.ContainerID == "" {
+		st.ContainerID = t.Status.ContainerID
+	}
+	if st.Addr == "" && !st.State.Terminal() {
+		st.Addr = t.Status.Addr
+	}
+	t.Status = st
+	w.stamp(&t.Meta, false)
+	return w.insert(tableTasks, t)
+}
+
+func (w *writer) taskDesired(u *TaskDesiredFrom) error {
+	t := w.task(u.TaskID)
+	if t == nil || !t.DesiredState.CanDesire(u.State) {
+		return nil
+	}
+	t.DesiredState = u.State
+	w.stamp(&t.Meta, false)
+	return w.insert(tableTasks, t)
+}
+
+func (w *writer) assignTask(a *TaskAssignment) error {
+	t := w.task(a.TaskID)
+	// Dropped when the task is already placed, or no longer wanted: the
+	// scheduler decided on a view older than the desire to stop it, and
+	// placing it now would start a task the orchestrator stopped.
+	if t == nil || t.Status.State >= types.TaskAssigned || t.DesiredState > types.TaskRunning {
+		return nil
+	}
+	samePending := a.Status.State == types.TaskPending && t.Status.State == types.TaskPending
+	if !samePending && !t.Status.State.CanMoveTo(a.Status.State) {
+		return nil
+	}
+	if a.NodeID != "" {
+		t.NodeID = a.NodeID
+	}
+	t.Status = a.Status
+	if t.Status.Timestamp.IsZero() {
+		t.Status.Timestamp = w.cmd.Time
+	}
+	w.stamp(&t.Meta, false)
+	return w.insert(tableTasks, t)
+}

@@ -1,0 +1,228 @@
+package types
+
+import (
+	"fmt"
+	"time"
+)
+
+// Meta is carried by every stored object.
+type Meta struct {
+	// Version is the Raft index of the object's last change.
+	Version   uint64    `json:"Version"`
+	CreatedAt time.Time `json:"CreatedAt"`
+	UpdatedAt time.Time `json:"UpdatedAt"`
+}
+
+// Cluster is the swarm itself; there is exactly one.
+type Cluster struct {
+	ID string `json:"ID"`
+	Meta
+	// TaskHistoryLimit is how many tasks per slot are kept (Docker: 5).
+	TaskHistoryLimit int `json:"TaskHistoryRetentionLimit"`
+}
+
+// DefaultTaskHistoryLimit is Docker's task history retention limit.
+const DefaultTaskHistoryLimit = 5
+
+// NodeRole is a node's part in the swarm.
+type NodeRole string
+
+// Node roles.
+const (
+	RoleManager NodeRole = "manager"
+	RoleWorker  NodeRole = "worker"
+)
+
+// Availability says whether the scheduler may use a node.
+type Availability string
+
+// Node availabilities, as Docker's.
+const (
+	AvailabilityActive Availability = "active"
+	AvailabilityPause  Availability = "pause"
+	AvailabilityDrain  Availability = "drain"
+)
+
+// ParseAvailability checks an availability given by a user.
+func ParseAvailability(s string) (Availability, error) {
+	switch a := Availability(s); a {
+	case AvailabilityActive, AvailabilityPause, AvailabilityDrain:
+		return a, nil
+	}
+	return "", fmt.Errorf("invalid availability %q: want active, pause or drain", s)
+}
+
+// NodeState is a node's observed health.
+type NodeState string
+
+// Node states.
+const (
+	NodeUnknown NodeState = "unknown"
+	NodeReady   NodeState = "ready"
+	NodeDown    NodeState = "down"
+)
+
+// Node is one sw daemon taking part in the swarm.
+type Node struct {
+	ID string `json:"ID"`
+	Meta
+	Hostname      string            `json:"Hostname"`
+	Role          NodeRole          `json:"Role"`
+	Availability  Availability      `json:"Availability"`
+	Labels        map[string]string `json:"Labels,omitempty"`
+	State         NodeState         `json:"State"`
+	StateMessage  string            `json:"StateMessage,omitempty"`
+	Addr          string            `json:"Addr"`
+	EngineVersion string            `json:"EngineVersion"`
+	OS            string            `json:"OS"`
+	Arch          string            `json:"Arch"`
+	// ManagerAddr is the Raft/control address of a manager.
+	ManagerAddr string `json:"ManagerAddr,omitempty"`
+}
+
+// Schedulable reports whether new tasks may be placed on the node.
+func (n *Node) Schedulable() bool {
+	return n.State == NodeReady && n.Availability == AvailabilityActive
+}
+
+// Mode is how a service's tasks are counted.
+type Mode string
+
+// Service modes.
+const (
+	ModeReplicated Mode = "replicated"
+	ModeGlobal     Mode = "global"
+)
+
+// RestartCondition says when a stopped task is replaced.
+type RestartCondition string
+
+// Restart conditions, as Docker's.
+const (
+	RestartAny       RestartCondition = "any"
+	RestartOnFailure RestartCondition = "on-failure"
+	RestartNone      RestartCondition = "none"
+)
+
+// RestartPolicy governs the replacement of stopped tasks.
+type RestartPolicy struct {
+	Condition RestartCondition `json:"Condition"`
+	Delay     time.Duration    `json:"Delay"`
+	// MaxAttempts caps the restarts of a slot; 0 means no limit.
+	MaxAttempts uint64 `json:"MaxAttempts"`
+}
+
+// Default restart policy values (Docker's).
+const (
+	DefaultRestartDelay    = 5 * time.Second
+	DefaultStopGracePeriod = 10 * time.Second
+)
+
+// PortConfig publishes a task port on the routing mesh.
+type PortConfig struct {
+	Protocol      string `json:"Protocol"`
+	TargetPort    uint16 `json:"TargetPort"`
+	PublishedPort uint16 `json:"PublishedPort"`
+	PublishMode   string `json:"PublishMode"`
+}
+
+// String renders the port as Docker's service ls does: "*:9000->8080/tcp".
+func (p PortConfig) String() string {
+	return fmt.Sprintf("*:%d->%d/%s", p.PublishedPort, p.TargetPort, p.Protocol)
+}
+
+// ContainerSpec is what a task runs.
+type ContainerSpec struct {
+	Image           string            `json:"Image"`
+	Command         []string          `json:"Command,omitempty"`
+	Args            []string          `json:"Args,omitempty"`
+	Env             []string          `json:"Env,omitempty"`
+	Labels          map[string]string `json:"Labels,omitempty"`
+	StopGracePeriod time.Duration     `json:"StopGracePeriod"`
+}
+
+// ServiceSpec is what a user asks for.
+type ServiceSpec struct {
+	Name      string            `json:"Name"`
+	Labels    map[string]string `json:"Labels,omitempty"`
+	Mode      Mode              `json:"Mode"`
+	Replicas  uint64            `json:"Replicas"`
+	Container ContainerSpec     `json:"ContainerSpec"`
+	Restart   RestartPolicy     `json:"RestartPolicy"`
+	Ports     []PortConfig      `json:"Ports,omitempty"`
+}
+
+// Service is a stored service.
+type Service struct {
+	ID string `json:"ID"`
+	Meta
+	Spec ServiceSpec `json:"Spec"`
+	// SpecVersion counts the spec's changes; tasks remember the one they
+	// were made from, so outdated tasks can be replaced.
+	SpecVersion  uint64       `json:"SpecVersion"`
+	PreviousSpec *ServiceSpec `json:"PreviousSpec,omitempty"`
+}
+
+// TaskStatus is a task's observed state, reported by the node running it.
+type TaskStatus struct {
+	State     TaskState `json:"State"`
+	Timestamp time.Time `json:"Timestamp"`
+	Message   string    `json:"Message,omitempty"`
+	Err       string    `json:"Err,omitempty"`
+	// ContainerID and Addr (the container's IP) are known once created/started.
+	ContainerID string `json:"ContainerID,omitempty"`
+	Addr        string `json:"Addr,omitempty"`
+	ExitCode    *int   `json:"ExitCode,omitempty"`
+}
+
+// Task is one scheduled unit of a service: one container on one node.
+type Task struct {
+	ID string `json:"ID"`
+	Meta
+	ServiceID   string `json:"ServiceID"`
+	ServiceName string `json:"ServiceName"`
+	// Slot is the replica number (1-based) of a replicated service; 0 for global.
+	Slot         uint64        `json:"Slot,omitempty"`
+	NodeID       string        `json:"NodeID,omitempty"`
+	SpecVersion  uint64        `json:"SpecVersion"`
+	Spec         ContainerSpec `json:"Spec"`
+	Ports        []PortConfig  `json:"Ports,omitempty"`
+	DesiredState TaskState     `json:"DesiredState"`
+	Status       TaskStatus    `json:"Status"`
+	// Attempt counts the restarts that led to this task in its slot.
+	Attempt uint64 `json:"Attempt"`
+	// CreatedIndex is the log index of the command that created the task.
+	// It orders a slot's tasks even when command times tie or go backwards
+	// (a new leader's clock may be behind the old one's).
+	CreatedIndex uint64 `json:"CreatedIndex,omitempty"`
+}
+
+// Name is the task's display name: "<service>.<slot>", or
+// "<service>.<node ID>" for a global service's task.
+func (t *Task) Name() string {
+	if t.Slot == 0 {
+		return t.ServiceName + "." + t.NodeID
+	}
+	return fmt.Sprintf("%s.%d", t.ServiceName, t.Slot)
+}
+
+// ContainerName is the Docker container name: "<task name>.<task ID>".
+func (t *Task) ContainerName() string { return t.Name() + "." + t.ID }
+
+// SlotKey identifies a task's slot within its service: the slot number, or
+// the node for a global service.
+func (t *Task) SlotKey() string {
+	if t.Slot == 0 {
+		return "node:" + t.NodeID
+	}
+	return fmt.Sprintf("%d", t.Slot)
+}
+
+// Container label keys put on every task container.
+const (
+	LabelService     = "com.sw.service.id"
+	LabelServiceName = "com.sw.service.name"
+	LabelTask        = "com.sw.task.id"
+	LabelTaskName    = "com.sw.task.name"
+	LabelNode        = "com.sw.node.id"
+)

@@ -1,0 +1,51 @@
+// Package watch runs level-triggered reconcile loops over the store: a
+// step sees the whole current state, acts, and runs again at the next
+// commit, at the time it asked to be woken, or after a failure's backoff.
+package watch
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"sw/cluster/store"
+)
+
+// Step reconciles once. It returns when it wants to run again even if
+// nothing changes (zero: only on change) and any error, which is logged
+// and retried with backoff.
+type Step func(ctx context.Context, view *store.ReadTx) (wakeAt time.Time, err error)
+
+// Loop runs step until ctx ends.
+func Loop(ctx context.Context, st *store.Store, name string, log *slog.Logger, step Step) {
+	backoff := 50 * time.Millisecond
+	for {
+		changed := st.Changed()
+		wake, err := step(ctx, st.View())
+		if ctx.Err() != nil {
+			return
+		}
+		var retry <-chan time.Time
+		if err != nil {
+			log.Warn("reconcile failed; retrying", "loop", name, "err", err, "in", backoff)
+			retry = time.After(backoff)
+			backoff = min(backoff*2, 2*time.Second)
+		} else {
+			backoff = 50 * time.Millisecond
+		}
+		var timer <-chan time.Time
+		if !wake.IsZero() {
+			timer = time.After(time.Until(wake))
+		}
+		if err != nil {
+			changed = nil // wait for the backoff, not the next commit
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-timer:
+		case <-retry:
+		}
+	}
+}

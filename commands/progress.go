@@ -1,0 +1,197 @@
+package commands
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"sw/cluster/api"
+	"sw/cluster/types"
+)
+
+// maxFailures is how many of its new tasks may fail before waiting for a
+// service to converge gives up.
+const maxFailures = 3
+
+// convergence is what the progress display shows at one moment.
+type convergence struct {
+	slots   []slotView
+	running int
+	done    bool
+	err     error
+}
+
+type slotView struct {
+	label string
+	state string
+}
+
+// assess judges a service's tasks: which slots run the current spec, and
+// whether new tasks have failed past hope.
+func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) convergence {
+	var cv convergence
+	var live []*types.Task
+	failures, lastErr := 0, ""
+	for _, t := range tasks {
+		if !before[t.ID] && (t.Status.State == types.TaskFailed || t.Status.State == types.TaskRejected) {
+			failures++
+			lastErr = fmt.Sprintf("task %s (%s): %s", t.ID[:12], t.Name(), firstNonEmpty(t.Status.Err, t.Status.State.Title()))
+		}
+		if t.DesiredState == types.TaskRunning && t.SpecVersion == svc.SpecVersion {
+			live = append(live, t)
+		}
+	}
+	oneShot := svc.Spec.Restart.Condition != types.RestartAny
+	bySlot := map[uint64]*types.Task{}
+	for _, t := range live {
+		if old := bySlot[t.Slot]; old == nil || t.CreatedAt.After(old.CreatedAt) {
+			bySlot[t.Slot] = t
+		}
+	}
+	want := int(svc.Spec.Replicas)
+	if svc.Spec.Mode == types.ModeGlobal {
+		want = len(live)
+	}
+	settled := 0
+	for i := 0; i < want; i++ {
+		var t *types.Task
+		if svc.Spec.Mode == types.ModeGlobal {
+			t = live[i]
+		} else {
+			t = bySlot[uint64(i+1)]
+		}
+		sv := slotView{label: fmt.Sprintf("%d/%d", i+1, want), state: "new"}
+		if t != nil {
+			sv.state = strings.ToLower(t.Status.State.String())
+			if t.Status.State == types.TaskRunning {
+				cv.running++
+				settled++
+			} else if oneShot && t.Status.State == types.TaskComplete {
+				settled++
+			}
+		}
+		cv.slots = append(cv.slots, sv)
+	}
+	extra := 0
+	for _, t := range tasks {
+		if t.DesiredState > types.TaskRunning && t.Status.State == types.TaskRunning {
+			extra++
+		}
+	}
+	cv.done = settled == want && extra == 0
+	pol := svc.Spec.Restart
+	giveUp := failures >= maxFailures || (failures > 0 && pol.Condition == types.RestartNone) ||
+		(pol.MaxAttempts > 0 && uint64(failures) > pol.MaxAttempts)
+	if !cv.done && giveUp {
+		cv.err = fmt.Errorf("service %s did not converge: %d new task(s) failed; last: %s", svc.Spec.Name, failures, lastErr)
+	}
+	return cv
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// waitConverged follows a service's tasks, showing progress as Docker
+// does, until every slot runs the current spec or convergence fails.
+func waitConverged(c *cli.Context, cl *api.Client, id string) error {
+	svc, err := cl.Service(c.Context, id)
+	if err != nil {
+		return err
+	}
+	tasks, idx, err := cl.Tasks(c.Context, api.TaskQuery{Service: id})
+	if err != nil {
+		return err
+	}
+	before := map[string]bool{}
+	for _, t := range tasks {
+		if t.Status.State.Terminal() {
+			before[t.ID] = true
+		}
+	}
+	out := progressWriter(c)
+	for {
+		cv := assess(svc, tasks, before)
+		out.show(cv)
+		if cv.err != nil {
+			return cv.err
+		}
+		if cv.done {
+			out.finish()
+			return nil
+		}
+		tasks, idx, err = cl.Tasks(c.Context, api.TaskQuery{Service: id, Wait: idx})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// progress prints convergence: redrawn in place on a terminal, as plain
+// lines (only what changed) otherwise.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	quiet    bool
+	drawn    int
+	lastOver string
+	last     map[string]string
+}
+
+func progressWriter(c *cli.Context) *progress {
+	f, isFile := c.App.Writer.(*os.File)
+	return &progress{w: c.App.Writer, tty: isFile && isTerminal(f), quiet: c.Bool("quiet"), last: map[string]string{}}
+}
+
+func (p *progress) show(cv convergence) {
+	if p.quiet {
+		return
+	}
+	over := fmt.Sprintf("overall progress: %d out of %d tasks", cv.running, len(cv.slots))
+	if p.tty {
+		if p.drawn > 0 {
+			fmt.Fprintf(p.w, "\x1b[%dA", p.drawn)
+		}
+		fmt.Fprintf(p.w, "\x1b[2K%s\n", over)
+		for _, s := range cv.slots {
+			fmt.Fprintf(p.w, "\x1b[2K%s: %-9s %s\n", s.label, s.state, bar(s.state))
+		}
+		p.drawn = len(cv.slots) + 1
+		return
+	}
+	if over != p.lastOver {
+		fmt.Fprintln(p.w, over)
+		p.lastOver = over
+	}
+	for _, s := range cv.slots {
+		if p.last[s.label] != s.state {
+			fmt.Fprintf(p.w, "%s: %s\n", s.label, s.state)
+			p.last[s.label] = s.state
+		}
+	}
+}
+
+func (p *progress) finish() {
+	if !p.quiet {
+		fmt.Fprintln(p.w, "verify: Service converged")
+	}
+}
+
+var barStates = []string{"new", "pending", "assigned", "accepted", "preparing", "starting", "running"}
+
+func bar(state string) string {
+	const width = 50
+	n := 0
+	for i, s := range barStates {
+		if s == state {
+			n = width * (i + 1) / len(barStates)
+		}
+	}
+	return "[" + strings.Repeat("=", n) + ">" + strings.Repeat(" ", width-n) + "]"
+}

@@ -1,0 +1,113 @@
+// Package commands is sw's command line: urfave/cli definitions that parse
+// flags, call the daemon through cluster/api's client, and print results
+// as tables, Go templates or JSON.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/urfave/cli/v2"
+
+	"sw/cluster/api"
+	"sw/cluster/hooks"
+)
+
+// App builds the command tree; plugins contribute through the registry.
+func App(plugins []hooks.Plugin) *cli.App {
+	return &cli.App{
+		Name:                 "sw",
+		Usage:                "a container orchestrator with Docker Swarm mode's model, as one binary",
+		Version:              "0.1.0",
+		EnableBashCompletion: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "host", Aliases: []string{"H"}, EnvVars: []string{"SW_HOST"}, Value: api.DefaultHost,
+				Usage: "daemon socket to connect to"},
+			&cli.BoolFlag{Name: "no-color", Usage: "never colour the output"},
+		},
+		Before: func(c *cli.Context) error {
+			if c.Bool("no-color") {
+				color.NoColor = true
+			}
+			return nil
+		},
+		Commands: []*cli.Command{
+			daemonCommand(plugins),
+			infoCommand(),
+			swarmCommand(),
+			nodeCommand(),
+			serviceCommand(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+// Run executes the CLI and returns the process exit code. Errors go to
+// stderr as "Error: …"; nothing is printed on stdout for them.
+func Run(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int {
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	msg := err.Error()
+	if msg != "" {
+		red := color.New(color.FgRed)
+		if !isTerminal(os.Stderr) {
+			red.DisableColor()
+		}
+		fmt.Fprintln(stderr, red.Sprint("Error: ")+strings.TrimSpace(msg))
+	}
+	return code
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb" && os.Getenv("NO_COLOR") == ""
+}
+
+func client(c *cli.Context) (*api.Client, error) {
+	return api.NewClient(c.String("host"))
+}
+
+// usageError is a mistake in the command line: exit code 2... docker uses 1
+// for most, 125 for its own flag errors; sw uses 1 throughout, as Docker's
+// daemon errors do, and reserves 2 for none.
+func usageError(format string, a ...any) error {
+	return cli.Exit(fmt.Sprintf(format, a...), 1)
+}
+
+func exactArgs(c *cli.Context, n int, usage string) error {
+	if c.NArg() != n {
+		return usageError("%q requires exactly %d argument(s).\nUsage:  sw %s", c.Command.FullName(), n, usage)
+	}
+	return nil
+}
+
+func minArgs(c *cli.Context, n int, usage string) error {
+	if c.NArg() < n {
+		return usageError("%q requires at least %d argument(s).\nUsage:  sw %s", c.Command.FullName(), n, usage)
+	}
+	return nil
+}
+
+// formatFlags are the scripting flags every list command has.
+func formatFlags(filterUsage string) []cli.Flag {
+	fs := []cli.Flag{
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only display IDs"},
+		&cli.StringFlag{Name: "format", Usage: "format output: 'table', 'table TEMPLATE', 'json', or a Go template"},
+	}
+	if filterUsage != "" {
+		fs = append(fs, &cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: filterUsage})
+	}
+	return fs
+}

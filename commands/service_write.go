@@ -1,0 +1,259 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"sw/cluster/api"
+	"sw/cluster/types"
+)
+
+func serviceCreateCommand() *cli.Command {
+	return &cli.Command{
+		Name: "create", Usage: "create a new service", ArgsUsage: "IMAGE [COMMAND] [ARG...]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "service name"},
+			&cli.StringFlag{Name: "replicas", Usage: "number of tasks (default 1)"},
+			&cli.StringFlag{Name: "mode", Value: "replicated", Usage: "service mode: replicated or global"},
+			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: PUBLISHED:TARGET[/PROTOCOL]"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
+			&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "service labels"},
+			&cli.StringFlag{Name: "restart-condition", Usage: "restart when condition is met: none, on-failure or any (default any)"},
+			&cli.StringFlag{Name: "restart-delay", Usage: "delay between restart attempts (default 5s)"},
+			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting for the service to converge"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
+		},
+		Action: serviceCreate,
+	}
+}
+
+func serviceCreate(c *cli.Context) error {
+	if c.NArg() < 1 {
+		return usageError("\"service create\" requires at least 1 argument: the image.\nUsage:  sw service create [OPTIONS] IMAGE [COMMAND] [ARG...]")
+	}
+	spec, err := specFromFlags(c)
+	if err != nil {
+		return err
+	}
+	cl, err := client(c)
+	if err != nil {
+		return err
+	}
+	id, err := cl.CreateService(c.Context, spec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, id)
+	if c.Bool("detach") {
+		return nil
+	}
+	return waitConverged(c, cl, id)
+}
+
+func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
+	var errs []error
+	spec := types.ServiceSpec{Name: c.String("name"), Mode: types.Mode(c.String("mode")), Replicas: 1,
+		Container: types.ContainerSpec{Image: c.Args().First(), Args: c.Args().Tail()}}
+	if spec.Mode != types.ModeReplicated && spec.Mode != types.ModeGlobal {
+		errs = append(errs, fmt.Errorf("invalid --mode %q: want replicated or global", spec.Mode))
+	}
+	if spec.Mode == types.ModeGlobal {
+		spec.Replicas = 0
+		if c.IsSet("replicas") {
+			errs = append(errs, errors.New("--replicas can only be used with replicated mode"))
+		}
+	} else if c.IsSet("replicas") {
+		n, err := ParseReplicas(c.String("replicas"))
+		errs = append(errs, err)
+		spec.Replicas = n
+	}
+	if spec.Name == "" {
+		spec.Name = generatedName()
+	}
+	for _, p := range c.StringSlice("publish") {
+		pc, err := ParsePort(p)
+		errs = append(errs, err)
+		spec.Ports = append(spec.Ports, pc)
+	}
+	env, err := ParseEnv(c.StringSlice("env"))
+	errs = append(errs, err)
+	spec.Container.Env = env
+	labels, err := ParseLabels(c.StringSlice("label"))
+	errs = append(errs, err)
+	spec.Labels = labels
+	pol, err := ParseRestart(c.String("restart-condition"), c.String("restart-delay"), c.String("restart-max-attempts"))
+	errs = append(errs, err)
+	spec.Restart = pol
+	return spec, errors.Join(errs...)
+}
+
+func generatedName() string {
+	adj := []string{"brave", "calm", "eager", "keen", "quiet", "swift", "bold", "fond"}
+	noun := []string{"turing", "hopper", "lovelace", "ritchie", "thompson", "knuth", "dijkstra", "lamport"}
+	id := types.NewID()
+	return adj[int(id[0])%len(adj)] + "_" + noun[int(id[1])%len(noun)]
+}
+
+func serviceScaleCommand() *cli.Command {
+	return &cli.Command{
+		Name: "scale", Usage: "scale one or multiple replicated services", ArgsUsage: "SERVICE=REPLICAS [SERVICE=REPLICAS...]",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting"}},
+		Action: func(c *cli.Context) error {
+			if err := minArgs(c, 1, "service scale SERVICE=REPLICAS [SERVICE=REPLICAS...]"); err != nil {
+				return err
+			}
+			type target struct {
+				ref string
+				n   uint64
+			}
+			var targets []target
+			for _, a := range c.Args().Slice() {
+				ref, val, ok := strings.Cut(a, "=")
+				if !ok || ref == "" {
+					return usageError("invalid scale specifier %q: want SERVICE=REPLICAS", a)
+				}
+				n, err := ParseReplicas(val)
+				if err != nil {
+					return err
+				}
+				targets = append(targets, target{ref, n})
+			}
+			cl, err := client(c)
+			if err != nil {
+				return err
+			}
+			failed := false
+			for _, t := range targets {
+				id, err := modifyService(c, cl, t.ref, func(s *types.ServiceSpec) error {
+					if s.Mode != types.ModeReplicated {
+						return fmt.Errorf("scale can only be used with replicated mode")
+					}
+					s.Replicas = t.n
+					return nil
+				})
+				if err != nil {
+					fmt.Fprintf(c.App.ErrWriter, "Error: %s: %v\n", t.ref, err)
+					failed = true
+					continue
+				}
+				fmt.Fprintf(c.App.Writer, "%s scaled to %d\n", t.ref, t.n)
+				if !c.Bool("detach") {
+					if err := waitConverged(c, cl, id); err != nil {
+						fmt.Fprintf(c.App.ErrWriter, "Error: %s: %v\n", t.ref, err)
+						failed = true
+					}
+				}
+			}
+			if failed {
+				return cli.Exit("", 1)
+			}
+			return nil
+		},
+	}
+}
+
+func serviceUpdateCommand() *cli.Command {
+	return &cli.Command{
+		Name: "update", Usage: "update a service", ArgsUsage: "SERVICE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "replicas", Usage: "number of tasks"},
+			&cli.StringFlag{Name: "image", Usage: "service image tag"},
+			&cli.StringSliceFlag{Name: "env-add", Usage: "add or update an environment variable"},
+			&cli.StringSliceFlag{Name: "env-rm", Usage: "remove an environment variable"},
+			&cli.StringFlag{Name: "restart-condition", Usage: "none, on-failure or any"},
+			&cli.StringFlag{Name: "restart-delay", Usage: "delay between restart attempts"},
+			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
+		},
+		Action: serviceUpdate,
+	}
+}
+
+func serviceUpdate(c *cli.Context) error {
+	if err := exactArgs(c, 1, "service update [OPTIONS] SERVICE"); err != nil {
+		return err
+	}
+	var replicas uint64
+	if c.IsSet("replicas") {
+		n, err := ParseReplicas(c.String("replicas"))
+		if err != nil {
+			return err
+		}
+		replicas = n
+	}
+	if _, err := ParseEnv(c.StringSlice("env-add")); err != nil {
+		return err
+	}
+	cl, err := client(c)
+	if err != nil {
+		return err
+	}
+	id, err := modifyService(c, cl, c.Args().First(), func(s *types.ServiceSpec) error {
+		if c.IsSet("replicas") {
+			if s.Mode != types.ModeReplicated {
+				return errors.New("--replicas can only be used with replicated mode")
+			}
+			s.Replicas = replicas
+		}
+		if c.IsSet("image") {
+			if c.String("image") == "" {
+				return errors.New("--image must not be empty")
+			}
+			s.Container.Image = c.String("image")
+		}
+		s.Container.Env = updateEnv(s.Container.Env, c.StringSlice("env-add"), c.StringSlice("env-rm"))
+		if c.IsSet("restart-condition") || c.IsSet("restart-delay") || c.IsSet("restart-max-attempts") {
+			cond, delay, max := string(s.Restart.Condition), s.Restart.Delay.String(), fmt.Sprint(s.Restart.MaxAttempts)
+			if c.IsSet("restart-condition") {
+				cond = c.String("restart-condition")
+			}
+			if c.IsSet("restart-delay") {
+				delay = c.String("restart-delay")
+			}
+			if c.IsSet("restart-max-attempts") {
+				max = c.String("restart-max-attempts")
+			}
+			pol, err := ParseRestart(cond, delay, max)
+			if err != nil {
+				return err
+			}
+			s.Restart = pol
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, c.Args().First())
+	if c.Bool("detach") {
+		return nil
+	}
+	return waitConverged(c, cl, id)
+}
+
+// modifyService reads a service, changes its spec and writes it back,
+// retrying when another writer got there first.
+func modifyService(c *cli.Context, cl *api.Client, ref string, change func(*types.ServiceSpec) error) (string, error) {
+	for attempt := 0; ; attempt++ {
+		svc, err := cl.Service(c.Context, ref)
+		if err != nil {
+			return "", err
+		}
+		spec := svc.Spec
+		if err := change(&spec); err != nil {
+			return "", err
+		}
+		err = cl.UpdateService(c.Context, svc.ID, svc.Version, spec)
+		if err == nil {
+			return svc.ID, nil
+		}
+		if !api.IsConflict(err) || attempt >= 5 || strings.Contains(err.Error(), "already") {
+			return "", err
+		}
+	}
+}

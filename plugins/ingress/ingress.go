@@ -1,0 +1,86 @@
+package ingress
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"sw/cluster/hooks"
+	"sw/cluster/store"
+	"sw/cluster/types"
+	"sw/loadbalancer"
+)
+
+// RunNode keeps this node's listeners matching the published ports and
+// their backends matching the running tasks, until ctx ends.
+func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
+	proxy := loadbalancer.New(host.Logger())
+	defer proxy.Close()
+	var lastErr string
+	for {
+		changed := host.Store().Changed()
+		want := Frontends(host.Store().View(), host.IngressAddr())
+		if err := proxy.Sync(want); err != nil && err.Error() != lastErr {
+			host.Logger().Error("ingress: cannot open published port", "err", err)
+			lastErr = err.Error()
+		} else if err == nil {
+			lastErr = ""
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-time.After(5 * time.Second): // retry ports that failed to open
+		}
+	}
+}
+
+// Frontends computes the listeners this node should have: one per
+// published port, backed by the running tasks' addresses.
+func Frontends(view *store.ReadTx, ingressAddr string) map[loadbalancer.Frontend][]string {
+	want := map[loadbalancer.Frontend][]string{}
+	for _, svc := range view.Services() {
+		if len(svc.Spec.Ports) == 0 {
+			continue
+		}
+		tasks := view.TasksOfService(svc.ID)
+		for _, port := range svc.Spec.Ports {
+			fe := loadbalancer.Frontend{Proto: port.Protocol,
+				Addr: net.JoinHostPort(ingressAddr, strconv.Itoa(int(port.PublishedPort)))}
+			backends := []string{}
+			for _, t := range tasks {
+				if serving(t) {
+					backends = append(backends, net.JoinHostPort(t.Status.Addr, strconv.Itoa(int(port.TargetPort))))
+				}
+			}
+			want[fe] = backends
+		}
+	}
+	return want
+}
+
+// serving reports whether a task should receive traffic: running, meant
+// to run, and with an address.
+func serving(t *types.Task) bool {
+	return t.Status.State == types.TaskRunning && t.DesiredState == types.TaskRunning && t.Status.Addr != ""
+}
+
+// ValidateService refuses a published port that another service uses.
+func (p *Plugin) ValidateService(view *store.ReadTx, spec *types.ServiceSpec, old *types.Service) error {
+	for _, port := range spec.Ports {
+		for _, other := range view.Services() {
+			if old != nil && other.ID == old.ID {
+				continue
+			}
+			for _, op := range other.Spec.Ports {
+				if op.PublishedPort == port.PublishedPort && op.Protocol == port.Protocol {
+					return fmt.Errorf("ingress: port %d/%s is already in use by service %q",
+						port.PublishedPort, port.Protocol, other.Spec.Name)
+				}
+			}
+		}
+	}
+	return nil
+}

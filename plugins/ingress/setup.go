@@ -1,0 +1,27 @@
+// Package ingress is the routing mesh plugin: every published port of
+// every service listens on this node and is balanced round-robin over the
+// service's running tasks (loadbalancer does the L4 work). It also refuses
+// a service whose published port another service already uses.
+package ingress
+
+import "sw/cluster/hooks"
+
+// Plugin is the ingress plugin.
+type Plugin struct{}
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{} }
+
+var (
+	_ hooks.Plugin           = (*Plugin)(nil)
+	_ hooks.NodeRunner       = (*Plugin)(nil)
+	_ hooks.ServiceValidator = (*Plugin)(nil)
+)
+
+// Name is "ingress".
+func (*Plugin) Name() string { return "ingress" }
+
+// Description is shown by `sw plugin ls`.
+func (*Plugin) Description() string {
+	return "routing mesh: published ports on every node, balanced over running tasks"
+}
