@@ -102,7 +102,20 @@ func prettyNode(c *cli.Context, n *types.Node) {
 // through a template with --format, or pretty with --pretty.
 func inspectOut(c *cli.Context, objs []any, pretty func(any)) error {
 	if f := c.String("format"); f != "" {
-		return format.Write(c.App.Writer, format.Options{Format: f}, objs)
+		// Templates see the JSON form (Docker's field paths), as maps.
+		generic := make([]any, len(objs))
+		for i, o := range objs {
+			b, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				return err
+			}
+			generic[i] = m
+		}
+		return format.Write(c.App.Writer, format.Options{Format: f}, generic)
 	}
 	if c.Bool("pretty") {
 		for i, o := range objs {

@@ -50,7 +50,7 @@ func App(plugins []hooks.Plugin) *cli.App {
 // Run executes the CLI and returns the process exit code. Errors go to
 // stderr as "Error: …"; nothing is printed on stdout for them.
 func Run(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int {
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, interspersed(app, args))
 	if err == nil {
 		return 0
 	}

@@ -12,10 +12,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"sw/cluster/api"
 	"sw/cluster/executor"
 	"sw/cluster/hooks"
+	"sw/cluster/store"
 )
 
 // Version is the daemon's version string.
@@ -78,7 +80,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	if id != nil {
-		if err := d.startSwarm(ctx, id, false); err != nil {
+		if _, err := d.startSwarm(ctx, id, false); err != nil {
 			l.Close()
 			return fmt.Errorf("rejoining the swarm: %w", err)
 		}
@@ -111,9 +113,7 @@ func (d *Daemon) Info(ctx context.Context) api.Info {
 	for _, p := range d.cfg.Plugins {
 		info.Plugins = append(info.Plugins, p.Name())
 	}
-	d.mu.Lock()
-	sw := d.swarm
-	d.mu.Unlock()
+	sw := d.active()
 	if sw == nil {
 		return info
 	}
@@ -141,13 +141,28 @@ func hostOf(hostport string) string {
 	return hostport
 }
 
+// current returns the swarm once its state is caught up, waiting for that
+// (a restarted manager replays its log first) up to readyTimeout.
 func (d *Daemon) current() (*swarm, error) {
+	sw := d.active()
+	if sw == nil {
+		return nil, store.Errorf(api.ErrUnavailable, "this node is not a swarm manager. Use \"sw swarm init\" or \"sw swarm join\" to connect this node to a swarm and try again")
+	}
+	select {
+	case <-sw.ready:
+		return sw, nil
+	case <-time.After(readyTimeout):
+		return nil, store.Errorf(api.ErrUnavailable, "this manager has not caught up with the swarm's state yet (no Raft leader?); try again shortly")
+	}
+}
+
+const readyTimeout = 10 * time.Second
+
+// active returns the swarm this node is in, caught up or not; nil if none.
+func (d *Daemon) active() *swarm {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.swarm == nil {
-		return nil, fmt.Errorf("%w: this node is not a swarm manager. Use \"sw swarm init\" or \"sw swarm join\" to connect this node to a swarm and try again", api.ErrUnavailable)
-	}
-	return d.swarm, nil
+	return d.swarm
 }
 
 var errInSwarm = errors.New("this node is already part of a swarm. Use \"sw swarm leave\" to leave this swarm and join another one")

@@ -23,12 +23,12 @@ import (
 func (d *Daemon) validate(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
 	spec.Defaults(s)
 	if err := spec.Validate(s); err != nil {
-		return fmt.Errorf("%w: %w", api.ErrBadRequest, err)
+		return store.Errorf(api.ErrBadRequest, "%s", err)
 	}
 	for _, p := range d.cfg.Plugins {
 		if v, ok := p.(hooks.ServiceValidator); ok {
 			if err := v.ValidateService(view, s, old); err != nil {
-				return fmt.Errorf("%w: %w", api.ErrBadRequest, err)
+				return store.Errorf(api.ErrBadRequest, "%s", err)
 			}
 		}
 	}
@@ -43,7 +43,7 @@ func (d *Daemon) CreateService(ctx context.Context, s types.ServiceSpec) (string
 	}
 	view := sw.store.View()
 	if view.ServiceByName(s.Name) != nil {
-		return "", fmt.Errorf("%w: service %q already exists", store.ErrNameInUse, s.Name)
+		return "", store.Errorf(store.ErrNameInUse, "service %q already exists", s.Name)
 	}
 	if err := d.validate(view, &s, nil); err != nil {
 		return "", err
@@ -68,13 +68,13 @@ func (d *Daemon) UpdateService(ctx context.Context, id string, version uint64, s
 		return &store.NotFoundError{Kind: "service", Ref: id}
 	}
 	if old.Version != version {
-		return fmt.Errorf("%w (service %s)", store.ErrConflict, old.Spec.Name)
+		return store.Errorf(store.ErrConflict, "service %s was changed concurrently; retry", old.Spec.Name)
 	}
 	if s.Name != old.Spec.Name {
-		return fmt.Errorf("%w: renaming a service is not supported", api.ErrBadRequest)
+		return store.Errorf(api.ErrBadRequest, "renaming a service is not supported")
 	}
 	if old.Spec.Mode != s.Mode {
-		return fmt.Errorf("%w: the mode of a service cannot be changed", api.ErrBadRequest)
+		return store.Errorf(api.ErrBadRequest, "the mode of a service cannot be changed")
 	}
 	if err := d.validate(view, &s, old); err != nil {
 		return err
@@ -99,7 +99,7 @@ func (d *Daemon) RemoveService(ctx context.Context, id string) error {
 func (d *Daemon) propose(ctx context.Context, sw *swarm, changes ...store.Change) error {
 	err := sw.raft.Propose(ctx, &store.Command{Changes: changes})
 	if errors.Is(err, errNotLeader()) {
-		return fmt.Errorf("%w: this manager is not the leader and cannot accept writes right now", api.ErrUnavailable)
+		return store.Errorf(api.ErrUnavailable, "this manager is not the leader and cannot accept writes right now")
 	}
 	return err
 }

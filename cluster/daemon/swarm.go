@@ -31,20 +31,27 @@ type swarm struct {
 	pool   *membership.Pool
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// ready is closed once the local store holds every committed entry;
+	// the agent waits for it so that it never acts on a half-replayed log.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
+
+func (sw *swarm) markReady() { sw.readyOnce.Do(func() { close(sw.ready) }) }
 
 func now() time.Time { return time.Now().UTC() }
 
 // startSwarm brings up Raft, gossip, the leader loops, the agent and the
 // plugins for this node's identity.
-func (d *Daemon) startSwarm(ctx context.Context, id *identity, bootstrap bool) error {
+func (d *Daemon) startSwarm(ctx context.Context, id *identity, bootstrap bool) (*swarm, error) {
 	st := store.New()
 	r, err := consensus.Open(consensus.Config{
 		Dir: filepath.Join(d.cfg.DataDir, "raft"), NodeID: id.NodeID,
 		BindAddr: id.ListenAddr, AdvertiseAddr: id.AdvertiseAddr, Bootstrap: bootstrap, Logger: d.log,
 	}, st)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bindIP, _, _ := net.SplitHostPort(id.ListenAddr)
 	advIP, _, _ := net.SplitHostPort(id.AdvertiseAddr)
@@ -52,17 +59,17 @@ func (d *Daemon) startSwarm(ctx context.Context, id *identity, bootstrap bool) e
 		Port: membership.DefaultPort, Tags: map[string]string{"role": id.Role, "id": id.NodeID, "raft": id.AdvertiseAddr}})
 	if err != nil {
 		r.Close()
-		return err
+		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	sw := &swarm{id: id, store: st, raft: r, pool: pool, cancel: cancel}
+	sw := &swarm{id: id, store: st, raft: r, pool: pool, cancel: cancel, ready: make(chan struct{})}
 	d.exec.SetNodeID(id.NodeID)
 	sw.wg.Add(2)
 	go func() { defer sw.wg.Done(); d.leadership(runCtx, sw) }()
 	go func() {
 		defer sw.wg.Done()
 		a := &agent.Agent{NodeID: id.NodeID, Exec: d.exec, Log: d.log,
-			Source: &dispatcher.Local{NodeID: id.NodeID, Store: st, Proposer: r}}
+			Source: &dispatcher.Local{NodeID: id.NodeID, Store: st, Proposer: r, Ready: sw.ready}}
 		a.Run(runCtx)
 	}()
 	host := &pluginHost{nodeID: id.NodeID, store: st, log: d.log, ingress: d.cfg.IngressAddr}
@@ -75,7 +82,7 @@ func (d *Daemon) startSwarm(ctx context.Context, id *identity, bootstrap bool) e
 	d.mu.Lock()
 	d.swarm = sw
 	d.mu.Unlock()
-	return nil
+	return sw, nil
 }
 
 // runPlugin runs a plugin's node hook, reporting its failure or panic by
@@ -94,36 +101,19 @@ func runPlugin(ctx context.Context, name string, nr hooks.NodeRunner, host hooks
 // leadership runs the leader-only loops while this node leads, and keeps
 // its own node record current.
 func (d *Daemon) leadership(ctx context.Context, sw *swarm) {
-	var stopLeader context.CancelFunc
-	var wg sync.WaitGroup
-	defer func() {
-		if stopLeader != nil {
-			stopLeader()
-		}
-		wg.Wait()
-	}()
+	var loops *leaderLoops
+	defer func() { loops.stop() }()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		leading := sw.raft.IsLeader()
 		switch {
-		case leading && stopLeader == nil:
-			var lctx context.Context
-			lctx, stopLeader = context.WithCancel(ctx)
-			d.log.Info("this node is the leader; starting the manager loops")
-			if err := d.registerSelf(lctx, sw); err != nil {
-				d.log.Warn("registering this node failed", "err", err)
-			}
-			orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
-			sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
-			wg.Add(2)
-			go func() { defer wg.Done(); orch.Run(lctx) }()
-			go func() { defer wg.Done(); sched.Run(lctx) }()
-		case !leading && stopLeader != nil:
+		case leading && loops == nil:
+			loops = d.lead(ctx, sw)
+		case !leading && loops != nil:
 			d.log.Info("leadership lost; stopping the manager loops")
-			stopLeader()
-			wg.Wait()
-			stopLeader = nil
+			loops.stop()
+			loops = nil
 		}
 		select {
 		case <-ctx.Done():
@@ -132,6 +122,42 @@ func (d *Daemon) leadership(ctx context.Context, sw *swarm) {
 		case <-tick.C:
 		}
 	}
+}
+
+// leaderLoops are the running leader-only loops.
+type leaderLoops struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (l *leaderLoops) stop() {
+	if l == nil {
+		return
+	}
+	l.cancel()
+	l.wg.Wait()
+}
+
+// lead starts the leader-only loops once every committed entry is applied;
+// it returns nil (to be retried) if that cannot be confirmed.
+func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
+	if err := sw.raft.Barrier(ctx); err != nil {
+		d.log.Warn("leader barrier failed; will retry", "err", err)
+		return nil
+	}
+	sw.markReady()
+	d.log.Info("this node is the leader; starting the manager loops")
+	lctx, cancel := context.WithCancel(ctx)
+	l := &leaderLoops{cancel: cancel}
+	if err := d.registerSelf(lctx, sw); err != nil {
+		d.log.Warn("registering this node failed", "err", err)
+	}
+	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
+	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
+	l.wg.Add(2)
+	go func() { defer l.wg.Done(); orch.Run(lctx) }()
+	go func() { defer l.wg.Done(); sched.Run(lctx) }()
+	return l
 }
 
 // registerSelf writes this node's record: ready, with its current engine
@@ -159,23 +185,20 @@ func (sw *swarm) stop() {
 
 // Init makes this node the single manager of a new swarm.
 func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitResponse, error) {
-	d.mu.Lock()
-	busy := d.swarm != nil
-	d.mu.Unlock()
-	if busy {
-		return api.InitResponse{}, fmt.Errorf("%w: %w", api.ErrBadRequest, errInSwarm)
+	if d.active() != nil {
+		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%s", errInSwarm)
 	}
 	listen, adv, err := resolveAddrs(req.ListenAddr, req.AdvertiseAddr)
 	if err != nil {
-		return api.InitResponse{}, fmt.Errorf("%w: %w", api.ErrBadRequest, err)
+		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
 	}
 	id := &identity{NodeID: types.NewID(), ClusterID: types.NewID(), Role: string(types.RoleManager),
 		AdvertiseAddr: adv, ListenAddr: listen}
 	_ = os.RemoveAll(filepath.Join(d.cfg.DataDir, "raft"))
-	if err := d.startSwarm(ctx, id, true); err != nil {
+	sw, err := d.startSwarm(ctx, id, true)
+	if err != nil {
 		return api.InitResponse{}, err
 	}
-	sw, _ := d.current()
 	if err := d.bootstrapState(ctx, sw); err != nil {
 		d.abandon(sw)
 		return api.InitResponse{}, err
@@ -218,9 +241,9 @@ func (d *Daemon) abandon(sw *swarm) {
 // Leave takes the node out of the swarm: its task containers are removed
 // and its swarm state erased. The last manager needs force.
 func (d *Daemon) Leave(ctx context.Context, force bool) error {
-	sw, err := d.current()
-	if err != nil {
-		return fmt.Errorf("%w: this node is not part of a swarm", api.ErrBadRequest)
+	sw := d.active()
+	if sw == nil {
+		return store.Errorf(api.ErrBadRequest, "this node is not part of a swarm")
 	}
 	if sw.id.Role == string(types.RoleManager) && !force {
 		return fmt.Errorf("%w: you are attempting to leave the swarm on a node that is participating as a manager. "+

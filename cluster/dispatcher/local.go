@@ -16,12 +16,22 @@ type Local struct {
 	NodeID   string
 	Store    *store.Store
 	Proposer store.Proposer
+	// Ready, when set, is closed once the store is caught up; until then
+	// Assignments waits, so the agent never sees a half-replayed state.
+	Ready <-chan struct{}
 }
 
 var _ agent.Source = (*Local)(nil)
 
 // Assignments returns the node's tasks and a channel closed at the next commit.
 func (l *Local) Assignments(ctx context.Context) ([]*types.Task, <-chan struct{}, error) {
+	if l.Ready != nil {
+		select {
+		case <-l.Ready:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
 	changed := l.Store.Changed()
 	return l.Store.View().TasksOnNode(l.NodeID), changed, nil
 }

@@ -20,7 +20,7 @@ type Store struct {
 
 // New returns an empty store.
 func New() *Store {
-	db, err := memdb.NewMemDB(schema())
+	db, err := newMemDB()
 	if err != nil {
 		panic("store: bad schema: " + err.Error())
 	}
@@ -164,7 +164,7 @@ func (w *writer) putNode(n *types.Node) error {
 
 func (w *writer) createService(s *types.Service) error {
 	if old, _ := w.tx.First(tableServices, indexName, s.Spec.Name); old != nil {
-		return fmt.Errorf("%w: service %q already exists", ErrNameInUse, s.Spec.Name)
+		return Errorf(ErrNameInUse, "service %q already exists", s.Spec.Name)
 	}
 	if old, _ := w.tx.First(tableServices, indexID, s.ID); old != nil {
 		return fmt.Errorf("%w: service %s", ErrExists, s.ID)
@@ -183,11 +183,11 @@ func (w *writer) updateService(s *types.Service) error {
 	}
 	old := raw.(*types.Service)
 	if old.Version != s.Version {
-		return fmt.Errorf("%w (service %s)", ErrConflict, old.Spec.Name)
+		return Errorf(ErrConflict, "service %s was changed concurrently; retry", old.Spec.Name)
 	}
 	if s.Spec.Name != old.Spec.Name {
 		if other, _ := w.tx.First(tableServices, indexName, s.Spec.Name); other != nil {
-			return fmt.Errorf("%w: service %q already exists", ErrNameInUse, s.Spec.Name)
+			return Errorf(ErrNameInUse, "service %q already exists", s.Spec.Name)
 		}
 	}
 	v := *old

@@ -1,0 +1,77 @@
+package scheduler
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// BenchmarkSchedule mirrors swarmkit's scheduler benchmarks: one service's
+// tasks, all nodes ready, in memory. Each iteration is timed from "the tasks
+// exist unassigned in the store" to "all are assigned and committed": read
+// the view, Schedule, and apply the assignment command.
+func BenchmarkSchedule(b *testing.B) {
+	for _, shape := range []struct{ nodes, tasks int }{
+		{1000, 1000},
+		{1000, 10000},
+		{1000, 100000},
+		{100000, 1000},
+	} {
+		b.Run(fmt.Sprintf("nodes=%d/tasks=%d", shape.nodes, shape.tasks), func(b *testing.B) {
+			benchSchedule(b, shape.nodes, shape.tasks)
+		})
+	}
+}
+
+func benchSchedule(b *testing.B, nodeCount, taskCount int) {
+	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	nodes := make([]store.Change, nodeCount)
+	for i := range nodes {
+		nodes[i] = store.Change{PutNode: &types.Node{ID: fmt.Sprintf("node%021d", i), Hostname: fmt.Sprintf("host%d", i),
+			Role: types.RoleWorker, Availability: types.AvailabilityActive, State: types.NodeReady}}
+	}
+	spec := types.ContainerSpec{Image: "nginx:latest"}
+	tasks := make([]store.Change, taskCount)
+	for i := range tasks {
+		tasks[i] = store.Change{CreateTask: &types.Task{ID: fmt.Sprintf("task%021d", i), ServiceID: "service000000000000000001",
+			ServiceName: "bench", Slot: uint64(i + 1), SpecVersion: 1, Spec: spec, DesiredState: types.TaskRunning,
+			Status: types.TaskStatus{State: types.TaskNew, Message: "created"}}}
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		st := store.New()
+		if err := st.Apply(1, &store.Command{Time: at, Changes: nodes}); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Apply(2, &store.Command{Time: at, Changes: tasks}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+
+		view := st.View()
+		as := Schedule(at, view.Nodes(), view.Tasks())
+		as = dropUnchangedPending(view, as)
+		if err := st.Apply(view.Index+1, &store.Command{Time: at, Changes: Changes(as)}); err != nil {
+			b.Fatal(err)
+		}
+
+		b.StopTimer()
+		assigned := 0
+		for _, t := range st.View().Tasks() {
+			if t.NodeID == "" || t.Status.State != types.TaskAssigned {
+				b.Fatalf("task %s not assigned: %+v", t.ID, t.Status)
+			}
+			assigned++
+		}
+		if assigned != taskCount {
+			b.Fatalf("%d tasks assigned, want %d", assigned, taskCount)
+		}
+		b.StartTimer()
+	}
+}

@@ -1,0 +1,70 @@
+package types
+
+import "encoding/json"
+
+// The JSON form of a ServiceSpec follows Docker's service inspect layout
+// (TaskTemplate.ContainerSpec, Mode.Replicated.Replicas, EndpointSpec.Ports),
+// so that scripts written against `docker service inspect` paths work
+// unchanged with --format.
+
+type specJSON struct {
+	Name         string            `json:"Name"`
+	Labels       map[string]string `json:"Labels,omitempty"`
+	TaskTemplate taskTemplateJSON  `json:"TaskTemplate"`
+	Mode         modeJSON          `json:"Mode"`
+	EndpointSpec *endpointJSON     `json:"EndpointSpec,omitempty"`
+}
+
+type taskTemplateJSON struct {
+	ContainerSpec ContainerSpec `json:"ContainerSpec"`
+	RestartPolicy RestartPolicy `json:"RestartPolicy"`
+}
+
+type modeJSON struct {
+	Replicated *struct {
+		Replicas uint64 `json:"Replicas"`
+	} `json:"Replicated,omitempty"`
+	Global *struct{} `json:"Global,omitempty"`
+}
+
+type endpointJSON struct {
+	Ports []PortConfig `json:"Ports,omitempty"`
+}
+
+// MarshalJSON writes the spec in Docker's layout.
+func (s ServiceSpec) MarshalJSON() ([]byte, error) {
+	out := specJSON{Name: s.Name, Labels: s.Labels,
+		TaskTemplate: taskTemplateJSON{ContainerSpec: s.Container, RestartPolicy: s.Restart}}
+	if s.Mode == ModeGlobal {
+		out.Mode.Global = &struct{}{}
+	} else {
+		out.Mode.Replicated = &struct {
+			Replicas uint64 `json:"Replicas"`
+		}{s.Replicas}
+	}
+	if len(s.Ports) > 0 {
+		out.EndpointSpec = &endpointJSON{Ports: s.Ports}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads the spec from Docker's layout.
+func (s *ServiceSpec) UnmarshalJSON(b []byte) error {
+	var in specJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*s = ServiceSpec{Name: in.Name, Labels: in.Labels, Container: in.TaskTemplate.ContainerSpec,
+		Restart: in.TaskTemplate.RestartPolicy}
+	switch {
+	case in.Mode.Global != nil:
+		s.Mode = ModeGlobal
+	case in.Mode.Replicated != nil:
+		s.Mode = ModeReplicated
+		s.Replicas = in.Mode.Replicated.Replicas
+	}
+	if in.EndpointSpec != nil {
+		s.Ports = in.EndpointSpec.Ports
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+// Package e2e drives the built sw binary against the real Docker engine:
+// daemons on loopback addresses, services whose tasks are real containers,
+// checked through sw's output and through the engine itself.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	swBin     string
+	demoImage = "sw-demo:latest"
+	nextIP    atomic.Int32
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: cannot reach the Docker engine (these tests need it): %v\n%s", err, out)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "sw-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	swBin = filepath.Join(dir, "sw")
+	root, _ := filepath.Abs("../..")
+	build := exec.Command("go", "build", "-o", swBin, ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: building sw: %v\n%s", err, out)
+		return 1
+	}
+	img := exec.Command("bash", "-c", "source scripts/lib/images.sh && build_demo_image "+demoImage)
+	img.Dir = root
+	if out, err := img.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: building the demo image: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// node is one sw daemon under test.
+type node struct {
+	t       *testing.T
+	name    string
+	ip      string
+	dir     string
+	sock    string
+	cmd     *exec.Cmd
+	log     *bytes.Buffer
+	id      string
+	stopped bool
+}
+
+// newNode starts a daemon on its own loopback address (127.0.1.N).
+func newNode(t *testing.T, name string) *node {
+	t.Helper()
+	dir := t.TempDir()
+	n := &node{t: t, name: name, ip: fmt.Sprintf("127.0.1.%d", nextIP.Add(1)), dir: dir,
+		sock: filepath.Join(dir, "sw.sock")}
+	n.start()
+	t.Cleanup(n.cleanup)
+	return n
+}
+
+func (n *node) start() {
+	n.t.Helper()
+	n.log = &bytes.Buffer{}
+	n.cmd = exec.Command(swBin, "-H", "unix://"+n.sock, "daemon", "--data-dir", filepath.Join(n.dir, "data"),
+		"--hostname", n.name, "--ingress-addr", n.ip)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatalf("starting daemon: %v", err)
+	}
+	n.stopped = false
+	waitFor(n.t, 10*time.Second, "daemon socket", func() bool {
+		_, err := os.Stat(n.sock)
+		return err == nil
+	})
+}
+
+// kill stops the daemon abruptly (SIGKILL), leaving its containers.
+func (n *node) kill() {
+	_ = n.cmd.Process.Signal(syscall.SIGKILL)
+	_, _ = n.cmd.Process.Wait()
+	n.stopped = true
+	_ = os.Remove(n.sock)
+}
+
+func (n *node) cleanup() {
+	if !n.stopped {
+		_ = n.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _, _ = n.cmd.Process.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = n.cmd.Process.Kill()
+		}
+	}
+	if n.id != "" {
+		ids := dockerOut(n.t, "ps", "-aq", "--filter", "label=com.sw.node.id="+n.id)
+		if ids != "" {
+			_ = exec.Command("docker", append([]string{"rm", "-f"}, strings.Fields(ids)...)...).Run()
+		}
+	}
+	if n.t.Failed() {
+		n.t.Logf("daemon %s log:\n%s", n.name, n.log.String())
+	}
+}
+
+// result is one CLI run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// sw runs the CLI against this node.
+func (n *node) sw(args ...string) result {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, swBin, append([]string{"-H", "unix://" + n.sock}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		n.t.Fatalf("sw %v: %v", args, err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// ok runs the CLI and fails the test unless it succeeds; it returns stdout.
+func (n *node) ok(args ...string) string {
+	n.t.Helper()
+	r := n.sw(args...)
+	if r.code != 0 {
+		n.t.Fatalf("sw %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// initSwarm makes the node a single-manager swarm.
+func (n *node) initSwarm() {
+	n.t.Helper()
+	n.ok("swarm", "init", "--listen-addr", n.ip+":2377")
+	n.id = strings.TrimSpace(n.ok("info", "--format", "{{.NodeID}}"))
+	if len(n.id) != 25 {
+		n.t.Fatalf("node ID %q is not 25 characters", n.id)
+	}
+}
+
+// containers lists this node's task containers as name -> ID, running only
+// unless all.
+func (n *node) containers(all bool) map[string]string {
+	n.t.Helper()
+	args := []string{"ps", "--filter", "label=com.sw.node.id=" + n.id, "--format", "{{.Names}} {{.ID}}"}
+	if all {
+		args = append(args, "-a")
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(dockerOut(n.t, args...), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			out[f[0]] = f[1]
+		}
+	}
+	return out
+}
+
+func dockerOut(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// httpGet fetches a URL with a short timeout and no keep-alive.
+func httpGet(url string) (string, error) {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(resp.Body)
+	return strings.TrimSpace(b.String()), err
+}
+
+// freePort finds a TCP port free on ip.
+func freePort(t *testing.T, ip string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// lines splits output into trimmed, non-empty lines.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
