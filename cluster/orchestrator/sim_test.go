@@ -30,7 +30,7 @@ type sim struct {
 	// takes its grace period.
 	slowStop bool
 	asked    map[string]bool
-	steps int
+	steps    int
 }
 
 var simStart = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)

@@ -32,7 +32,9 @@ func active(t *types.Task) bool {
 // Schedule decides assignments for every unplaced task.
 func Schedule(now time.Time, nodes []*types.Node, tasks []*types.Task) []store.TaskAssignment {
 	var pending []*types.Task
-	total := make(map[string]int, len(nodes))
+	// Counts only for nodes that have tasks: sized by the tasks, not the
+	// nodes, which may be far more numerous.
+	total := map[string]int{}
 	perService := map[string]map[string]int{}
 	for _, t := range tasks {
 		switch {
@@ -52,32 +54,50 @@ func Schedule(now time.Time, nodes []*types.Node, tasks []*types.Task) []store.T
 		return nil
 	}
 	eligible := make([]*types.Node, 0, len(nodes))
-	byID := make(map[string]*types.Node, len(nodes))
 	for _, n := range nodes {
-		byID[n.ID] = n
 		if n.Schedulable() {
 			eligible = append(eligible, n)
 		}
 	}
-	sort.SliceStable(pending, func(i, j int) bool { return pending[i].ServiceID < pending[j].ServiceID })
+	byID := nodeIndex{nodes: nodes}
+	if !sort.SliceIsSorted(pending, func(i, j int) bool { return pending[i].ServiceID < pending[j].ServiceID }) {
+		sort.SliceStable(pending, func(i, j int) bool { return pending[i].ServiceID < pending[j].ServiceID })
+	}
 	out := make([]store.TaskAssignment, 0, len(pending))
 	for start := 0; start < len(pending); {
 		end := start
 		for end < len(pending) && pending[end].ServiceID == pending[start].ServiceID {
 			end++
 		}
-		out = placeGroup(out, now, pending[start:end], eligible, byID, total, perService[pending[start].ServiceID], len(nodes))
+		out = placeGroup(out, now, pending[start:end], eligible, &byID, total, perService[pending[start].ServiceID], len(nodes))
 		start = end
 	}
 	return out
 }
 
+// nodeIndex finds nodes by ID for pinned tasks; the map is built only if
+// some task is pinned.
+type nodeIndex struct {
+	nodes []*types.Node
+	byID  map[string]*types.Node
+}
+
+func (x *nodeIndex) get(id string) *types.Node {
+	if x.byID == nil {
+		x.byID = make(map[string]*types.Node, len(x.nodes))
+		for _, n := range x.nodes {
+			x.byID[n.ID] = n
+		}
+	}
+	return x.byID[id]
+}
+
 func placeGroup(out []store.TaskAssignment, now time.Time, group []*types.Task, eligible []*types.Node,
-	byID map[string]*types.Node, total, svc map[string]int, nodeCount int) []store.TaskAssignment {
+	byID *nodeIndex, total, svc map[string]int, nodeCount int) []store.TaskAssignment {
 	var h *nodeHeap
 	for _, t := range group {
 		if t.NodeID != "" { // pinned (global service): check the node only
-			if n := byID[t.NodeID]; n != nil && n.Schedulable() {
+			if n := byID.get(t.NodeID); n != nil && n.Schedulable() {
 				out = append(out, assigned(t, n.ID, now))
 				total[n.ID]++
 			} else {
