@@ -98,7 +98,7 @@ func (d *Daemon) RemoveService(ctx context.Context, id string) error {
 
 func (d *Daemon) propose(ctx context.Context, sw *swarm, changes ...store.Change) error {
 	err := sw.raft.Propose(ctx, &store.Command{Changes: changes})
-	if errors.Is(err, errNotLeader()) {
+	if errors.Is(err, consensus.ErrNotLeader) {
 		return store.Errorf(api.ErrUnavailable, "this manager is not the leader and cannot accept writes right now")
 	}
 	return err
@@ -165,4 +165,3 @@ func (p *prefixWriter) flush() {
 	}
 }
 
-func errNotLeader() error { return consensus.ErrNotLeader }

@@ -56,8 +56,9 @@ func (s *Store) Apply(index uint64, cmd *Command) error {
 	s.mu.Lock()
 	db := s.db
 	s.mu.Unlock()
+	base := db.Txn(false)
 	tx := db.Txn(true)
-	w := writer{tx: tx, index: index, cmd: cmd}
+	w := writer{tx: tx, base: base, index: index, cmd: cmd}
 	for i := range cmd.Changes {
 		if err := w.apply(&cmd.Changes[i]); err != nil {
 			tx.Abort()
@@ -83,10 +84,54 @@ func (s *Store) commitIndex(index uint64) {
 }
 
 // writer applies changes inside one write transaction.
+//
+// Tasks — the bulk of big commands — are never read back through the
+// write transaction: a go-memdb read of an index already written in the
+// same transaction clones that index's radix transaction, which drops its
+// cache of copied nodes, so every following write would copy its whole
+// path (and a fresh cache) again. Tasks are read instead from base, the
+// state before the command, overlaid with this command's own task writes.
 type writer struct {
 	tx    *memdb.Txn
+	base  *memdb.Txn              // read-only: the state before this command
+	tasks map[string]*types.Task // tasks this command wrote; nil: deleted
 	index uint64
 	cmd   *Command
+}
+
+// currentTask returns the stored task as this command has left it so far,
+// or nil. The result is shared and must not be modified.
+func (w *writer) currentTask(id string) *types.Task {
+	if t, ok := w.tasks[id]; ok {
+		return t
+	}
+	return first[types.Task](w.base, tableTasks, indexID, id)
+}
+
+func (w *writer) putTask(t *types.Task) error {
+	if err := w.insert(tableTasks, t); err != nil {
+		return err
+	}
+	if w.tasks == nil {
+		w.tasks = map[string]*types.Task{}
+	}
+	w.tasks[t.ID] = t
+	return nil
+}
+
+func (w *writer) deleteTask(id string) error {
+	t := w.currentTask(id)
+	if t == nil {
+		return nil // deletes are idempotent
+	}
+	if err := w.tx.Delete(tableTasks, t); err != nil {
+		return fmt.Errorf("store: delete from %s: %w", tableTasks, err)
+	}
+	if w.tasks == nil {
+		w.tasks = map[string]*types.Task{}
+	}
+	w.tasks[id] = nil
+	return nil
 }
 
 func (w *writer) stamp(m *types.Meta, created bool) {
@@ -127,7 +172,7 @@ func (w *writer) apply(c *Change) error {
 	case c.AssignTask != nil:
 		return w.assignTask(c.AssignTask)
 	case c.DeleteTask != "":
-		return w.delete(tableTasks, c.DeleteTask)
+		return w.deleteTask(c.DeleteTask)
 	}
 	return errEmptyChange
 }
@@ -203,7 +248,7 @@ func (w *writer) updateService(s *types.Service) error {
 }
 
 func (w *writer) createTask(t *types.Task) error {
-	if old, _ := w.tx.First(tableTasks, indexID, t.ID); old != nil {
+	if w.currentTask(t.ID) != nil {
 		return fmt.Errorf("%w: task %s", ErrExists, t.ID)
 	}
 	v := *t
@@ -212,17 +257,17 @@ func (w *writer) createTask(t *types.Task) error {
 	if v.Status.Timestamp.IsZero() {
 		v.Status.Timestamp = w.cmd.Time
 	}
-	return w.insert(tableTasks, &v)
+	return w.putTask(&v)
 }
 
-// task loads a task for modification; a missing task is not an error for
-// status-like changes, which may race with deletion.
+// task loads a copy of a task for modification; a missing task is not an
+// error for status-like changes, which may race with deletion.
 func (w *writer) task(id string) *types.Task {
-	raw, _ := w.tx.First(tableTasks, indexID, id)
-	if raw == nil {
+	cur := w.currentTask(id)
+	if cur == nil {
 		return nil
 	}
-	v := *raw.(*types.Task)
+	v := *cur
 	return &v
 }
 
@@ -240,7 +285,7 @@ func (w *writer) taskStatus(u *TaskStatusFrom) error {
 	}
 	t.Status = st
 	w.stamp(&t.Meta, false)
-	return w.insert(tableTasks, t)
+	return w.putTask(t)
 }
 
 func (w *writer) taskDesired(u *TaskDesiredFrom) error {
@@ -250,7 +295,7 @@ func (w *writer) taskDesired(u *TaskDesiredFrom) error {
 	}
 	t.DesiredState = u.State
 	w.stamp(&t.Meta, false)
-	return w.insert(tableTasks, t)
+	return w.putTask(t)
 }
 
 func (w *writer) assignTask(a *TaskAssignment) error {
@@ -273,5 +318,5 @@ func (w *writer) assignTask(a *TaskAssignment) error {
 		t.Status.Timestamp = w.cmd.Time
 	}
 	w.stamp(&t.Meta, false)
-	return w.insert(tableTasks, t)
+	return w.putTask(t)
 }

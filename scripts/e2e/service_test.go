@@ -189,6 +189,17 @@ func TestUpdateRollsTasks(t *testing.T) {
 	if strings.TrimSpace(insp) != "[B=2]" {
 		t.Fatalf("inspect env = %q", insp)
 	}
+
+	dockerOut(t, "tag", demoImage, "sw-demo:e2e-v2")
+	n.ok("service", "update", "--image", "sw-demo:e2e-v2", "web")
+	for name, id := range n.containers(false) {
+		if img := dockerOut(t, "inspect", "--format", "{{.Config.Image}}", id); img != "sw-demo:e2e-v2" {
+			t.Fatalf("container %s runs %s after --image update", name, img)
+		}
+	}
+	if got := strings.TrimSpace(n.ok("service", "ls", "--format", "{{.Image}} {{.Replicas}}")); got != "sw-demo:e2e-v2 2/2" {
+		t.Fatalf("service ls after image update: %q", got)
+	}
 }
 
 // TestRejectedImage: an image that cannot be had is REJECTED with the
