@@ -54,4 +54,3 @@ func daemonCommand(plugins []hooks.Plugin) *cli.Command {
 		},
 	}
 }
-

@@ -164,4 +164,3 @@ func (p *prefixWriter) flush() {
 		p.buf.Reset()
 	}
 }
-

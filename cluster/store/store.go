@@ -93,7 +93,7 @@ func (s *Store) commitIndex(index uint64) {
 // state before the command, overlaid with this command's own task writes.
 type writer struct {
 	tx    *memdb.Txn
-	base  *memdb.Txn              // read-only: the state before this command
+	base  *memdb.Txn             // read-only: the state before this command
 	tasks map[string]*types.Task // tasks this command wrote; nil: deleted
 	index uint64
 	cmd   *Command
