@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"sw/cluster/store"
 	"sw/cluster/types"
 )
 
@@ -37,29 +38,22 @@ func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
-func (s *Server) nodes(w http.ResponseWriter, r *http.Request) {
-	if v, ok := s.view(w, r); ok {
-		writeJSON(w, http.StatusOK, orEmpty(v.Nodes()))
+// list serves every object of a kind.
+func list[T any](s *Server, all func(*store.ReadTx) []*T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if v, ok := s.view(w, r); ok {
+			writeJSON(w, http.StatusOK, orEmpty(all(v)))
+		}
 	}
 }
 
-func (s *Server) node(w http.ResponseWriter, r *http.Request) {
-	if v, ok := s.view(w, r); ok {
-		o, err := v.FindNode(r.PathValue("ref"))
-		reply(w, o, err)
-	}
-}
-
-func (s *Server) services(w http.ResponseWriter, r *http.Request) {
-	if v, ok := s.view(w, r); ok {
-		writeJSON(w, http.StatusOK, orEmpty(v.Services()))
-	}
-}
-
-func (s *Server) service(w http.ResponseWriter, r *http.Request) {
-	if v, ok := s.view(w, r); ok {
-		o, err := v.FindService(r.PathValue("ref"))
-		reply(w, o, err)
+// get serves one object found by the {ref} in the path.
+func get[T any](s *Server, find func(*store.ReadTx, string) (*T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if v, ok := s.view(w, r); ok {
+			o, err := find(v, r.PathValue("ref"))
+			reply(w, o, err)
+		}
 	}
 }
 
@@ -89,13 +83,6 @@ func (s *Server) tasks(w http.ResponseWriter, r *http.Request) {
 		tasks = v.Tasks()
 	}
 	writeJSON(w, http.StatusOK, orEmpty(tasks))
-}
-
-func (s *Server) task(w http.ResponseWriter, r *http.Request) {
-	if v, ok := s.view(w, r); ok {
-		o, err := v.FindTask(r.PathValue("ref"))
-		reply(w, o, err)
-	}
 }
 
 func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
