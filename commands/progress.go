@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"sw/cluster/api"
 	"sw/cluster/types"
+	"sw/commands/format"
 )
 
 // maxFailures is how many of its new tasks may fail before waiting for a
@@ -33,35 +36,49 @@ type slotView struct {
 // whether new tasks have failed past hope.
 func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) convergence {
 	var cv convergence
-	var live []*types.Task
-	failures, lastErr := 0, ""
+	oneShot := svc.Spec.Restart.Condition != types.RestartAny
+	failures := 0
+	var lastFailed *types.Task
+	bySlot := map[string]*types.Task{}
 	for _, t := range tasks {
 		if !before[t.ID] && (t.Status.State == types.TaskFailed || t.Status.State == types.TaskRejected) {
 			failures++
-			lastErr = fmt.Sprintf("task %s (%s): %s", t.ID[:12], t.Name(), firstNonEmpty(t.Status.Err, t.Status.State.Title()))
+			// Tasks come ordered by ID: the last failure is the newest.
+			if lastFailed == nil || newerTask(t, lastFailed) {
+				lastFailed = t
+			}
 		}
-		if t.DesiredState == types.TaskRunning && t.SpecVersion == svc.SpecVersion {
-			live = append(live, t)
+		if t.SpecVersion != svc.SpecVersion {
+			continue
 		}
-	}
-	oneShot := svc.Spec.Restart.Condition != types.RestartAny
-	bySlot := map[uint64]*types.Task{}
-	for _, t := range live {
-		if old := bySlot[t.Slot]; old == nil || t.CreatedAt.After(old.CreatedAt) {
-			bySlot[t.Slot] = t
+		// A one-shot task that finished stays its slot's task even once
+		// the orchestrator, keeping it down per the policy, desires it
+		// SHUTDOWN.
+		finished := oneShot && t.DesiredState == types.TaskShutdown && t.Status.State == types.TaskComplete
+		if t.DesiredState != types.TaskRunning && !finished {
+			continue
+		}
+		k := t.SlotKey()
+		if old := bySlot[k]; old == nil || newerTask(t, old) {
+			bySlot[k] = t
 		}
 	}
 	want := int(svc.Spec.Replicas)
+	var global []string
 	if svc.Spec.Mode == types.ModeGlobal {
-		want = len(live)
+		for k := range bySlot {
+			global = append(global, k)
+		}
+		sort.Strings(global)
+		want = len(global)
 	}
 	settled := 0
 	for i := 0; i < want; i++ {
 		var t *types.Task
 		if svc.Spec.Mode == types.ModeGlobal {
-			t = live[i]
+			t = bySlot[global[i]]
 		} else {
-			t = bySlot[uint64(i+1)]
+			t = bySlot[strconv.Itoa(i+1)]
 		}
 		sv := slotView{label: fmt.Sprintf("%d/%d", i+1, want), state: "new"}
 		if t != nil {
@@ -86,6 +103,8 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 	giveUp := failures >= maxFailures || (failures > 0 && pol.Condition == types.RestartNone) ||
 		(pol.MaxAttempts > 0 && uint64(failures) > pol.MaxAttempts)
 	if !cv.done && giveUp {
+		t := lastFailed
+		lastErr := fmt.Sprintf("task %s (%s): %s", format.TruncateID(t.ID), t.Name(), firstNonEmpty(t.Status.Err, t.Status.State.Title()))
 		cv.err = fmt.Errorf("service %s did not converge: %d new task(s) failed; last: %s", svc.Spec.Name, failures, lastErr)
 	}
 	return cv

@@ -18,9 +18,15 @@ import (
 	"sw/cluster/hooks"
 )
 
-// App builds the command tree; plugins contribute through the registry.
+// Contributor is a plugin that adds commands to the CLI.
+type Contributor interface {
+	Commands() []*cli.Command
+}
+
+// App builds the command tree: the core commands, then those the plugins
+// contribute, in registry order.
 func App(plugins []hooks.Plugin) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "sw",
 		Usage:                "a container orchestrator with Docker Swarm mode's model, as one binary",
 		Version:              "0.1.0",
@@ -45,6 +51,12 @@ func App(plugins []hooks.Plugin) *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	for _, p := range plugins {
+		if c, ok := p.(Contributor); ok {
+			app.Commands = append(app.Commands, c.Commands()...)
+		}
+	}
+	return app
 }
 
 // Run executes the CLI and returns the process exit code. Errors go to

@@ -92,15 +92,22 @@ type taskRow struct {
 	Ports        string
 }
 
+// maxErrLength is how much of a task's error a table shows without
+// --no-trunc, as Docker's.
+const maxErrLength = 30
+
 const taskTable = "table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}\t{{.Ports}}"
 
 func newTaskRow(t *types.Task, hostnames map[string]string, history, noTrunc bool, now time.Time) taskRow {
 	id, errText := format.TruncateID(t.ID), t.Status.Err
 	if noTrunc {
 		id = t.ID
-	} else if len(errText) > 30 {
-		errText = fmt.Sprintf("%q", errText[:29]+"…")
-	} else if errText != "" {
+	} else if r := []rune(errText); len(r) > maxErrLength {
+		// Cut on a rune, never inside a multi-byte character.
+		errText = string(r[:maxErrLength-1]) + "…"
+	}
+	if errText != "" {
+		// Quoted as Docker does, truncated or not.
 		errText = fmt.Sprintf("%q", errText)
 	}
 	name := t.Name()
@@ -127,7 +134,7 @@ func orderTasks(tasks []*types.Task) (ordered []*types.Task, history map[string]
 		if a.Slot == 0 && a.NodeID != b.NodeID {
 			return a.NodeID < b.NodeID
 		}
-		return a.CreatedAt.After(b.CreatedAt)
+		return newerTask(a, b)
 	})
 	history = map[string]bool{}
 	for i, t := range tasks {
@@ -136,6 +143,20 @@ func orderTasks(tasks []*types.Task) (ordered []*types.Task, history map[string]
 		}
 	}
 	return tasks, history
+}
+
+// newerTask reports whether task a was created after task b: by the log
+// index that created them when both are known (command times may tie, or
+// go backwards when leadership moves to a manager whose clock is behind),
+// else by time, then attempt. It is the orchestrator's order, reversed.
+func newerTask(a, b *types.Task) bool {
+	if a.CreatedIndex != 0 && b.CreatedIndex != 0 && a.CreatedIndex != b.CreatedIndex {
+		return a.CreatedIndex > b.CreatedIndex
+	}
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.After(b.CreatedAt)
+	}
+	return a.Attempt > b.Attempt
 }
 
 func title(s string) string {

@@ -117,6 +117,16 @@ wait_gone() {
 # before the next timed run; same for both sides.
 settle() { sleep 1; }
 
+# Other users of the engine add noise; note the most containers seen running
+# that are not this benchmark's, sampled before each timed run.
+FOREIGN_MAX=0
+note_foreign() {
+	local c
+	c=$(docker ps -q | wc -l)
+	((c > FOREIGN_MAX)) && FOREIGN_MAX=$c
+	return 0
+}
+
 log "== building sw and benchdirect"
 go build -o "$SW" .
 go build -o "$DIRECT" ./scripts/benchdirect
@@ -178,6 +188,7 @@ for n in $NS; do
 	log "== N=$n"
 	sw_t=() direct_t=()
 	for r in $(seq "$RUNS"); do
+		note_foreign
 		if ((r % 2)); then
 			s=$(run_sw "$n" "$r"); settle
 			d=$(run_direct "$n" "$r"); settle
@@ -211,6 +222,9 @@ for n in $NS; do
 		fi
 	fi
 done
+if ((FOREIGN_MAX > 0)); then
+	echo "note: up to $FOREIGN_MAX other containers were running on the engine before a timed run (noise)"
+fi
 case $missed in
 no) echo "target sw <= ${TARGET}x direct at N=30: met" ;;
 yes) echo "target sw <= ${TARGET}x direct at N=30: MISSED" ;;

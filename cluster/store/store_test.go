@@ -754,3 +754,51 @@ func TestApplyIsDeterministic(t *testing.T) {
 		t.Fatal("same log, different state")
 	}
 }
+
+// Later changes of a command see the tasks its earlier changes wrote, and
+// a failing change discards them all.
+func TestBatchSeesItsOwnTaskWrites(t *testing.T) {
+	h := newHarness(t)
+	h.must(Change{CreateService: svc("s1", "web")}, Change{CreateTask: newTask("old", "s1", "")})
+	h.must(
+		Change{CreateTask: newTask("t1", "s1", "")},
+		Change{AssignTask: &TaskAssignment{TaskID: "t1", NodeID: "n1", Status: types.TaskStatus{State: types.TaskAssigned}}},
+		status("t1", "n1", types.TaskRunning),
+		Change{TaskDesired: &TaskDesiredFrom{TaskID: "t1", State: types.TaskShutdown}},
+		status("t1", "n1", types.TaskShutdown),
+		Change{DeleteTask: "old"},
+		status("old", "", types.TaskPending), // deleted earlier in the batch: dropped
+		Change{CreateTask: newTask("t2", "s1", "")},
+		Change{DeleteTask: "t2"},
+		Change{CreateTask: func() *types.Task { tk := newTask("t2", "s1", ""); tk.Slot = 9; return tk }()},
+	)
+	v := h.st.View()
+	tk := v.Task("t1")
+	if tk == nil || tk.NodeID != "n1" || tk.Status.State != types.TaskShutdown || tk.DesiredState != types.TaskShutdown {
+		t.Fatalf("t1: %+v", tk)
+	}
+	if v.Task("old") != nil {
+		t.Fatal("old not deleted")
+	}
+	if t2 := v.Task("t2"); t2 == nil || t2.Slot != 9 {
+		t.Fatalf("t2 not recreated: %+v", t2)
+	}
+	if n := len(v.TasksOfService("s1")); n != 2 {
+		t.Fatalf("service index lists %d tasks, want 2", n)
+	}
+	if n := len(v.TasksOnNode("n1")); n != 1 {
+		t.Fatalf("node index lists %d tasks, want 1", n)
+	}
+	// Creating a task twice in one batch fails, and the batch leaves nothing.
+	err := h.try(Change{CreateTask: newTask("t3", "s1", "")}, Change{DeleteTask: "t1"}, Change{CreateTask: newTask("t3", "s1", "")})
+	if !errors.Is(err, ErrExists) {
+		t.Fatalf("double create: %v", err)
+	}
+	if v := h.st.View(); v.Task("t3") != nil || v.Task("t1") == nil {
+		t.Fatal("a failed batch left task changes behind")
+	}
+	// A task that exists before the batch cannot be created again.
+	if err := h.try(Change{CreateTask: newTask("t1", "s1", "")}); !errors.Is(err, ErrExists) {
+		t.Fatalf("create of an existing task: %v", err)
+	}
+}
