@@ -40,6 +40,9 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 	failures := 0
 	var lastFailed *types.Task
 	bySlot := map[string]*types.Task{}
+	// nodeSlots are a global service's slots: every node with a task meant
+	// to run, of whatever spec (an outdated one is a slot still to update).
+	nodeSlots := map[string]bool{}
 	for _, t := range tasks {
 		if !before[t.ID] && (t.Status.State == types.TaskFailed || t.Status.State == types.TaskRejected) {
 			failures++
@@ -47,6 +50,9 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 			if lastFailed == nil || newerTask(t, lastFailed) {
 				lastFailed = t
 			}
+		}
+		if t.DesiredState == types.TaskRunning {
+			nodeSlots[t.SlotKey()] = true
 		}
 		if t.SpecVersion != svc.SpecVersion {
 			continue
@@ -59,6 +65,7 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 			continue
 		}
 		k := t.SlotKey()
+		nodeSlots[k] = true
 		if old := bySlot[k]; old == nil || newerTask(t, old) {
 			bySlot[k] = t
 		}
@@ -66,7 +73,7 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 	want := int(svc.Spec.Replicas)
 	var global []string
 	if svc.Spec.Mode == types.ModeGlobal {
-		for k := range bySlot {
+		for k := range nodeSlots {
 			global = append(global, k)
 		}
 		sort.Strings(global)
@@ -99,6 +106,12 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 		}
 	}
 	cv.done = settled == want && extra == 0
+	if svc.Spec.Mode == types.ModeGlobal && want == 0 {
+		// No task yet: the orchestrator has not made them (or no node
+		// is eligible). Wait, as Docker does, rather than call an empty
+		// service converged.
+		cv.done = false
+	}
 	pol := svc.Spec.Restart
 	giveUp := failures >= maxFailures || (failures > 0 && pol.Condition == types.RestartNone) ||
 		(pol.MaxAttempts > 0 && uint64(failures) > pol.MaxAttempts)

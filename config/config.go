@@ -58,7 +58,7 @@ func Load(file string, flags map[string]string) (Daemon, error) {
 	if err := v.Unmarshal(&d); err != nil {
 		return Daemon{}, fmt.Errorf("config: %w", err)
 	}
-	if !strings.HasPrefix(d.Host, "unix://") {
+	if !strings.HasPrefix(d.Host, "unix://") || d.SocketPath() == "" {
 		return Daemon{}, fmt.Errorf("config: host %q: want unix:///path/to/sw.sock", d.Host)
 	}
 	return d, nil

@@ -54,8 +54,22 @@ type Agent struct {
 	containers map[string]string          // task ID -> container ID
 	busy       map[string]bool            // a worker is acting on the task
 	stopping   map[string]bool            // stopped on purpose: its exit is no failure
-	reports    chan store.TaskStatusFrom
+	// queue holds the reports not yet handed to Source.Report, in order.
+	// It is unbounded so that reporting never blocks with a.mu held, even
+	// while Report keeps failing; queued wakes the report loop.
+	queue  []store.TaskStatusFrom
+	queued chan struct{}
+	// kick asks Run to reconcile again: a worker has finished, and changes
+	// it made the loop skip (the task was busy) may now call for action.
+	kick chan struct{}
 }
+
+// resyncEvery is how often running tasks are checked against their
+// containers, to catch exits whose events were missed.
+const resyncEvery = 10 * time.Second
+
+// maxBatch caps the updates sent in one Report.
+const maxBatch = 500
 
 // Run works until ctx ends.
 func (a *Agent) Run(ctx context.Context) {
@@ -63,13 +77,20 @@ func (a *Agent) Run(ctx context.Context) {
 	a.containers = map[string]string{}
 	a.busy = map[string]bool{}
 	a.stopping = map[string]bool{}
-	a.reports = make(chan store.TaskStatusFrom, 1024)
+	a.queued = make(chan struct{}, 1)
+	a.kick = make(chan struct{}, 1)
 	if a.Now == nil {
 		a.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if a.Log == nil {
+		a.Log = slog.Default()
 	}
 	go a.reportLoop(ctx)
 	go a.exitLoop(ctx)
 	adopted := false
+	// The periodic resync is due at a fixed pace, however often the
+	// assignments change: a busy cluster must not put it off for ever.
+	nextResync := time.Now().Add(resyncEvery)
 	for ctx.Err() == nil {
 		tasks, changed, err := a.Source.Assignments(ctx)
 		if err != nil {
@@ -86,11 +107,15 @@ func (a *Agent) Run(ctx context.Context) {
 			adopted = true
 		}
 		a.reconcile(ctx, tasks)
+		if !time.Now().Before(nextResync) {
+			a.resync(ctx, tasks)
+			nextResync = time.Now().Add(resyncEvery)
+		}
 		select {
 		case <-ctx.Done():
 		case <-changed:
-		case <-time.After(10 * time.Second): // periodic resync
-			a.resync(ctx, tasks)
+		case <-a.kick:
+		case <-time.After(time.Until(nextResync)): // periodic resync
 		}
 	}
 }
@@ -121,28 +146,32 @@ func (a *Agent) reportLocked(taskID string, from types.TaskState, st types.TaskS
 	}
 	a.local[taskID] = st.State
 	st.Timestamp = a.Now()
-	a.reports <- store.TaskStatusFrom{TaskID: taskID, NodeID: a.NodeID, Status: st}
+	a.queue = append(a.queue, store.TaskStatusFrom{TaskID: taskID, NodeID: a.NodeID, Status: st})
+	select {
+	case a.queued <- struct{}{}:
+	default: // the loop is already woken
+	}
 }
 
-// reportLoop sends queued reports in batches: everything waiting goes in
-// one proposal.
+// reportLoop sends queued reports in batches: everything waiting (up to
+// maxBatch) goes in one proposal.
 func (a *Agent) reportLoop(ctx context.Context) {
-	for {
-		var batch []store.TaskStatusFrom
-		select {
-		case <-ctx.Done():
-			return
-		case u := <-a.reports:
-			batch = append(batch, u)
+	for ctx.Err() == nil {
+		a.mu.Lock()
+		n := min(len(a.queue), maxBatch)
+		batch := a.queue[:n:n]
+		a.queue = a.queue[n:]
+		if len(a.queue) == 0 {
+			a.queue = nil // let the drained backing array go
 		}
-	drain:
-		for len(batch) < 500 {
+		a.mu.Unlock()
+		if n == 0 {
 			select {
-			case u := <-a.reports:
-				batch = append(batch, u)
-			default:
-				break drain
+			case <-ctx.Done():
+				return
+			case <-a.queued:
 			}
+			continue
 		}
 		for ctx.Err() == nil {
 			err := a.Source.Report(ctx, batch)

@@ -42,7 +42,9 @@ func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
 	}
 }
 
-// spawn runs fn for a task in the background; a.mu must be held.
+// spawn runs fn for a task in the background; a.mu must be held. When fn
+// is done, Run is asked to reconcile again: a change the task's worker made
+// the loop skip must not wait for the next commit or resync.
 func (a *Agent) spawn(ctx context.Context, taskID string, fn func(context.Context)) {
 	a.busy[taskID] = true
 	go func() {
@@ -50,6 +52,10 @@ func (a *Agent) spawn(ctx context.Context, taskID string, fn func(context.Contex
 			a.mu.Lock()
 			delete(a.busy, taskID)
 			a.mu.Unlock()
+			select {
+			case a.kick <- struct{}{}:
+			default: // a reconcile is already due
+			}
 		}()
 		fn(ctx)
 	}()
@@ -110,7 +116,10 @@ func (a *Agent) removeContainer(ctx context.Context, taskID string) {
 		return
 	}
 	if err := a.Exec.Remove(ctx, cid); err != nil {
-		a.Log.Warn("agent: remove failed", "task", taskID, "container", cid, "err", err)
+		a.Log.Warn("agent: remove failed; retrying", "task", taskID, "container", cid, "err", err)
+		// The next reconcile retries: keep the task busy a while first, so
+		// that an engine refusing removals is not asked again at once.
+		sleep(ctx, time.Second)
 		return
 	}
 	a.mu.Lock()
@@ -161,6 +170,14 @@ func (a *Agent) adopt(ctx context.Context, tasks []*types.Task) error {
 	for _, c := range cs {
 		if c.TaskID != "" {
 			a.containers[c.TaskID] = c.ID
+		}
+	}
+	// What the store holds for an adopted task is what this node reported
+	// before the restart: take it as reported, so that onExit knows the task
+	// and turns its container's death into a state at once.
+	for _, t := range tasks {
+		if _, ok := a.local[t.ID]; !ok && a.containers[t.ID] != "" {
+			a.local[t.ID] = t.Status.State
 		}
 	}
 	a.mu.Unlock()

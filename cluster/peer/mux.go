@@ -1,0 +1,165 @@
+// Package peer carries all node-to-node traffic on one TLS port per
+// manager: each connection announces what it is with its first byte —
+// Raft's stream or the control API (HTTP) — and the mux hands it to the
+// right consumer. Raft uses it through StreamLayer.
+package peer
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Connection kinds, the first byte a dialer writes.
+const (
+	KindRaft byte = 'R'
+	KindAPI  byte = 'H'
+)
+
+// ErrClosed is returned by Accept after Close.
+var ErrClosed = errors.New("peer: listener closed")
+
+// Mux splits one TLS listener into per-kind listeners.
+type Mux struct {
+	ln     net.Listener
+	log    *slog.Logger
+	queues map[byte]*queue
+	once   sync.Once
+	done   chan struct{}
+}
+
+// Listen opens the TLS port. Handshakes and kind bytes are read off the
+// accept loop, so a slow peer cannot stall others.
+func Listen(addr string, conf *tls.Config, log *slog.Logger) (*Mux, error) {
+	ln, err := tls.Listen("tcp", addr, conf)
+	if err != nil {
+		return nil, fmt.Errorf("peer: listen on %s: %w", addr, err)
+	}
+	m := &Mux{ln: ln, log: log, done: make(chan struct{}), queues: map[byte]*queue{}}
+	for _, k := range []byte{KindRaft, KindAPI} {
+		m.queues[k] = &queue{mux: m, ch: make(chan net.Conn, 64)}
+	}
+	go m.accept()
+	return m, nil
+}
+
+func (m *Mux) accept() {
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.done:
+				return
+			default:
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			m.log.Warn("peer: accept failed", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		go m.route(c)
+	}
+}
+
+func (m *Mux) route(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var kind [1]byte
+	if _, err := c.Read(kind[:]); err != nil {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	q := m.queues[kind[0]]
+	if q == nil {
+		c.Close()
+		return
+	}
+	select {
+	case q.ch <- c:
+	case <-m.done:
+		c.Close()
+	}
+}
+
+// Addr is the listening address.
+func (m *Mux) Addr() net.Addr { return m.ln.Addr() }
+
+// Listener returns the listener of one kind of connection.
+func (m *Mux) Listener(kind byte) net.Listener { return m.queues[kind] }
+
+// Close stops accepting.
+func (m *Mux) Close() error {
+	var err error
+	m.once.Do(func() {
+		close(m.done)
+		err = m.ln.Close()
+	})
+	return err
+}
+
+// queue is a net.Listener fed by the mux.
+type queue struct {
+	mux *Mux
+	ch  chan net.Conn
+}
+
+func (q *queue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.mux.done:
+		return nil, ErrClosed
+	}
+}
+
+func (q *queue) Close() error   { return nil }
+func (q *queue) Addr() net.Addr { return q.mux.Addr() }
+
+// Dialer opens kind-tagged TLS connections to peers.
+type Dialer struct {
+	// TLS returns the client config to use now (certificates rotate).
+	TLS func() *tls.Config
+}
+
+// Dial connects to addr and announces kind.
+func (d *Dialer) Dial(ctx context.Context, addr string, kind byte) (net.Conn, error) {
+	var nd net.Dialer
+	td := tls.Dialer{NetDialer: &nd, Config: d.TLS()}
+	c, err := td.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write([]byte{kind}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// StreamLayer is Raft's transport over the mux.
+type StreamLayer struct {
+	net.Listener
+	Dialer    *Dialer
+	Advertise net.Addr
+}
+
+var _ raft.StreamLayer = (*StreamLayer)(nil)
+
+// Dial opens a Raft stream to a peer.
+func (s *StreamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.Dialer.Dial(ctx, string(addr), KindRaft)
+}
+
+// Addr is the address peers reach this node's Raft at.
+func (s *StreamLayer) Addr() net.Addr { return s.Advertise }
