@@ -254,7 +254,7 @@ func (f *fakeExec) Inspect(ctx context.Context, cid string) (executor.Container,
 	f.record("Inspect", cid)
 	c, ok := f.containers[cid]
 	if !ok {
-		return executor.Container{}, fmt.Errorf("No such container: %s", cid)
+		return executor.Container{}, fmt.Errorf("%w: No such container: %s", executor.ErrContainerGone, cid)
 	}
 	return executor.Container{ID: c.ID, TaskID: c.TaskID, Running: c.Running, ExitCode: c.ExitCode, Addr: c.Addr}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"sw/cluster/executor"
 	"sw/cluster/types"
 )
 
@@ -201,8 +202,10 @@ func (a *Agent) resync(ctx context.Context, tasks []*types.Task) {
 		}
 		c, err := a.Exec.Inspect(ctx, cid)
 		switch {
-		case err != nil:
+		case errors.Is(err, executor.ErrContainerGone):
 			a.report(t, failed("container gone", err))
+		case err != nil: // the engine may be briefly unreachable: decide later
+			a.Log.Warn("agent: cannot inspect container", "task", t.ID, "err", err)
 		case !c.Running:
 			a.report(t, exitStatus(c.ExitCode))
 		}

@@ -45,6 +45,9 @@ type Docker struct {
 	nodeID string
 }
 
+// ErrContainerGone says a container no longer exists on the engine.
+var ErrContainerGone = errors.New("container is gone")
+
 // ErrNoEngine wraps a failure to reach the Docker engine.
 var ErrNoEngine = errors.New("cannot reach the Docker engine")
 
@@ -156,6 +159,9 @@ func (d *Docker) Remove(ctx context.Context, id string) error {
 // Inspect reports a container's state.
 func (d *Docker) Inspect(ctx context.Context, id string) (Container, error) {
 	c, err := d.cli.ContainerInspect(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return Container{}, fmt.Errorf("%w: %v", ErrContainerGone, err)
+	}
 	if err != nil {
 		return Container{}, err
 	}
