@@ -1,12 +1,15 @@
 package commands
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -148,21 +151,52 @@ func waitConverged(c *cli.Context, cl *api.Client, id string) error {
 		}
 	}
 	out := progressWriter(c)
+	var stableSince time.Time
 	for {
 		cv := assess(svc, tasks, before)
 		out.show(cv)
 		if cv.err != nil {
 			return cv.err
 		}
-		if cv.done {
-			out.finish()
-			return nil
+		wait := time.Duration(0)
+		switch {
+		case !cv.done:
+			stableSince = time.Time{}
+		case stableSince.IsZero():
+			stableSince = time.Now()
+			wait = verifyWindow
+		default:
+			wait = verifyWindow - time.Since(stableSince)
+			if wait <= 0 {
+				out.finish()
+				return nil
+			}
 		}
-		tasks, idx, err = cl.Tasks(c.Context, api.TaskQuery{Service: id, Wait: idx})
+		tasks, idx, err = nextTasks(c.Context, cl, id, idx, wait)
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// verifyWindow is how long every task must keep running before the
+// service is called converged: a task that dies right after starting is
+// caught rather than reported as success (Docker's monitor does the same).
+const verifyWindow = time.Second
+
+// nextTasks waits for the service's tasks to change, or for at most wait
+// when it is positive, and returns them with the index they reflect.
+func nextTasks(ctx context.Context, cl *api.Client, id string, idx uint64, wait time.Duration) ([]*types.Task, uint64, error) {
+	if wait <= 0 {
+		return cl.Tasks(ctx, api.TaskQuery{Service: id, Wait: idx})
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tasks, next, err := cl.Tasks(wctx, api.TaskQuery{Service: id, Wait: idx})
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return cl.Tasks(ctx, api.TaskQuery{Service: id})
+	}
+	return tasks, next, err
 }
 
 // progress prints convergence: redrawn in place on a terminal, as plain

@@ -28,7 +28,7 @@ type Check func(NodeIdentity) error
 // but one that is presented is still verified. A verified client
 // certificate must be a node certificate of the same cluster as cert's
 // (its O), and pass every check. The peer's identity is then available
-// from IdentityFromConnState.
+// from IdentityFromConnState. ca must not be nil.
 func ServerTLS(ca *x509.Certificate, cert tls.Certificate, requireClientCert bool, checks ...Check) *tls.Config {
 	auth := tls.VerifyClientCertIfGiven
 	if requireClientCert {
@@ -60,7 +60,7 @@ func ServerTLS(ca *x509.Certificate, cert tls.Certificate, requireClientCert boo
 // the dialled host: ServerName is fixed to RoleManager, a DNS SAN that
 // every manager certificate carries, and the certificate's OU must be
 // RoleManager. If cert is given, the server must also belong to its
-// cluster. Every check must pass.
+// cluster. Every check must pass. ca must not be nil.
 func ClientTLS(ca *x509.Certificate, cert *tls.Certificate, checks ...Check) *tls.Config {
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
