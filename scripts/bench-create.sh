@@ -14,9 +14,10 @@
 #   KEEP_LOG  if set, the daemon log is copied to this path at the end
 #
 # For every N, sw and direct runs alternate (which goes first flips every
-# run) so drift on the engine affects both. The sw time is the wall time of
-# `sw service create` without -d, which returns once all N tasks are
-# RUNNING; afterwards the script checks that `service ls` says N/N and that
+# run) so drift on the engine affects both. The sw time runs from
+# `sw service create -d` until `sw service ls` (polled every 20 ms) shows
+# N/N tasks RUNNING (not `create` without -d, whose last second is its
+# stability check); afterwards the script checks that `service ls` says N/N and that
 # N task containers run, then removes the service and waits until its
 # containers are gone (outside the timing). The direct time is what
 # benchdirect prints: first ContainerCreate until the last ContainerStart
@@ -159,12 +160,17 @@ settle
 run_sw() {
 	local n=$1 r=$2 name="bench-$1-$2" t0 t1 out reps running
 	t0=$(now)
-	if ! out=$(sw service create --name "$name" --replicas "$n" "$IMAGE" 2>&1); then
+	if ! out=$(sw service create -d --name "$name" --replicas "$n" "$IMAGE" 2>&1); then
 		log "$out"
 		fail "sw service create --replicas $n (run $r) exited non-zero"
 	fi
+	reps=""
+	for _ in $(seq 3000); do
+		reps=$(sw service ls --filter "name=$name" --format '{{.Replicas}}')
+		[ "$reps" = "$n/$n" ] && break
+		sleep 0.02
+	done
 	t1=$(now)
-	reps=$(sw service ls --filter "name=$name" --format '{{.Replicas}}')
 	running=$(docker ps -q --filter "label=com.sw.node.id=$NODE_ID" --filter "label=com.sw.service.name=$name" | wc -l)
 	if [ "$reps" != "$n/$n" ] || [ "$running" -ne "$n" ]; then
 		log "$out"

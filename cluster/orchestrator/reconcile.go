@@ -1,7 +1,9 @@
 // Package orchestrator keeps each service's tasks matching its spec: one
 // live task per replica slot (or per eligible node for a global service),
 // failed tasks replaced per the restart policy, outdated tasks replaced one
-// at a time after an update, surplus tasks removed and history trimmed.
+// at a time after an update, tasks moved off drained nodes (stop first)
+// and off down or removed nodes (at once, as those cannot stop them),
+// surplus tasks removed and history trimmed.
 //
 // Reconcile is a pure function of the state and the time; Orchestrator is
 // the leader-only loop that feeds it from the store and proposes its plan.

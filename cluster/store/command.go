@@ -23,7 +23,8 @@ type Change struct {
 	DeleteNode    string         `json:",omitempty"`
 	CreateService *types.Service `json:",omitempty"`
 	// UpdateService replaces a service's spec; it fails with ErrConflict
-	// unless the stored Version equals the given one.
+	// unless the stored Version equals the given one. The caller bumps
+	// SpecVersion when the change calls for new tasks; it never goes down.
 	UpdateService *types.Service   `json:",omitempty"`
 	DeleteService string           `json:",omitempty"`
 	CreateTask    *types.Task      `json:",omitempty"`
@@ -49,7 +50,8 @@ type TaskDesiredFrom struct {
 }
 
 // TaskAssignment places a task on a node (NodeID set) or records why it
-// cannot be placed yet (NodeID empty, Status PENDING with a message).
+// cannot be placed yet (NodeID empty, Status PENDING with a message). It is
+// dropped if the task is already placed or no longer desired RUNNING.
 type TaskAssignment struct {
 	TaskID string           `json:"TaskID"`
 	NodeID string           `json:"NodeID,omitempty"`
