@@ -129,6 +129,26 @@ func (c *Client) Leave(ctx context.Context, force bool) error {
 	return err
 }
 
+// Join makes the daemon's node join a swarm.
+func (c *Client) Join(ctx context.Context, req JoinRequest) (JoinResponse, error) {
+	var out JoinResponse
+	_, err := c.do(ctx, http.MethodPost, "/v1/swarm/join", nil, req, &out)
+	return out, err
+}
+
+// Swarm describes the swarm (managers only).
+func (c *Client) Swarm(ctx context.Context) (Swarm, error) {
+	var out Swarm
+	_, err := c.do(ctx, http.MethodGet, "/v1/swarm", nil, nil, &out)
+	return out, err
+}
+
+// UpdateSwarm changes swarm settings or rotates join tokens.
+func (c *Client) UpdateSwarm(ctx context.Context, req SwarmUpdateRequest) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/swarm/update", nil, req, nil)
+	return err
+}
+
 // Nodes lists the nodes.
 func (c *Client) Nodes(ctx context.Context) ([]*types.Node, error) {
 	var out []*types.Node

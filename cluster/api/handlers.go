@@ -25,6 +25,42 @@ func (s *Server) init(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+func (s *Server) join(w http.ResponseWriter, r *http.Request) {
+	var req JoinRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	resp, err := s.backend.Join(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) swarmInfo(w http.ResponseWriter, r *http.Request) {
+	sw, err := s.backend.SwarmInfo(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sw)
+}
+
+func (s *Server) updateSwarm(w http.ResponseWriter, r *http.Request) {
+	var req SwarmUpdateRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.backend.UpdateSwarm(r.Context(), req); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
 func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 	var req LeaveRequest
 	if err := decode(r, &req); err != nil {

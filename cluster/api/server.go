@@ -22,6 +22,9 @@ type Backend interface {
 	Info(ctx context.Context) Info
 	Init(ctx context.Context, req InitRequest) (InitResponse, error)
 	Leave(ctx context.Context, force bool) error
+	Join(ctx context.Context, req JoinRequest) (JoinResponse, error)
+	SwarmInfo(ctx context.Context) (Swarm, error)
+	UpdateSwarm(ctx context.Context, req SwarmUpdateRequest) error
 	// Store returns the replicated state, or an error saying why this node
 	// cannot serve cluster state (not in a swarm, not a manager).
 	Store() (*store.Store, error)
@@ -52,6 +55,9 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /v1/info", s.info)
 	mux.HandleFunc("POST /v1/swarm/init", s.init)
 	mux.HandleFunc("POST /v1/swarm/leave", s.leave)
+	mux.HandleFunc("POST /v1/swarm/join", s.join)
+	mux.HandleFunc("GET /v1/swarm", s.swarmInfo)
+	mux.HandleFunc("POST /v1/swarm/update", s.updateSwarm)
 	mux.HandleFunc("GET /v1/nodes", list(s, (*store.ReadTx).Nodes))
 	mux.HandleFunc("GET /v1/nodes/{ref}", get(s, (*store.ReadTx).FindNode))
 	mux.HandleFunc("GET /v1/services", list(s, (*store.ReadTx).Services))
@@ -141,27 +147,9 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request) (*store.ReadTx, bo
 			writeError(w, errors.Join(ErrBadRequest, errors.New("wait must be an index")))
 			return nil, false
 		}
-		waitPast(r.Context(), st, idx, 30*time.Second)
+		st.WaitPast(r.Context(), idx, 30*time.Second)
 	}
 	v := st.View()
 	w.Header().Set(HeaderIndex, strconv.FormatUint(v.Index, 10))
 	return v, true
-}
-
-func waitPast(ctx context.Context, st *store.Store, idx uint64, max time.Duration) {
-	timer := time.NewTimer(max)
-	defer timer.Stop()
-	for {
-		ch := st.Changed()
-		if st.Index() > idx {
-			return
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }

@@ -4,6 +4,8 @@
 package api
 
 import (
+	"time"
+
 	"sw/cluster/types"
 )
 
@@ -34,8 +36,12 @@ type Info struct {
 
 // InitRequest is `sw swarm init`.
 type InitRequest struct {
-	AdvertiseAddr string `json:"AdvertiseAddr,omitempty"`
-	ListenAddr    string `json:"ListenAddr,omitempty"`
+	AdvertiseAddr   string        `json:"AdvertiseAddr,omitempty"`
+	ListenAddr      string        `json:"ListenAddr,omitempty"`
+	ForceNewCluster bool          `json:"ForceNewCluster,omitempty"`
+	CertExpiry      time.Duration `json:"CertExpiry,omitempty"`
+	CACertPEM       []byte        `json:"CACert,omitempty"`
+	CAKeyPEM        []byte        `json:"CAKey,omitempty"`
 }
 
 // InitResponse names the new node and cluster.
@@ -43,6 +49,40 @@ type InitResponse struct {
 	NodeID        string `json:"NodeID"`
 	ClusterID     string `json:"ClusterID"`
 	AdvertiseAddr string `json:"AdvertiseAddr"`
+	WorkerToken   string `json:"WorkerToken,omitempty"`
+}
+
+// JoinRequest is `sw swarm join`.
+type JoinRequest struct {
+	RemoteAddr    string `json:"RemoteAddr"`
+	Token         string `json:"Token"`
+	AdvertiseAddr string `json:"AdvertiseAddr,omitempty"`
+	ListenAddr    string `json:"ListenAddr,omitempty"`
+}
+
+// JoinResponse says what the node became.
+type JoinResponse struct {
+	NodeID string `json:"NodeID"`
+	Role   string `json:"Role"`
+}
+
+// Swarm is `sw swarm inspect`: the cluster without its secrets, and the
+// join tokens for managers to hand out.
+type Swarm struct {
+	ID         string           `json:"ID"`
+	CreatedAt  time.Time        `json:"CreatedAt"`
+	CertExpiry time.Duration    `json:"CertExpiry"`
+	JoinTokens types.JoinTokens `json:"JoinTokens"`
+	CACert     string           `json:"CACert"`
+	// ManagerAddr is the address of the manager that answered.
+	ManagerAddr string `json:"ManagerAddr"`
+}
+
+// SwarmUpdateRequest is `sw swarm update` and token rotation.
+type SwarmUpdateRequest struct {
+	CertExpiry    time.Duration `json:"CertExpiry,omitempty"`
+	RotateWorker  bool          `json:"RotateWorkerToken,omitempty"`
+	RotateManager bool          `json:"RotateManagerToken,omitempty"`
 }
 
 // LeaveRequest is `sw swarm leave`.

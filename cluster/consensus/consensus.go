@@ -32,6 +32,12 @@ type Config struct {
 	BindAddr, AdvertiseAddr string
 	// Bootstrap makes a brand-new single-voter cluster (swarm init).
 	Bootstrap bool
+	// ForceNewCluster rewrites the stored configuration so this node is
+	// the only voter, keeping the state (recovery from lost quorum).
+	ForceNewCluster bool
+	// Layer, when set, carries Raft (over the node's TLS port); otherwise
+	// Raft listens on BindAddr in plain TCP.
+	Layer raft.StreamLayer
 	// Timeouts; zero values take the defaults below.
 	HeartbeatTimeout, ElectionTimeout time.Duration
 	Logger                            *slog.Logger
@@ -48,6 +54,10 @@ const (
 
 // ErrNotLeader is returned by Propose on a node that is not the leader.
 var ErrNotLeader = errors.New("this manager is not the Raft leader")
+
+// ErrTimeout is returned when a write could not be committed in time: the
+// leader cannot reach a quorum.
+var ErrTimeout = errors.New("the write was not committed in time: no quorum of managers answered")
 
 // Node is a running Raft member.
 type Node struct {
@@ -74,15 +84,20 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 		logs.Close()
 		return nil, fmt.Errorf("consensus: open snapshots: %w", err)
 	}
-	adv, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr)
+	trans, err := transport(cfg, rc)
 	if err != nil {
 		logs.Close()
-		return nil, fmt.Errorf("consensus: advertise address %q: %w", cfg.AdvertiseAddr, err)
+		return nil, err
 	}
-	trans, err := raft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 3, 5*time.Second, rc.Logger)
-	if err != nil {
-		logs.Close()
-		return nil, fmt.Errorf("consensus: listen on %s: %w", cfg.BindAddr, err)
+	if cfg.ForceNewCluster {
+		conf := raft.Configuration{Servers: []raft.Server{{
+			ID: raft.ServerID(cfg.NodeID), Address: trans.LocalAddr(), Suffrage: raft.Voter,
+		}}}
+		if err := raft.RecoverCluster(rc, &store.FSM{Store: store.New()}, logs, logs, snaps, trans, conf); err != nil {
+			trans.Close()
+			logs.Close()
+			return nil, fmt.Errorf("consensus: force new cluster: %w", err)
+		}
 	}
 	if cfg.Bootstrap {
 		servers := raft.Configuration{Servers: []raft.Server{{
@@ -101,6 +116,23 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 		return nil, fmt.Errorf("consensus: start: %w", err)
 	}
 	return &Node{raft: r, logs: logs, transport: trans, store: st}, nil
+}
+
+func transport(cfg Config, rc *raft.Config) (*raft.NetworkTransport, error) {
+	if cfg.Layer != nil {
+		return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: cfg.Layer, MaxPool: 3, Timeout: 5 * time.Second, Logger: rc.Logger,
+		}), nil
+	}
+	adv, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: advertise address %q: %w", cfg.AdvertiseAddr, err)
+	}
+	trans, err := raft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 3, 5*time.Second, rc.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: listen on %s: %w", cfg.BindAddr, err)
+	}
+	return trans, nil
 }
 
 func raftConfig(cfg Config) *raft.Config {
@@ -130,15 +162,22 @@ func pick(d, def time.Duration) time.Duration {
 // Propose replicates and applies a command; it returns the command's own
 // result. Without a deadline on ctx it waits DefaultProposeTimeout.
 func (n *Node) Propose(ctx context.Context, cmd *store.Command) error {
+	_, err := n.ProposeIndex(ctx, cmd)
+	return err
+}
+
+// ProposeIndex is Propose that also returns the log index the command was
+// committed at.
+func (n *Node) ProposeIndex(ctx context.Context, cmd *store.Command) (uint64, error) {
 	if n.raft.State() != raft.Leader {
-		return ErrNotLeader
+		return 0, ErrNotLeader
 	}
 	if cmd.Time.IsZero() {
 		cmd.Time = time.Now().UTC()
 	}
 	data, err := cmd.Encode()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	timeout := DefaultProposeTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -146,15 +185,18 @@ func (n *Node) Propose(ctx context.Context, cmd *store.Command) error {
 	}
 	f := n.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return ErrNotLeader
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
+			return 0, ErrNotLeader
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return 0, ErrTimeout
 		}
-		return fmt.Errorf("consensus: %w", err)
+		return 0, fmt.Errorf("consensus: %w", err)
 	}
 	if res, ok := f.Response().(error); ok && res != nil {
-		return res
+		return f.Index(), res
 	}
-	return nil
+	return f.Index(), nil
 }
 
 // IsLeader reports whether this node leads.
@@ -194,6 +236,64 @@ func (n *Node) Barrier(ctx context.Context) error {
 	}
 	return n.raft.Barrier(timeout).Error()
 }
+
+// Server is one member of the Raft configuration.
+type Server struct {
+	ID, Addr string
+	Voter    bool
+}
+
+// Servers returns the current Raft configuration.
+func (n *Node) Servers() ([]Server, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []Server
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Server{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
+	}
+	return out, nil
+}
+
+// AddVoter adds (or re-addresses) a voting manager; leader only.
+func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
+	return n.membershipChange(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeoutOf(ctx)))
+}
+
+// RemoveServer takes a manager out of the voters; leader only.
+func (n *Node) RemoveServer(ctx context.Context, id string) error {
+	return n.membershipChange(n.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx)))
+}
+
+func (n *Node) membershipChange(f raft.IndexFuture) error {
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return ErrNotLeader
+		}
+		return fmt.Errorf("consensus: %w", err)
+	}
+	return nil
+}
+
+func timeoutOf(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return DefaultProposeTimeout
+}
+
+// CaughtUp reports whether every entry this node knows to be committed has
+// been applied to its store, with a leader known.
+func (n *Node) CaughtUp() bool {
+	if a, _ := n.Leader(); a == "" {
+		return false
+	}
+	return n.raft.AppliedIndex() >= n.raft.CommitIndex() && n.raft.CommitIndex() > 0
+}
+
+// LastContact is when a follower last heard from the leader.
+func (n *Node) LastContact() time.Time { return n.raft.LastContact() }
 
 // Close stops Raft and releases its files and port.
 func (n *Node) Close() error {

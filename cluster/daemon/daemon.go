@@ -80,7 +80,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	if id != nil {
-		if _, err := d.startSwarm(ctx, id, false); err != nil {
+		if _, err := d.startSwarm(ctx, id, startOptions{}); err != nil {
 			l.Close()
 			return fmt.Errorf("rejoining the swarm: %w", err)
 		}
@@ -120,8 +120,12 @@ func (d *Daemon) Info(ctx context.Context) api.Info {
 	info.Swarm = api.SwarmActive
 	info.NodeID = sw.id.NodeID
 	info.ClusterID = sw.id.ClusterID
-	info.IsManager = sw.id.Role == "manager"
+	info.IsManager = sw.id.isManager()
 	info.NodeAddr = hostOf(sw.id.AdvertiseAddr)
+	if !info.IsManager {
+		info.ManagerAddrs = sw.remote.Managers()
+		return info
+	}
 	_, info.LeaderID = sw.raft.Leader()
 	v := sw.store.View()
 	for _, n := range v.Nodes() {
@@ -145,6 +149,9 @@ func hostOf(hostport string) string {
 // (a restarted manager replays its log first) up to readyTimeout.
 func (d *Daemon) current() (*swarm, error) {
 	sw := d.active()
+	if sw != nil && !sw.id.isManager() {
+		return nil, errWorker
+	}
 	if sw == nil {
 		return nil, store.Errorf(api.ErrUnavailable, "this node is not a swarm manager. Use \"sw swarm init\" or \"sw swarm join\" to connect this node to a swarm and try again")
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"sw/cluster/types"
 )
 
 // identity is what a node remembers of its swarm across restarts.
@@ -17,7 +19,13 @@ type identity struct {
 	Role          string `json:"Role"`
 	AdvertiseAddr string `json:"AdvertiseAddr"` // host:port of Raft/control
 	ListenAddr    string `json:"ListenAddr"`
+	// GossipKey encrypts serf traffic.
+	GossipKey []byte `json:"GossipKey,omitempty"`
+	// Managers are the control addresses of the managers last known.
+	Managers []string `json:"Managers,omitempty"`
 }
+
+func (id *identity) isManager() bool { return id.Role == string(types.RoleManager) }
 
 const identityFile = "node.json"
 

@@ -3,7 +3,6 @@ package daemon
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -12,7 +11,6 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"sw/cluster/api"
-	"sw/cluster/consensus"
 	"sw/cluster/hooks"
 	"sw/cluster/spec"
 	"sw/cluster/store"
@@ -97,11 +95,7 @@ func (d *Daemon) RemoveService(ctx context.Context, id string) error {
 }
 
 func (d *Daemon) propose(ctx context.Context, sw *swarm, changes ...store.Change) error {
-	err := sw.raft.Propose(ctx, &store.Command{Changes: changes})
-	if errors.Is(err, consensus.ErrNotLeader) {
-		return store.Errorf(api.ErrUnavailable, "this manager is not the leader and cannot accept writes right now")
-	}
-	return err
+	return sw.proposer.Propose(ctx, &store.Command{Changes: changes})
 }
 
 // Logs writes a task container's log lines, each prefixed as Docker's

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
@@ -25,6 +26,8 @@ type Config struct {
 	Port     int
 	Tags     map[string]string
 	EventsCh chan<- serf.Event
+	// Key encrypts gossip (32 bytes, AES-256); nil gossips in the clear.
+	Key []byte
 }
 
 // Pool is a running serf member.
@@ -44,13 +47,45 @@ func Start(cfg Config) (*Pool, error) {
 	ml.AdvertiseAddr = cfg.AdvIP
 	ml.AdvertisePort = cfg.Port
 	ml.Logger = sc.Logger
+	ml.SecretKey = cfg.Key
+	// Detect a dead node in about 2-3 s rather than memberlist's LAN ~5 s:
+	// probe twice a second and suspect for a shorter while.
+	ml.ProbeInterval = 500 * time.Millisecond
+	ml.ProbeTimeout = 300 * time.Millisecond
+	ml.SuspicionMult = 3
+	ml.GossipInterval = 100 * time.Millisecond
 	sc.MemberlistConfig = ml
+	sc.ReapInterval = 5 * time.Second
+	sc.TombstoneTimeout = time.Minute
 	s, err := serf.Create(sc)
 	if err != nil {
 		return nil, fmt.Errorf("membership: start gossip on %s: %w", net.JoinHostPort(cfg.BindIP, strconv.Itoa(cfg.Port)), err)
 	}
 	return &Pool{serf: s}, nil
 }
+
+// Join contacts the given gossip addresses (host:port) and returns how
+// many answered.
+func (p *Pool) Join(addrs []string) (int, error) {
+	if len(addrs) == 0 {
+		return 0, nil
+	}
+	return p.serf.Join(addrs, true)
+}
+
+// Alive returns the names (node IDs) of the members serf considers alive.
+func (p *Pool) Alive() map[string]bool {
+	out := map[string]bool{}
+	for _, m := range p.serf.Members() {
+		if m.Status == serf.StatusAlive {
+			out[m.Name] = true
+		}
+	}
+	return out
+}
+
+// GossipAddr is the gossip address of a node advertised at host.
+func GossipAddr(host string) string { return net.JoinHostPort(host, strconv.Itoa(DefaultPort)) }
 
 // Members returns the pool's members as serf sees them.
 func (p *Pool) Members() []serf.Member { return p.serf.Members() }

@@ -44,7 +44,7 @@ func Listen(addr string, conf *tls.Config, log *slog.Logger) (*Mux, error) {
 	}
 	m := &Mux{ln: ln, log: log, done: make(chan struct{}), queues: map[byte]*queue{}}
 	for _, k := range []byte{KindRaft, KindAPI} {
-		m.queues[k] = &queue{mux: m, ch: make(chan net.Conn, 64)}
+		m.queues[k] = &queue{mux: m, ch: make(chan net.Conn, 64), done: make(chan struct{})}
 	}
 	go m.accept()
 	return m, nil
@@ -87,6 +87,8 @@ func (m *Mux) route(c net.Conn) {
 	case q.ch <- c:
 	case <-m.done:
 		c.Close()
+	case <-q.done:
+		c.Close()
 	}
 }
 
@@ -106,10 +108,13 @@ func (m *Mux) Close() error {
 	return err
 }
 
-// queue is a net.Listener fed by the mux.
+// queue is a net.Listener fed by the mux. Closing it ends its Accept (so
+// a server on it can shut down) without closing the mux.
 type queue struct {
-	mux *Mux
-	ch  chan net.Conn
+	mux  *Mux
+	ch   chan net.Conn
+	once sync.Once
+	done chan struct{}
 }
 
 func (q *queue) Accept() (net.Conn, error) {
@@ -118,10 +123,15 @@ func (q *queue) Accept() (net.Conn, error) {
 		return c, nil
 	case <-q.mux.done:
 		return nil, ErrClosed
+	case <-q.done:
+		return nil, ErrClosed
 	}
 }
 
-func (q *queue) Close() error   { return nil }
+func (q *queue) Close() error {
+	q.once.Do(func() { close(q.done) })
+	return nil
+}
 func (q *queue) Addr() net.Addr { return q.mux.Addr() }
 
 // Dialer opens kind-tagged TLS connections to peers.

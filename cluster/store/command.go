@@ -21,6 +21,10 @@ type Change struct {
 	PutCluster    *types.Cluster `json:",omitempty"`
 	PutNode       *types.Node    `json:",omitempty"`
 	DeleteNode    string         `json:",omitempty"`
+	// NodeState records a node's observed health (leader's membership loop).
+	NodeState *NodeStateFrom `json:",omitempty"`
+	// UpdateNode changes what an operator sets on a node.
+	UpdateNode *NodeUpdate `json:",omitempty"`
 	CreateService *types.Service `json:",omitempty"`
 	// UpdateService replaces a service's spec; it fails with ErrConflict
 	// unless the stored Version equals the given one. The caller bumps
@@ -32,6 +36,23 @@ type Change struct {
 	TaskDesired   *TaskDesiredFrom `json:",omitempty"`
 	AssignTask    *TaskAssignment  `json:",omitempty"`
 	DeleteTask    string           `json:",omitempty"`
+}
+
+// NodeStateFrom sets a node's observed state; it is dropped for a node that
+// is gone.
+type NodeStateFrom struct {
+	NodeID  string          `json:"NodeID"`
+	State   types.NodeState `json:"State"`
+	Message string          `json:"Message,omitempty"`
+}
+
+// NodeUpdate changes a node's role, availability or labels (nil: keep).
+type NodeUpdate struct {
+	NodeID       string              `json:"NodeID"`
+	Role         *types.NodeRole     `json:"Role,omitempty"`
+	Availability *types.Availability `json:"Availability,omitempty"`
+	Labels       map[string]string   `json:"Labels,omitempty"`
+	SetLabels    bool                `json:"SetLabels,omitempty"`
 }
 
 // TaskStatusFrom reports a task's observed status from the node running it.

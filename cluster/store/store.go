@@ -1,8 +1,10 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -157,6 +159,10 @@ func (w *writer) apply(c *Change) error {
 		return w.putNode(c.PutNode)
 	case c.DeleteNode != "":
 		return w.delete(tableNodes, c.DeleteNode)
+	case c.NodeState != nil:
+		return w.nodeState(c.NodeState)
+	case c.UpdateNode != nil:
+		return w.updateNode(c.UpdateNode)
 	case c.CreateService != nil:
 		return w.createService(c.CreateService)
 	case c.UpdateService != nil:
@@ -205,6 +211,43 @@ func (w *writer) putNode(n *types.Node) error {
 	}
 	w.stamp(&v.Meta, created)
 	return w.insert(tableNodes, &v)
+}
+
+func (w *writer) node(id string) *types.Node {
+	raw, _ := w.tx.First(tableNodes, indexID, id)
+	if raw == nil {
+		return nil
+	}
+	v := *raw.(*types.Node)
+	return &v
+}
+
+func (w *writer) nodeState(u *NodeStateFrom) error {
+	n := w.node(u.NodeID)
+	if n == nil || (n.State == u.State && n.StateMessage == u.Message) {
+		return nil
+	}
+	n.State, n.StateMessage = u.State, u.Message
+	w.stamp(&n.Meta, false)
+	return w.insert(tableNodes, n)
+}
+
+func (w *writer) updateNode(u *NodeUpdate) error {
+	n := w.node(u.NodeID)
+	if n == nil {
+		return &NotFoundError{Kind: "node", Ref: u.NodeID}
+	}
+	if u.Role != nil {
+		n.Role = *u.Role
+	}
+	if u.Availability != nil {
+		n.Availability = *u.Availability
+	}
+	if u.SetLabels {
+		n.Labels = u.Labels
+	}
+	w.stamp(&n.Meta, false)
+	return w.insert(tableNodes, n)
 }
 
 func (w *writer) createService(s *types.Service) error {
@@ -319,4 +362,24 @@ func (w *writer) assignTask(a *TaskAssignment) error {
 	}
 	w.stamp(&t.Meta, false)
 	return w.putTask(t)
+}
+
+// WaitPast blocks until the store has applied an index beyond idx, max has
+// passed, or ctx ends (a blocking query's wait).
+func (s *Store) WaitPast(ctx context.Context, idx uint64, max time.Duration) {
+	timer := time.NewTimer(max)
+	defer timer.Stop()
+	for {
+		ch := s.Changed()
+		if s.Index() > idx {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }

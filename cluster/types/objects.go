@@ -19,6 +19,38 @@ type Cluster struct {
 	Meta
 	// TaskHistoryLimit is how many tasks per slot are kept (Docker: 5).
 	TaskHistoryLimit int `json:"TaskHistoryRetentionLimit"`
+	// CertExpiry is the life of node certificates (Docker: 90 days).
+	CertExpiry time.Duration `json:"CertExpiry"`
+	// RootCA is the cluster's CA; its key lives only in the managers' Raft.
+	RootCA RootCA `json:"RootCA"`
+	// JoinTokens admit new workers and managers.
+	JoinTokens JoinTokens `json:"JoinTokens"`
+	// GossipKey encrypts serf traffic; joining nodes receive it over TLS.
+	GossipKey []byte `json:"GossipKey,omitempty"`
+	// RemovedNodes are refused from then on, whatever certificate they show.
+	RemovedNodes []string `json:"RemovedNodes,omitempty"`
+}
+
+// RootCA is the cluster's certificate authority, PEM-encoded.
+type RootCA struct {
+	CertPEM []byte `json:"CACert"`
+	KeyPEM  []byte `json:"CAKey,omitempty"`
+}
+
+// JoinTokens are the current tokens for each role.
+type JoinTokens struct {
+	Worker  string `json:"Worker"`
+	Manager string `json:"Manager"`
+}
+
+// Removed reports whether a node ID was removed from the swarm.
+func (c *Cluster) Removed(nodeID string) bool {
+	for _, id := range c.RemovedNodes {
+		if id == nodeID {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultTaskHistoryLimit is Docker's task history retention limit.

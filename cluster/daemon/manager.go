@@ -1,0 +1,199 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"sw/cluster/agent"
+	"sw/cluster/consensus"
+	"sw/cluster/dispatcher"
+	"sw/cluster/hooks"
+	"sw/cluster/orchestrator"
+	"sw/cluster/peer"
+	"sw/cluster/pki"
+	"sw/cluster/scheduler"
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// startManager opens the node's TLS port, starts Raft over it, serves the
+// peer API, and runs the leader loops (when leading), the agent and the
+// plugins.
+func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions) error {
+	sw.store = store.New()
+	serverConf := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		m := sw.tls.Load()
+		return pki.ServerTLS(m.ca, m.cert, false, sw.refuseRemoved), nil
+	}}
+	mux, err := peer.Listen(sw.id.ListenAddr, serverConf, d.log)
+	if err != nil {
+		return err
+	}
+	sw.mux = mux
+	adv, err := resolveTCP(sw.id.AdvertiseAddr)
+	if err != nil {
+		mux.Close()
+		return err
+	}
+	r, err := consensus.Open(consensus.Config{
+		Dir: filepath.Join(d.cfg.DataDir, "raft"), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
+		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log,
+		Layer: &peer.StreamLayer{Listener: mux.Listener(peer.KindRaft), Dialer: sw.dialer, Advertise: adv},
+	}, sw.store)
+	if err != nil {
+		mux.Close()
+		return err
+	}
+	sw.raft = r
+	sw.proposer = &forwarder{raft: r, store: sw.store, peers: sw.peers}
+	sw.peerSrv = d.servePeers(sw)
+	sw.wg.Add(4)
+	go func() { defer sw.wg.Done(); d.leadership(ctx, sw) }()
+	go func() { defer sw.wg.Done(); d.watchReady(ctx, sw) }()
+	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, func() []string { return d.managerAddrs(sw) }) }()
+	go func() {
+		defer sw.wg.Done()
+		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log,
+			Source: &dispatcher.Local{NodeID: sw.id.NodeID, Store: sw.store, Proposer: sw.proposer, Ready: sw.ready}}
+		a.Run(ctx)
+	}()
+	host := &pluginHost{nodeID: sw.id.NodeID, store: sw.store, log: d.log, ingress: d.cfg.IngressAddr}
+	for _, p := range d.cfg.Plugins {
+		if nr, ok := p.(hooks.NodeRunner); ok {
+			sw.wg.Add(1)
+			go func() { defer sw.wg.Done(); runPlugin(ctx, p.Name(), nr, host, d.log) }()
+		}
+	}
+	return nil
+}
+
+// refuseRemoved is the TLS check that turns away removed nodes.
+func (sw *swarm) refuseRemoved(id pki.NodeIdentity) error {
+	if sw.store == nil {
+		return nil
+	}
+	if c := sw.store.View().Cluster(); c != nil && c.Removed(id.NodeID) {
+		return fmt.Errorf("node %s was removed from the swarm", id.NodeID)
+	}
+	return nil
+}
+
+// managerAddrs lists the control addresses of the managers: from the store
+// once it is caught up, else as last remembered.
+func (d *Daemon) managerAddrs(sw *swarm) []string {
+	if sw.store != nil {
+		var out []string
+		for _, n := range sw.store.View().Nodes() {
+			if n.Role == types.RoleManager && n.ManagerAddr != "" {
+				out = append(out, n.ManagerAddr)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return sw.id.Managers
+}
+
+// watchReady marks the store ready once it has applied every entry known
+// to be committed; the API and the agent wait for that.
+func (d *Daemon) watchReady(ctx context.Context, sw *swarm) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !sw.raft.CaughtUp() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	sw.markReady()
+}
+
+// leadership runs the leader-only loops while this node leads.
+func (d *Daemon) leadership(ctx context.Context, sw *swarm) {
+	var loops *leaderLoops
+	defer func() { loops.stop() }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		leading := sw.raft.IsLeader()
+		switch {
+		case leading && loops == nil:
+			loops = d.lead(ctx, sw)
+		case !leading && loops != nil:
+			d.log.Info("leadership lost; stopping the manager loops")
+			loops.stop()
+			loops = nil
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-sw.raft.LeaderCh():
+		case <-tick.C:
+		}
+	}
+}
+
+// leaderLoops are the running leader-only loops.
+type leaderLoops struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (l *leaderLoops) stop() {
+	if l == nil {
+		return
+	}
+	l.cancel()
+	l.wg.Wait()
+}
+
+// lead starts the leader-only loops once every committed entry is applied;
+// it returns nil (to be retried) if that cannot be confirmed.
+func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
+	if err := sw.raft.Barrier(ctx); err != nil {
+		d.log.Warn("leader barrier failed; will retry", "err", err)
+		return nil
+	}
+	sw.markReady()
+	d.log.Info("this node is the leader; starting the manager loops")
+	lctx, cancel := context.WithCancel(ctx)
+	l := &leaderLoops{cancel: cancel}
+	if err := d.registerSelf(lctx, sw); err != nil {
+		d.log.Warn("registering this node failed", "err", err)
+	}
+	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
+	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
+	l.wg.Add(3)
+	go func() { defer l.wg.Done(); orch.Run(lctx) }()
+	go func() { defer l.wg.Done(); sched.Run(lctx) }()
+	go func() { defer l.wg.Done(); d.watchMembers(lctx, sw) }()
+	return l
+}
+
+// registerSelf writes this node's record: ready, with its current engine
+// version and addresses. A node keeps its role, availability and labels.
+func (d *Daemon) registerSelf(ctx context.Context, sw *swarm) error {
+	n := d.nodeRecord(sw.id)
+	if old := sw.store.View().Node(n.ID); old != nil {
+		n.Availability, n.Labels, n.Role, n.CreatedAt = old.Availability, old.Labels, old.Role, old.CreatedAt
+	}
+	return sw.raft.Propose(ctx, &store.Command{Changes: []store.Change{{PutNode: n}}})
+}
+
+// nodeRecord describes this node as it joins or rejoins.
+func (d *Daemon) nodeRecord(id *identity) *types.Node {
+	goos, arch := platform()
+	n := &types.Node{ID: id.NodeID, Hostname: d.cfg.Hostname, Role: types.NodeRole(id.Role),
+		Availability: types.AvailabilityActive, State: types.NodeReady, Addr: hostOf(id.AdvertiseAddr),
+		EngineVersion: d.engine, OS: goos, Arch: arch}
+	if id.isManager() {
+		n.ManagerAddr = id.AdvertiseAddr
+	}
+	return n
+}

@@ -1,0 +1,225 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"sw/cluster/consensus"
+	"sw/cluster/peer"
+	"sw/cluster/pki"
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// peerServer is a manager's peer API: joins, Raft membership, forwarded
+// writes, and the dispatcher's sessions and status reports.
+type peerServer struct {
+	http *http.Server
+}
+
+func (p *peerServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = p.http.Shutdown(ctx)
+}
+
+// servePeers starts the peer API on the mux's API listener.
+func (d *Daemon) servePeers(sw *swarm) *peerServer {
+	h := &peerHandlers{d: d, sw: sw}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+peer.PathJoin, h.join)
+	mux.HandleFunc("POST "+peer.PathRaftJoin, h.managerOnly(h.raftJoin))
+	mux.HandleFunc("POST "+peer.PathPropose, h.managerOnly(h.propose))
+	mux.HandleFunc("GET "+peer.PathSession, h.nodeOnly(h.session))
+	mux.HandleFunc("POST "+peer.PathStatus, h.nodeOnly(h.status))
+	mux.HandleFunc("POST "+peer.PathRenew, h.nodeOnly(h.renew))
+	mux.HandleFunc("POST "+peer.PathLeave, h.managerOnly(h.leave))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	go func() { _ = srv.Serve(sw.mux.Listener(peer.KindAPI)) }()
+	return &peerServer{http: srv}
+}
+
+type peerHandlers struct {
+	d  *Daemon
+	sw *swarm
+}
+
+type identityKey struct{}
+
+// nodeOnly admits callers with a valid node certificate.
+func (h *peerHandlers) nodeOnly(next func(http.ResponseWriter, *http.Request, pki.NodeIdentity)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: codeForbidden})
+			return
+		}
+		id, ok := pki.IdentityFromConnState(*r.TLS)
+		if !ok {
+			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: codeForbidden})
+			return
+		}
+		next(w, r, id)
+	}
+}
+
+// managerOnly admits callers with a manager certificate.
+func (h *peerHandlers) managerOnly(next func(http.ResponseWriter, *http.Request, pki.NodeIdentity)) http.HandlerFunc {
+	return h.nodeOnly(func(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
+		if !id.IsManager() {
+			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "only managers may do this", Code: codeForbidden})
+			return
+		}
+		next(w, r, id)
+	})
+}
+
+func peerError(w http.ResponseWriter, code int, body peer.ErrorBody) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func peerFail(w http.ResponseWriter, err error) {
+	code, body := toPeerError(err)
+	peerError(w, code, body)
+}
+
+func peerOK(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func readJSON(r *http.Request, v any) error {
+	return json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(v)
+}
+
+// propose applies a command forwarded by another manager (leader only).
+func (h *peerHandlers) propose(w http.ResponseWriter, r *http.Request, _ pki.NodeIdentity) {
+	var req peer.ProposeRequest
+	if err := readJSON(r, &req); err != nil {
+		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+		return
+	}
+	idx, err := h.sw.raft.ProposeIndex(r.Context(), &req.Command)
+	if err != nil {
+		peerFail(w, err)
+		return
+	}
+	peerOK(w, peer.ProposeResponse{Index: idx})
+}
+
+// raftJoin adds the calling manager as a voter, on the leader (others
+// pass the request on).
+func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
+	var req peer.RaftJoinRequest
+	if err := readJSON(r, &req); err != nil || req.NodeID != id.NodeID {
+		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request", Code: codeBadRequest})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	err := h.sw.raft.AddVoter(ctx, req.NodeID, req.Addr)
+	if errors.Is(err, consensus.ErrNotLeader) {
+		addr, _ := h.sw.raft.Leader()
+		if addr == "" {
+			peerFail(w, errNoLeader)
+			return
+		}
+		err = h.sw.peers.Do(ctx, addr, http.MethodPost, peer.PathRaftJoin, nil, req, nil)
+	}
+	if err != nil {
+		peerFail(w, err)
+		return
+	}
+	peerOK(w, struct{}{})
+}
+
+// session serves a node its tasks, waiting (?wait=INDEX) for a change.
+func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
+	if r.URL.Query().Get("node") != id.NodeID {
+		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only follow its own session", Code: codeForbidden})
+		return
+	}
+	select {
+	case <-h.sw.ready:
+	case <-r.Context().Done():
+		return
+	case <-time.After(readyTimeout):
+		peerFail(w, errNoLeader)
+		return
+	}
+	if q := r.URL.Query().Get("wait"); q != "" {
+		if idx, err := strconv.ParseUint(q, 10, 64); err == nil {
+			h.sw.store.WaitPast(r.Context(), idx, 20*time.Second)
+		}
+	}
+	v := h.sw.store.View()
+	s := peer.Session{Index: v.Index, Node: v.Node(id.NodeID), Tasks: v.TasksOnNode(id.NodeID), Managers: h.d.managerAddrs(h.sw)}
+	if s.Tasks == nil {
+		s.Tasks = []*types.Task{}
+	}
+	peerOK(w, s)
+}
+
+// status commits a node's task reports; a node may report only its own.
+func (h *peerHandlers) status(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
+	var rep peer.StatusReport
+	if err := readJSON(r, &rep); err != nil {
+		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+		return
+	}
+	changes := make([]store.Change, 0, len(rep.Updates))
+	for i := range rep.Updates {
+		if rep.Updates[i].NodeID != id.NodeID {
+			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only report its own tasks", Code: codeForbidden})
+			return
+		}
+		changes = append(changes, store.Change{TaskStatus: &rep.Updates[i]})
+	}
+	if err := h.sw.proposer.Propose(r.Context(), &store.Command{Changes: changes}); err != nil {
+		peerFail(w, err)
+		return
+	}
+	peerOK(w, struct{}{})
+}
+
+// renew signs a new certificate for the caller, for the role the store
+// gives it now.
+func (h *peerHandlers) renew(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
+	var req peer.RenewRequest
+	if err := readJSON(r, &req); err != nil {
+		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+		return
+	}
+	v := h.sw.store.View()
+	n, c := v.Node(id.NodeID), v.Cluster()
+	if n == nil || c == nil {
+		peerFail(w, &store.NotFoundError{Kind: "node", Ref: id.NodeID})
+		return
+	}
+	certPEM, err := h.d.sign(c, req.CSR, n.ID, string(n.Role), n.Addr)
+	if err != nil {
+		peerFail(w, err)
+		return
+	}
+	peerOK(w, peer.RenewResponse{CertPEM: certPEM, Role: string(n.Role)})
+}
+
+// sign issues a node certificate with the cluster's CA.
+func (d *Daemon) sign(c *types.Cluster, csrPEM []byte, nodeID, role, addr string) ([]byte, error) {
+	ca, err := pki.LoadCA(c.RootCA.CertPEM, c.RootCA.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	var ips []net.IP
+	if ip := net.ParseIP(addr); ip != nil {
+		ips = append(ips, ip)
+	}
+	return ca.SignCSR(csrPEM, nodeID, role, c.ID, ips, time.Now(), c.CertExpiry)
+}

@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"context"
+
+	"sw/cluster/agent"
+	"sw/cluster/dispatcher"
+	"sw/cluster/peer"
+)
+
+// startWorker follows the node's session on a manager and runs its tasks.
+func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
+	sw.remote = dispatcher.NewRemote(sw.id.NodeID, sw.peers, sw.id.Managers, d.log)
+	sw.remote.OnSession = func(s peer.Session) { d.rememberManagers(sw, s.Managers) }
+	sw.wg.Add(2)
+	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, sw.remote.Managers) }()
+	go func() {
+		defer sw.wg.Done()
+		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log, Source: sw.remote}
+		a.Run(ctx)
+	}()
+	return nil
+}
+
+// rememberManagers saves a changed manager list, so a restarted worker
+// knows whom to ask.
+func (d *Daemon) rememberManagers(sw *swarm, managers []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(managers) == 0 || equalStrings(managers, sw.savedManagers) {
+		return
+	}
+	id := *sw.id
+	id.Managers = append([]string{}, managers...)
+	if err := saveIdentity(d.cfg.DataDir, &id); err != nil {
+		d.log.Warn("saving the manager list failed", "err", err)
+		return
+	}
+	sw.savedManagers = id.Managers
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

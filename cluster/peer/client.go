@@ -1,0 +1,94 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Client calls the peer API of managers over mutual TLS.
+type Client struct {
+	dialer *Dialer
+	http   *http.Client
+}
+
+// NewClient makes a client whose connections come from d.
+func NewClient(d *Dialer) *Client {
+	tr := &http.Transport{
+		DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return d.Dial(ctx, addr, KindAPI)
+		},
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &Client{dialer: d, http: &http.Client{Transport: tr}}
+}
+
+// JoinClient makes a client for a node that has no certificate yet: conf
+// verifies the manager against the join token.
+func JoinClient(conf *tls.Config) *Client {
+	return NewClient(&Dialer{TLS: func() *tls.Config { return conf }})
+}
+
+// Error is a failed peer call as the remote explained it.
+type Error struct {
+	Status  int
+	Message string
+	Code    string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// IsCode reports whether err is a peer Error with the given code.
+func IsCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// Do calls method path on the manager at addr (host:port), sending in and
+// decoding the answer into out (either may be nil).
+func (c *Client) Do(ctx context.Context, addr, method, path string, q url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	u := "https://" + addr + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("peer %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e ErrorBody
+		if json.NewDecoder(resp.Body).Decode(&e) != nil || e.Message == "" {
+			e.Message = fmt.Sprintf("peer %s: %s", addr, resp.Status)
+		}
+		return &Error{Status: resp.StatusCode, Message: e.Message, Code: e.Code}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// CloseIdle drops idle connections (after a certificate change).
+func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }

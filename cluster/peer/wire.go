@@ -1,0 +1,88 @@
+package peer
+
+import (
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// Paths of the peer API.
+const (
+	PathJoin     = "/peer/join"
+	PathRaftJoin = "/peer/raft-join"
+	PathPropose  = "/peer/propose"
+	PathSession  = "/peer/session"
+	PathStatus   = "/peer/status"
+	PathRenew    = "/peer/renew"
+	PathLeave    = "/peer/leave"
+)
+
+// JoinRequest is what a joining node sends, with only the join token to
+// vouch for it.
+type JoinRequest struct {
+	Token         string `json:"Token"`
+	CSR           []byte `json:"CSR"`
+	Hostname      string `json:"Hostname"`
+	AdvertiseAddr string `json:"AdvertiseAddr"`
+	EngineVersion string `json:"EngineVersion"`
+	OS            string `json:"OS"`
+	Arch          string `json:"Arch"`
+}
+
+// JoinResponse admits a node: its identity, certificate and what it needs
+// to reach the swarm.
+type JoinResponse struct {
+	NodeID    string   `json:"NodeID"`
+	ClusterID string   `json:"ClusterID"`
+	Role      string   `json:"Role"`
+	CertPEM   []byte   `json:"Cert"`
+	CAPEM     []byte   `json:"CA"`
+	GossipKey []byte   `json:"GossipKey"`
+	Managers  []string `json:"Managers"`
+}
+
+// RaftJoinRequest asks the leader to add a manager as a Raft voter.
+type RaftJoinRequest struct {
+	NodeID string `json:"NodeID"`
+	Addr   string `json:"Addr"`
+}
+
+// ProposeRequest carries a command from a follower manager to the leader.
+type ProposeRequest struct {
+	Command store.Command `json:"Command"`
+}
+
+// ProposeResponse says where the command landed in the log.
+type ProposeResponse struct {
+	Index uint64 `json:"Index"`
+}
+
+// Session is a node's view of its work: its own record, its tasks, and the
+// managers it can turn to.
+type Session struct {
+	Index    uint64        `json:"Index"`
+	Node     *types.Node   `json:"Node,omitempty"`
+	Tasks    []*types.Task `json:"Tasks"`
+	Managers []string      `json:"Managers"`
+}
+
+// StatusReport carries a node's task status updates.
+type StatusReport struct {
+	Updates []store.TaskStatusFrom `json:"Updates"`
+}
+
+// RenewRequest asks for a new certificate for the caller's current role.
+type RenewRequest struct {
+	CSR []byte `json:"CSR"`
+}
+
+// RenewResponse carries the new certificate.
+type RenewResponse struct {
+	CertPEM []byte `json:"Cert"`
+	Role    string `json:"Role"`
+}
+
+// ErrorBody is the body of a failed peer request.
+type ErrorBody struct {
+	Message string `json:"message"`
+	Code    string `json:"code,omitempty"`
+}
