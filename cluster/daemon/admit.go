@@ -1,9 +1,9 @@
 package daemon
 
 import (
-	"errors"
 	"context"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"

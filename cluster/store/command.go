@@ -18,13 +18,13 @@ type Command struct {
 
 // Change is one mutation; exactly one field is set.
 type Change struct {
-	PutCluster    *types.Cluster `json:",omitempty"`
-	PutNode       *types.Node    `json:",omitempty"`
-	DeleteNode    string         `json:",omitempty"`
+	PutCluster *types.Cluster `json:",omitempty"`
+	PutNode    *types.Node    `json:",omitempty"`
+	DeleteNode string         `json:",omitempty"`
 	// NodeState records a node's observed health (leader's membership loop).
 	NodeState *NodeStateFrom `json:",omitempty"`
 	// UpdateNode changes what an operator sets on a node.
-	UpdateNode *NodeUpdate `json:",omitempty"`
+	UpdateNode    *NodeUpdate    `json:",omitempty"`
 	CreateService *types.Service `json:",omitempty"`
 	// UpdateService replaces a service's spec; it fails with ErrConflict
 	// unless the stored Version equals the given one. The caller bumps
