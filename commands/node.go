@@ -3,6 +3,7 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,7 +15,7 @@ func nodeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "node",
 		Usage: "manage swarm nodes",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{Name: "ls", Aliases: []string{"list"}, Usage: "list nodes in the swarm",
 				Flags: formatFlags("filter output (id=, name=, role=)"), Action: nodeLs},
 			{Name: "inspect", Usage: "display detailed information on one or more nodes", ArgsUsage: "NODE [NODE...]",
@@ -24,7 +25,7 @@ func nodeCommand() *cli.Command {
 			{Name: "ps", Usage: "list tasks running on one or more nodes (default: this node)", ArgsUsage: "[NODE...]",
 				Flags:  append(formatFlags("filter output (id=, name=, desired-state=, service=)"), &cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"}),
 				Action: nodePs},
-		},
+		}, nodeWriteCommands()...),
 	}
 }
 
@@ -46,6 +47,12 @@ func nodeLs(c *cli.Context) error {
 		return err
 	}
 	leader := info.LeaderID
+	sort.SliceStable(nodes, func(i, j int) bool {
+		if nodes[i].Hostname != nodes[j].Hostname {
+			return nodes[i].Hostname < nodes[j].Hostname
+		}
+		return nodes[i].ID < nodes[j].ID
+	})
 	var rows []any
 	for _, n := range nodes {
 		if !f.MatchPrefix("id", n.ID) || !f.MatchPrefix("name", n.Hostname) || !f.Match("role", string(n.Role)) {

@@ -163,6 +163,23 @@ func (c *Client) Node(ctx context.Context, ref string) (*types.Node, error) {
 	return &out, err
 }
 
+// UpdateNode changes a node's availability or role.
+func (c *Client) UpdateNode(ctx context.Context, ref string, req NodeUpdateRequest) (NodeUpdateResponse, error) {
+	var out NodeUpdateResponse
+	_, err := c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(ref)+"/update", nil, req, &out)
+	return out, err
+}
+
+// RemoveNode removes a node from the swarm.
+func (c *Client) RemoveNode(ctx context.Context, ref string, force bool) error {
+	q := url.Values{}
+	if force {
+		q.Set("force", "1")
+	}
+	_, err := c.do(ctx, http.MethodDelete, "/v1/nodes/"+url.PathEscape(ref), q, nil, nil)
+	return err
+}
+
 // Services lists the services.
 func (c *Client) Services(ctx context.Context) ([]*types.Service, error) {
 	var out []*types.Service

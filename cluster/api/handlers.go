@@ -61,6 +61,28 @@ func (s *Server) updateSwarm(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
+func (s *Server) updateNode(w http.ResponseWriter, r *http.Request) {
+	var req NodeUpdateRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	resp, err := s.backend.UpdateNode(r.Context(), r.PathValue("ref"), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) removeNode(w http.ResponseWriter, r *http.Request) {
+	if err := s.backend.RemoveNode(r.Context(), r.PathValue("ref"), r.URL.Query().Get("force") == "1"); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
 func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 	var req LeaveRequest
 	if err := decode(r, &req); err != nil {

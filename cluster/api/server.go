@@ -24,6 +24,8 @@ type Backend interface {
 	Leave(ctx context.Context, force bool) error
 	Join(ctx context.Context, req JoinRequest) (JoinResponse, error)
 	SwarmInfo(ctx context.Context) (Swarm, error)
+	UpdateNode(ctx context.Context, ref string, req NodeUpdateRequest) (NodeUpdateResponse, error)
+	RemoveNode(ctx context.Context, ref string, force bool) error
 	UpdateSwarm(ctx context.Context, req SwarmUpdateRequest) error
 	// Store returns the replicated state, or an error saying why this node
 	// cannot serve cluster state (not in a swarm, not a manager).
@@ -60,6 +62,8 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /v1/swarm/update", s.updateSwarm)
 	mux.HandleFunc("GET /v1/nodes", list(s, (*store.ReadTx).Nodes))
 	mux.HandleFunc("GET /v1/nodes/{ref}", get(s, (*store.ReadTx).FindNode))
+	mux.HandleFunc("POST /v1/nodes/{ref}/update", s.updateNode)
+	mux.HandleFunc("DELETE /v1/nodes/{ref}", s.removeNode)
 	mux.HandleFunc("GET /v1/services", list(s, (*store.ReadTx).Services))
 	mux.HandleFunc("POST /v1/services", s.createService)
 	mux.HandleFunc("GET /v1/services/{ref}", get(s, (*store.ReadTx).FindService))

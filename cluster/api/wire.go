@@ -109,3 +109,14 @@ type ErrorResponse struct {
 
 // Header carrying the store index a read reflects.
 const HeaderIndex = "X-Sw-Index"
+
+// NodeUpdateRequest is `sw node update|promote|demote` (empty: keep).
+type NodeUpdateRequest struct {
+	Availability string `json:"Availability,omitempty"`
+	Role         string `json:"Role,omitempty"`
+}
+
+// NodeUpdateResponse may carry advice for the operator.
+type NodeUpdateResponse struct {
+	Warning string `json:"Warning,omitempty"`
+}

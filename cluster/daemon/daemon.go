@@ -42,6 +42,8 @@ type Daemon struct {
 
 	mu    sync.Mutex
 	swarm *swarm // nil while not in a swarm
+	// roleMu serialises role changes of this node.
+	roleMu sync.Mutex
 }
 
 // New checks the engine and the data dir.

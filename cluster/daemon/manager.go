@@ -50,9 +50,18 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	}
 	sw.raft = r
 	sw.proposer = &forwarder{raft: r, store: sw.store, peers: sw.peers}
-	sw.peerSrv = d.servePeers(sw)
-	sw.wg.Add(4)
+	sw.peerSrv = d.servePeers(ctx, sw)
+	sw.wg.Add(6)
 	go func() { defer sw.wg.Done(); d.leadership(ctx, sw) }()
+	go func() { defer sw.wg.Done(); d.certLoop(ctx, sw) }()
+	go func() {
+		defer sw.wg.Done()
+		select {
+		case <-sw.ready:
+			d.watchOwnRole(ctx, sw)
+		case <-ctx.Done():
+		}
+	}()
 	go func() { defer sw.wg.Done(); d.watchReady(ctx, sw) }()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, func() []string { return d.managerAddrs(sw) }) }()
 	go func() {
@@ -169,7 +178,8 @@ func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
 	}
 	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
 	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
-	l.wg.Add(3)
+	l.wg.Add(4)
+	go func() { defer l.wg.Done(); d.reconcileVoters(lctx, sw) }()
 	go func() { defer l.wg.Done(); orch.Run(lctx) }()
 	go func() { defer l.wg.Done(); sched.Run(lctx) }()
 	go func() { defer l.wg.Done(); d.watchMembers(lctx, sw) }()

@@ -26,11 +26,13 @@ type peerServer struct {
 func (p *peerServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = p.http.Shutdown(ctx)
+	if p.http.Shutdown(ctx) != nil {
+		_ = p.http.Close() // cut long polls still open: their callers retry elsewhere
+	}
 }
 
 // servePeers starts the peer API on the mux's API listener.
-func (d *Daemon) servePeers(sw *swarm) *peerServer {
+func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
 	h := &peerHandlers{d: d, sw: sw}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+peer.PathJoin, h.join)
@@ -40,7 +42,10 @@ func (d *Daemon) servePeers(sw *swarm) *peerServer {
 	mux.HandleFunc("POST "+peer.PathStatus, h.nodeOnly(h.status))
 	mux.HandleFunc("POST "+peer.PathRenew, h.nodeOnly(h.renew))
 	mux.HandleFunc("POST "+peer.PathLeave, h.managerOnly(h.leave))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		// Requests end with the swarm runtime, so a session held open on a
+		// stopping manager returns at once.
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() { _ = srv.Serve(sw.mux.Listener(peer.KindAPI)) }()
 	return &peerServer{http: srv}
 }
@@ -137,7 +142,22 @@ func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.N
 		peerFail(w, err)
 		return
 	}
+	if err := h.recordManagerAddr(ctx, req); err != nil {
+		peerFail(w, err)
+		return
+	}
 	peerOK(w, struct{}{})
+}
+
+// recordManagerAddr notes where a (new or promoted) manager listens.
+func (h *peerHandlers) recordManagerAddr(ctx context.Context, req peer.RaftJoinRequest) error {
+	n := h.sw.store.View().Node(req.NodeID)
+	if n == nil || n.ManagerAddr == req.Addr {
+		return nil
+	}
+	next := *n
+	next.ManagerAddr = req.Addr
+	return h.sw.proposer.Propose(ctx, &store.Command{Changes: []store.Change{{PutNode: &next}}})
 }
 
 // session serves a node its tasks, waiting (?wait=INDEX) for a change.

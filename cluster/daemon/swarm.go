@@ -112,21 +112,23 @@ func (d *Daemon) startGossip(sw *swarm) error {
 	return nil
 }
 
-// gossipLoop rejoins the pool whenever this node is alone in it: at start,
-// and after a partition or a restart of the others.
+// gossipLoop keeps the managers in this node's gossip pool: at start, and
+// whenever one is missing (a partition healed, a manager restarted with a
+// fresh pool of its own).
 func (d *Daemon) gossipLoop(ctx context.Context, sw *swarm, peers func() []string) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
-		if len(sw.pool.Alive()) <= 1 {
-			var addrs []string
-			for _, a := range peers() {
-				if a != sw.id.AdvertiseAddr {
-					addrs = append(addrs, membership.GossipAddr(hostOf(a)))
-				}
+		alive := sw.pool.AliveHosts()
+		var addrs []string
+		for _, a := range peers() {
+			if a != sw.id.AdvertiseAddr && !alive[hostOf(a)] {
+				addrs = append(addrs, membership.GossipAddr(hostOf(a)))
 			}
-			if _, err := sw.pool.Join(addrs); err != nil && len(addrs) > 0 {
-				d.log.Debug("gossip: no peer answered yet", "peers", addrs, "err", err)
+		}
+		if len(addrs) > 0 {
+			if _, err := sw.pool.Join(addrs); err != nil {
+				d.log.Debug("gossip: a manager did not answer", "peers", addrs, "err", err)
 			}
 		}
 		select {

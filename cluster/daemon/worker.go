@@ -6,13 +6,20 @@ import (
 	"sw/cluster/agent"
 	"sw/cluster/dispatcher"
 	"sw/cluster/peer"
+	"sw/cluster/types"
 )
 
 // startWorker follows the node's session on a manager and runs its tasks.
 func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	sw.remote = dispatcher.NewRemote(sw.id.NodeID, sw.peers, sw.id.Managers, d.log)
-	sw.remote.OnSession = func(s peer.Session) { d.rememberManagers(sw, s.Managers) }
-	sw.wg.Add(2)
+	sw.remote.OnSession = func(s peer.Session) {
+		d.rememberManagers(sw, s.Managers)
+		if s.Node != nil && s.Node.Role == types.RoleManager {
+			go d.switchRole(sw, types.RoleManager)
+		}
+	}
+	sw.wg.Add(3)
+	go func() { defer sw.wg.Done(); d.certLoop(ctx, sw) }()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, sw.remote.Managers) }()
 	go func() {
 		defer sw.wg.Done()

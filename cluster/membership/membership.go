@@ -84,6 +84,17 @@ func (p *Pool) Alive() map[string]bool {
 	return out
 }
 
+// AliveHosts returns the IP addresses of the members alive now.
+func (p *Pool) AliveHosts() map[string]bool {
+	out := map[string]bool{}
+	for _, m := range p.serf.Members() {
+		if m.Status == serf.StatusAlive {
+			out[m.Addr.String()] = true
+		}
+	}
+	return out
+}
+
 // GossipAddr is the gossip address of a node advertised at host.
 func GossipAddr(host string) string { return net.JoinHostPort(host, strconv.Itoa(DefaultPort)) }
 

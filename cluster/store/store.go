@@ -239,6 +239,9 @@ func (w *writer) updateNode(u *NodeUpdate) error {
 	}
 	if u.Role != nil {
 		n.Role = *u.Role
+		if n.Role == types.RoleWorker {
+			n.ManagerAddr = ""
+		}
 	}
 	if u.Availability != nil {
 		n.Availability = *u.Availability
