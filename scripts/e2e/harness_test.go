@@ -70,11 +70,15 @@ type node struct {
 	stopped bool
 }
 
-// newNode starts a daemon on its own loopback address (127.0.1.N).
+// ipBase is this test process's own loopback /24 (127.X.Y.0), so that two
+// runs on one machine never share an address.
+var ipBase = fmt.Sprintf("127.%d.%d.", 1+(os.Getpid()>>8)%250, 1+os.Getpid()%250)
+
+// newNode starts a daemon on its own loopback address (ipBase + N).
 func newNode(t *testing.T, name string) *node {
 	t.Helper()
 	dir := t.TempDir()
-	n := &node{t: t, name: name, ip: fmt.Sprintf("127.0.1.%d", nextIP.Add(1)), dir: dir,
+	n := &node{t: t, name: name, ip: fmt.Sprintf("%s%d", ipBase, nextIP.Add(1)), dir: dir,
 		sock: filepath.Join(dir, "sw.sock")}
 	n.start()
 	t.Cleanup(n.cleanup)
