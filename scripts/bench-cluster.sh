@@ -105,6 +105,8 @@ fail() {
 
 now() { printf '%s\n' "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f\n", b - a }'; }
+# utc EPOCHREALTIME: the time as the daemon logs print it, to find a run in them
+utc() { date -u -d "@$1" +%H:%M:%S.%3N; }
 
 # median / min / max of the arguments
 median() {
@@ -284,7 +286,7 @@ for r in $(seq "$RUNS"); do
 	done
 	[ -n "$t_down" ] || fail "failover run $r: node $leader not marked Down within ${TIMEOUT}s"
 	FO_WRITE+=("$t_write") FO_LEADER+=("$t_leader") FO_DOWN+=("$t_down")
-	log "   run $r: killed node $leader ($(name_of "$leader")); node $survivor saw leader node $newl at ${t_leader}s, write ok at ${t_write}s; node marked Down at ${t_down}s"
+	log "   run $r: killed node $leader ($(name_of "$leader")) at $(utc "$t0") UTC; node $survivor saw leader node $newl at ${t_leader}s, write ok at ${t_write}s; node marked Down at ${t_down}s"
 	# restart it and wait until it is back: Ready/Reachable, following the new leader
 	scripts/cluster.sh start "$leader" || fail "restarting node $leader"
 	wait_state "$survivor" "$leader" '^Ready Reachable$'
@@ -324,7 +326,7 @@ for r in $(seq "$RUNS"); do
 	done
 	[ -n "$t_down" ] || fail "node loss run $r: $wname never marked Down"
 	LOSS_RUN+=("$t_done") LOSS_DOWN+=("$t_down")
-	log "   run $r: killed node $w ($wname, $on_w of $REPLICAS tasks); marked Down at ${t_down}s; $REPLICAS running elsewhere at ${t_done}s"
+	log "   run $r: killed node $w ($wname, $on_w of $REPLICAS tasks) at $(utc "$t0") UTC; marked Down at ${t_down}s; $REPLICAS running elsewhere at ${t_done}s"
 	# untimed: remove the service, bring the worker back, let it clean up
 	swn "$leader" service rm "$svc" >/dev/null || fail "rm $svc"
 	scripts/cluster.sh start "$w" || fail "restarting node $w"

@@ -79,15 +79,7 @@ func (m *Mux) route(c net.Conn) {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	q := m.queues[kind[0]]
-	if q == nil {
-		c.Close()
-		return
-	}
-	select {
-	case q.ch <- c:
-	case <-m.done:
-		c.Close()
-	case <-q.done:
+	if q == nil || !q.put(c) {
 		c.Close()
 	}
 }
@@ -98,12 +90,16 @@ func (m *Mux) Addr() net.Addr { return m.ln.Addr() }
 // Listener returns the listener of one kind of connection.
 func (m *Mux) Listener(kind byte) net.Listener { return m.queues[kind] }
 
-// Close stops accepting.
+// Close stops accepting; connections queued but not yet accepted are
+// closed.
 func (m *Mux) Close() error {
 	var err error
 	m.once.Do(func() {
 		close(m.done)
 		err = m.ln.Close()
+		for _, q := range m.queues {
+			q.drain()
+		}
 	})
 	return err
 }
@@ -118,6 +114,9 @@ type queue struct {
 }
 
 func (q *queue) Accept() (net.Conn, error) {
+	if q.closed() {
+		return nil, ErrClosed
+	}
 	select {
 	case c := <-q.ch:
 		return c, nil
@@ -128,9 +127,58 @@ func (q *queue) Accept() (net.Conn, error) {
 	}
 }
 
+// Close ends Accept and closes the connections still queued.
 func (q *queue) Close() error {
-	q.once.Do(func() { close(q.done) })
+	q.once.Do(func() {
+		close(q.done)
+		q.drain()
+	})
 	return nil
+}
+
+// closed reports whether the queue or its mux is closed.
+func (q *queue) closed() bool {
+	select {
+	case <-q.mux.done:
+		return true
+	case <-q.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// put queues c for Accept; false means the queue is closed and c was not
+// queued. A connection queued while the queue closes is closed here: the
+// closer drains what was queued before it closed, the last putter what
+// came after, so nothing is left for an Accept that will never come.
+func (q *queue) put(c net.Conn) bool {
+	if q.closed() {
+		return false
+	}
+	select {
+	case q.ch <- c:
+	case <-q.mux.done:
+		return false
+	case <-q.done:
+		return false
+	}
+	if q.closed() {
+		q.drain()
+	}
+	return true
+}
+
+// drain closes every connection waiting in the queue.
+func (q *queue) drain() {
+	for {
+		select {
+		case c := <-q.ch:
+			c.Close()
+		default:
+			return
+		}
+	}
 }
 func (q *queue) Addr() net.Addr { return q.mux.Addr() }
 

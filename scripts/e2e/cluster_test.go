@@ -17,11 +17,11 @@ import (
 // ls works on every manager (one Leader) and is refused on workers.
 func TestJoinTokens(t *testing.T) {
 	t.Parallel()
-	m1 := newNode(t, "jt-m1")
-	m2 := newNode(t, "jt-m2")
-	w1 := newNode(t, "jt-w1")
-	x := newNode(t, "jt-x") // tries every bad token, then joins with a good one
-	other := newNode(t, "jt-other")
+	m1 := newClusterNode(t, "jt-m1")
+	m2 := newClusterNode(t, "jt-m2")
+	w1 := newClusterNode(t, "jt-w1")
+	x := newClusterNode(t, "jt-x") // tries every bad token, then joins with a good one
+	other := newClusterNode(t, "jt-other")
 	m1.initSwarm()
 	other.initSwarm()
 
@@ -293,6 +293,44 @@ func TestQuorumLossAndRecovery(t *testing.T) {
 	})
 }
 
+// TestQuorumLostOneAfterAnother: managers fail one after the other — the
+// first is recorded Down while quorum holds, then the second takes quorum
+// with it. When both return, writes work and every node is Ready again and
+// stays so: no live manager is left (or put) Down.
+func TestQuorumLostOneAfterAnother(t *testing.T) {
+	t.Parallel()
+	ns := newSwarm(t, "qs", 3, 0)
+	m1, m2, m3 := ns[0], ns[1], ns[2]
+	const svc = "qs-web"
+	m1.ok("service", "create", "--name", svc, "--replicas", "3", demoImage)
+
+	m1.kill()
+	eventually(t, 10*time.Second, "the first manager recorded Down", func() (bool, string) {
+		st := nodeStates(m3)
+		return st[m1.name].status == "Down", fmt.Sprint(st)
+	})
+	m2.kill()
+	if r := m3.sw("service", "scale", "-d", svc+"=4"); r.code == 0 || !strings.Contains(r.stderr, "quorum") {
+		t.Fatalf("write without quorum: %+v", r)
+	}
+	m1.start()
+	m2.start()
+	var last result
+	took := eventually(t, 20*time.Second, "writes to work again", func() (bool, string) {
+		last = m3.sw("service", "scale", "-d", svc+"=4")
+		return last.code == 0, fmt.Sprintf("%+v", last)
+	})
+	t.Logf("writes work %s after the managers' restart", took.Round(100*time.Millisecond))
+	took = eventually(t, 15*time.Second, "every manager Ready with one Leader", func() (bool, string) { return allReady(m3, ns) })
+	t.Logf("every manager Ready %s later", took.Round(100*time.Millisecond))
+	steady(t, 6*time.Second, "every manager Ready with one Leader", func() (bool, string) { return allReady(m3, ns) })
+	eventually(t, 15*time.Second, "4/4 running, the engine agreeing", func() (bool, string) {
+		by := runningTasksByNode(m3, svc)
+		eng := runningContainers(t, svc, ns...)
+		return sum(by) == 4 && sameCounts(eng, by), fmt.Sprintf("tasks %s, engine %s", describe(by), describe(eng))
+	})
+}
+
 // TestQuorumForceNewCluster: with two of three managers gone for good,
 // `swarm init --force-new-cluster` on the survivor makes it the only
 // voter with the state kept; writes work and the dead managers show Down.
@@ -360,7 +398,7 @@ func TestGlobalService(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "one task on each of the 2 nodes", onePerNode(ns))
 
-	late := newNode(t, "gl-w2")
+	late := newClusterNode(t, "gl-w2")
 	late.joinAs(m, "worker")
 	took := eventually(t, 15*time.Second, "one task on each of the 3 nodes", onePerNode(append(ns, late)))
 	t.Logf("the late node's task ran %s after it joined", took.Round(100*time.Millisecond))
