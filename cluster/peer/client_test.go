@@ -77,6 +77,8 @@ func testHandler() http.Handler {
 		case <-r.Context().Done():
 		case <-time.After(5 * time.Second):
 		}
+		// No implicit 200 for a client that gave up.
+		panic(http.ErrAbortHandler)
 	})
 	return mux
 }

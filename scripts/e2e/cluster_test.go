@@ -299,7 +299,7 @@ func TestQuorumLossAndRecovery(t *testing.T) {
 // stays so: no live manager is left (or put) Down.
 func TestQuorumLostOneAfterAnother(t *testing.T) {
 	t.Parallel()
-	ns := newSwarm(t, "qs", 3, 0)
+	ns := newSwarm(t, "qs", 3, 1)
 	m1, m2, m3 := ns[0], ns[1], ns[2]
 	const svc = "qs-web"
 	m1.ok("service", "create", "--name", svc, "--replicas", "3", demoImage)
@@ -321,6 +321,18 @@ func TestQuorumLostOneAfterAnother(t *testing.T) {
 		return last.code == 0, fmt.Sprintf("%+v", last)
 	})
 	t.Logf("writes work %s after the managers' restart", took.Round(100*time.Millisecond))
+	{
+		prev := ""
+		st := time.Now()
+		for time.Since(st) < 20*time.Second {
+			cur := fmt.Sprint(nodeStates(m3))
+			if cur != prev {
+				t.Logf("DEBUG %s %s", time.Since(st).Round(100*time.Millisecond), cur)
+			}
+			prev = cur
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
 	took = eventually(t, 15*time.Second, "every manager Ready with one Leader", func() (bool, string) { return allReady(m3, ns) })
 	t.Logf("every manager Ready %s later", took.Round(100*time.Millisecond))
 	steady(t, 6*time.Second, "every manager Ready with one Leader", func() (bool, string) { return allReady(m3, ns) })
