@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"sw/cluster/consensus"
@@ -103,14 +102,8 @@ func (d *Daemon) removeVoter(ctx context.Context, sw *swarm, nodeID string) erro
 func isNotLeader(err error) bool { return errors.Is(err, consensus.ErrNotLeader) }
 
 func remoteAddr(s string) (string, error) {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		if net.ParseIP(s) == nil {
-			return "", fmt.Errorf("invalid manager address %q: want IP[:PORT]", s)
-		}
-		return net.JoinHostPort(s, strconv.Itoa(DefaultControlPort)), nil
-	}
-	if net.ParseIP(host) == nil {
+	host, port, err := splitHostPortDefault(s, DefaultControlPort)
+	if err != nil || host == "" {
 		return "", fmt.Errorf("invalid manager address %q: want IP[:PORT]", s)
 	}
 	return net.JoinHostPort(host, port), nil

@@ -99,11 +99,13 @@ const (
 )
 
 var codeKinds = []struct {
-	code string
-	kind error
+	code   string
+	kind   error
+	status int
 }{
-	{codeNameInUse, store.ErrNameInUse}, {codeConflict, store.ErrConflict}, {codeNotFound, store.ErrNotFound},
-	{codeBadRequest, api.ErrBadRequest}, {codeUnavail, api.ErrUnavailable},
+	{codeNameInUse, store.ErrNameInUse, http.StatusConflict}, {codeConflict, store.ErrConflict, http.StatusConflict},
+	{codeNotFound, store.ErrNotFound, http.StatusNotFound}, {codeBadRequest, api.ErrBadRequest, http.StatusBadRequest},
+	{codeUnavail, api.ErrUnavailable, http.StatusServiceUnavailable},
 }
 
 func toPeerError(err error) (int, peer.ErrorBody) {
@@ -112,7 +114,7 @@ func toPeerError(err error) (int, peer.ErrorBody) {
 	}
 	for _, ck := range codeKinds {
 		if errors.Is(err, ck.kind) {
-			return http.StatusConflict, peer.ErrorBody{Message: err.Error(), Code: ck.code}
+			return ck.status, peer.ErrorBody{Message: err.Error(), Code: ck.code}
 		}
 	}
 	return http.StatusInternalServerError, peer.ErrorBody{Message: err.Error()}

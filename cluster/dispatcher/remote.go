@@ -103,7 +103,7 @@ func (r *Remote) call(ctx context.Context, method, path string, q url.Values, in
 			r.mu.Unlock()
 			return nil
 		}
-		if _, ok := err.(*peer.Error); ok {
+		if pe, ok := err.(*peer.Error); ok && pe.Status != http.StatusServiceUnavailable {
 			return err // the manager answered: trying another will not help
 		}
 		if ctx.Err() != nil {
