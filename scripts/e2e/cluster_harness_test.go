@@ -2,75 +2,14 @@ package e2e
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// Cluster nodes live on a loopback /24 of their own per test process
-// (127.A.B.N, A in 100-249), not the harness's 127.0.1.N: other runs of this
-// package, or local clusters, may hold 127.0.x addresses at the same time,
-// and a killed node must find its address (gossip 7946, peer 2377) still
-// free when it restarts.
-var (
-	clusterNetOnce sync.Once
-	clusterNet     string
-	clusterMu      sync.Mutex
-	clusterNextIP  int
-)
-
-// newClusterNode is newNode on an address of this process's own subnet.
-func newClusterNode(t *testing.T, name string) *node {
-	t.Helper()
-	dir := t.TempDir()
-	n := &node{t: t, name: name, ip: clusterIP(t), dir: dir, sock: filepath.Join(dir, "sw.sock")}
-	n.start()
-	t.Cleanup(n.cleanup)
-	return n
-}
-
-// clusterIP hands out the next free address of the process's subnet.
-func clusterIP(t *testing.T) string {
-	t.Helper()
-	clusterNetOnce.Do(func() {
-		for {
-			clusterNet = fmt.Sprintf("127.%d.%d", 100+rand.IntN(150), rand.IntN(256))
-			if addrFree(clusterNet + ".1") {
-				return
-			}
-		}
-	})
-	clusterMu.Lock()
-	defer clusterMu.Unlock()
-	for clusterNextIP < 254 {
-		clusterNextIP++
-		if ip := fmt.Sprintf("%s.%d", clusterNet, clusterNextIP); addrFree(ip) {
-			return ip
-		}
-	}
-	t.Fatalf("no free address left in %s.0/24", clusterNet)
-	return ""
-}
-
-// addrFree says whether nothing listens on the swarm ports of ip.
-func addrFree(ip string) bool {
-	for _, port := range []string{"2377", "7946"} {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, port))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	return true
-}
-
 // Helpers for multi-node swarms: every node is a separate daemon from
-// newClusterNode on its own loopback address; managers listen on IP:2377.
+// newNode on its own loopback address; managers listen on IP:2377.
 
 // joinToken prints a manager's current join token for role.
 func (n *node) joinToken(role string) string {
@@ -117,10 +56,10 @@ func newSwarm(t *testing.T, prefix string, managers, workers int) []*node {
 	t.Helper()
 	var nodes []*node
 	for i := 1; i <= managers; i++ {
-		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("%s-m%d", prefix, i)))
+		nodes = append(nodes, newNode(t, fmt.Sprintf("%s-m%d", prefix, i)))
 	}
 	for i := 1; i <= workers; i++ {
-		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("%s-w%d", prefix, i)))
+		nodes = append(nodes, newNode(t, fmt.Sprintf("%s-w%d", prefix, i)))
 	}
 	lead := nodes[0]
 	lead.initSwarm()
