@@ -64,7 +64,10 @@ up() {
 }
 
 down() {
-	local d n
+	local d n ids=""
+	for d in "$DIR"/node*; do
+		[ -f "$d/data/node.json" ] && ids="$ids $(sed -n 's/.*"NodeID": "\([a-z0-9]*\)".*/\1/p' "$d/data/node.json")"
+	done
 	for d in "$DIR"/node*; do
 		[ -d "$d" ] || continue
 		n=${d##*node}
@@ -73,10 +76,10 @@ down() {
 	for d in "$DIR"/node*; do
 		[ -d "$d" ] || continue
 		kill_node "${d##*node}"
-		local id
-		id=$(sed -n 's/.*"NodeID": "\([a-z0-9]*\)".*/\1/p' "$d/data/node.json" 2>/dev/null || true)
-		if [ -n "$id" ]; then docker ps -aq --filter "label=com.sw.node.id=$id" | xargs -r docker rm -f >/dev/null; fi
 		rm -rf "$d"
+	done
+	for id in $ids; do
+		docker ps -aq --filter "label=com.sw.node.id=$id" | xargs -r docker rm -f >/dev/null
 	done
 	echo "cluster down"
 }
