@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -65,7 +66,7 @@ type node struct {
 	dir     string
 	sock    string
 	cmd     *exec.Cmd
-	log     *bytes.Buffer
+	log     *syncBuffer
 	id      string
 	stopped bool
 }
@@ -87,7 +88,7 @@ func newNode(t *testing.T, name string) *node {
 
 func (n *node) start() {
 	n.t.Helper()
-	n.log = &bytes.Buffer{}
+	n.log = &syncBuffer{}
 	n.cmd = exec.Command(swBin, "-H", "unix://"+n.sock, "daemon", "--data-dir", filepath.Join(n.dir, "data"),
 		"--hostname", n.name, "--ingress-addr", n.ip)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
@@ -246,4 +247,22 @@ func lines(s string) []string {
 		}
 	}
 	return out
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a daemon writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

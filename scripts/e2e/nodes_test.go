@@ -123,4 +123,13 @@ func TestNodeRemove(t *testing.T) {
 	if got := lines(m.ok("node", "ls", "-q")); len(got) != 1 {
 		t.Fatalf("node ls after rm: %v", got)
 	}
+	// Its certificate is refused from now on: back up, it cannot reach the
+	// managers' port and stays out of the node list.
+	w.start()
+	waitFor(t, 15*time.Second, "the removed node's handshake refused", func() bool {
+		return strings.Contains(w.log.String(), "manager unreachable") && strings.Contains(w.log.String(), "tls")
+	})
+	if got := lines(m.ok("node", "ls", "-q")); len(got) != 1 {
+		t.Fatalf("node ls after the removed node came back: %v", got)
+	}
 }
