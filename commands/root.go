@@ -48,6 +48,7 @@ func App(plugins []hooks.Plugin) *cli.App {
 			swarmCommand(),
 			nodeCommand(),
 			serviceCommand(),
+			pluginCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -26,6 +26,8 @@ func swarmCommand() *cli.Command {
 					&cli.DurationFlag{Name: "cert-expiry", Usage: "validity period for node certificates (default 2160h0m0s)"},
 					&cli.StringFlag{Name: "ca-cert", Usage: "path to the PEM root CA certificate to use instead of a new one"},
 					&cli.StringFlag{Name: "ca-key", Usage: "path to the PEM root CA key (with --ca-cert)"},
+					&cli.StringSliceFlag{Name: "plugin", Usage: "turn a plugin on (default: ingress on, autolock off)"},
+					&cli.StringSliceFlag{Name: "no-plugin", Usage: "turn a plugin off"},
 				},
 				Action: swarmInit,
 			},
@@ -72,7 +74,8 @@ func swarmCommand() *cli.Command {
 
 func swarmInit(c *cli.Context) error {
 	req := api.InitRequest{AdvertiseAddr: c.String("advertise-addr"), ListenAddr: c.String("listen-addr"),
-		ForceNewCluster: c.Bool("force-new-cluster"), CertExpiry: c.Duration("cert-expiry")}
+		ForceNewCluster: c.Bool("force-new-cluster"), CertExpiry: c.Duration("cert-expiry"),
+		Plugins: c.StringSlice("plugin"), NoPlugins: c.StringSlice("no-plugin")}
 	if c.IsSet("cert-expiry") && req.CertExpiry < time.Hour {
 		return usageError("invalid --cert-expiry %s: the minimum is 1h0m0s", req.CertExpiry)
 	}

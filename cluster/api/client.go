@@ -180,6 +180,23 @@ func (c *Client) RemoveNode(ctx context.Context, ref string, force bool) error {
 	return err
 }
 
+// Plugins lists the plugins and whether the swarm has each on.
+func (c *Client) Plugins(ctx context.Context) ([]Plugin, error) {
+	var out []Plugin
+	_, err := c.do(ctx, http.MethodGet, "/v1/plugins", nil, nil, &out)
+	return out, err
+}
+
+// SetPlugin enables or disables a plugin for the whole swarm.
+func (c *Client) SetPlugin(ctx context.Context, name string, on bool) error {
+	action := "disable"
+	if on {
+		action = "enable"
+	}
+	_, err := c.do(ctx, http.MethodPost, "/v1/plugins/"+url.PathEscape(name)+"/"+action, nil, nil, nil)
+	return err
+}
+
 // Services lists the services.
 func (c *Client) Services(ctx context.Context) ([]*types.Service, error) {
 	var out []*types.Service

@@ -83,6 +83,32 @@ func (s *Server) removeNode(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
+func (s *Server) plugins(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.backend.Plugins(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ps)
+}
+
+func (s *Server) setPlugin(w http.ResponseWriter, r *http.Request) {
+	var on bool
+	switch r.PathValue("action") {
+	case "enable":
+		on = true
+	case "disable":
+	default:
+		writeError(w, store.Errorf(ErrBadRequest, "unknown plugin action %q", r.PathValue("action")))
+		return
+	}
+	if err := s.backend.SetPlugin(r.Context(), r.PathValue("name"), on); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
 func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 	var req LeaveRequest
 	if err := decode(r, &req); err != nil {

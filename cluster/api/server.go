@@ -26,6 +26,8 @@ type Backend interface {
 	SwarmInfo(ctx context.Context) (Swarm, error)
 	UpdateNode(ctx context.Context, ref string, req NodeUpdateRequest) (NodeUpdateResponse, error)
 	RemoveNode(ctx context.Context, ref string, force bool) error
+	Plugins(ctx context.Context) ([]Plugin, error)
+	SetPlugin(ctx context.Context, name string, on bool) error
 	UpdateSwarm(ctx context.Context, req SwarmUpdateRequest) error
 	// Store returns the replicated state, or an error saying why this node
 	// cannot serve cluster state (not in a swarm, not a manager).
@@ -69,6 +71,8 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /v1/services/{ref}", get(s, (*store.ReadTx).FindService))
 	mux.HandleFunc("POST /v1/services/{ref}/update", s.updateService)
 	mux.HandleFunc("DELETE /v1/services/{ref}", s.removeService)
+	mux.HandleFunc("GET /v1/plugins", s.plugins)
+	mux.HandleFunc("POST /v1/plugins/{name}/{action}", s.setPlugin)
 	mux.HandleFunc("GET /v1/tasks", s.tasks)
 	mux.HandleFunc("GET /v1/tasks/{ref}", get(s, (*store.ReadTx).FindTask))
 	mux.HandleFunc("GET /v1/logs", s.logs)

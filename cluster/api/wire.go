@@ -42,6 +42,9 @@ type InitRequest struct {
 	CertExpiry      time.Duration `json:"CertExpiry,omitempty"`
 	CACertPEM       []byte        `json:"CACert,omitempty"`
 	CAKeyPEM        []byte        `json:"CAKey,omitempty"`
+	// Plugins and NoPlugins turn plugins on or off from their defaults.
+	Plugins   []string `json:"Plugins,omitempty"`
+	NoPlugins []string `json:"NoPlugins,omitempty"`
 }
 
 // InitResponse names the new node and cluster.
@@ -119,4 +122,11 @@ type NodeUpdateRequest struct {
 // NodeUpdateResponse may carry advice for the operator.
 type NodeUpdateResponse struct {
 	Warning string `json:"Warning,omitempty"`
+}
+
+// Plugin is one line of `sw plugin ls`.
+type Plugin struct {
+	Name        string `json:"Name"`
+	Enabled     bool   `json:"Enabled"`
+	Description string `json:"Description"`
 }

@@ -36,6 +36,10 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	if err != nil {
 		return api.InitResponse{}, err
 	}
+	plugins, err := d.initialPlugins(req.Plugins, req.NoPlugins)
+	if err != nil {
+		return api.InitResponse{}, err
+	}
 	ca, err := newCA(req)
 	if err != nil {
 		return api.InitResponse{}, err
@@ -47,7 +51,7 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	id := &identity{NodeID: types.NewID(), ClusterID: types.NewID(), Role: string(types.RoleManager),
 		AdvertiseAddr: adv, ListenAddr: listen, GossipKey: gossip, Managers: []string{adv}}
 	cluster := &types.Cluster{ID: id.ClusterID, TaskHistoryLimit: types.DefaultTaskHistoryLimit, CertExpiry: expiry,
-		RootCA: types.RootCA{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM}, GossipKey: gossip}
+		RootCA: types.RootCA{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM}, GossipKey: gossip, Plugins: plugins}
 	if cluster.JoinTokens, err = newTokens(ca); err != nil {
 		return api.InitResponse{}, err
 	}

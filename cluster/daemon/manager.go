@@ -11,7 +11,6 @@ import (
 	"sw/cluster/agent"
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
-	"sw/cluster/hooks"
 	"sw/cluster/orchestrator"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
@@ -71,12 +70,15 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		a.Run(ctx)
 	}()
 	host := &pluginHost{nodeID: sw.id.NodeID, store: sw.store, log: d.log, ingress: d.cfg.IngressAddr}
-	for _, p := range d.cfg.Plugins {
-		if nr, ok := p.(hooks.NodeRunner); ok {
-			sw.wg.Add(1)
-			go func() { defer sw.wg.Done(); runPlugin(ctx, p.Name(), nr, host, d.log) }()
+	sw.wg.Add(1)
+	go func() {
+		defer sw.wg.Done()
+		select {
+		case <-sw.ready:
+			d.superviseNodeRunners(ctx, sw, host)
+		case <-ctx.Done():
 		}
-	}
+	}()
 	return nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"sw/cluster/api"
-	"sw/cluster/hooks"
 	"sw/cluster/spec"
 	"sw/cluster/store"
 	"sw/cluster/types"
@@ -23,12 +22,8 @@ func (d *Daemon) validate(view *store.ReadTx, s *types.ServiceSpec, old *types.S
 	if err := spec.Validate(s); err != nil {
 		return store.Errorf(api.ErrBadRequest, "%s", err)
 	}
-	for _, p := range d.cfg.Plugins {
-		if v, ok := p.(hooks.ServiceValidator); ok {
-			if err := v.ValidateService(view, s, old); err != nil {
-				return store.Errorf(api.ErrBadRequest, "%s", err)
-			}
-		}
+	if err := d.checkPlugins(view, s, old); err != nil {
+		return store.Errorf(api.ErrBadRequest, "%s", err)
 	}
 	return nil
 }

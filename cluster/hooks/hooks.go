@@ -40,3 +40,30 @@ type NodeRunner interface {
 type ServiceValidator interface {
 	ValidateService(view *store.ReadTx, spec *types.ServiceSpec, old *types.Service) error
 }
+
+// DefaultDisabled is a plugin that a new swarm leaves off unless asked.
+type DefaultDisabled interface {
+	DefaultDisabled() bool
+}
+
+// SpecClaimer is a plugin that owns part of a service spec (the ingress
+// plugin owns published ports): while it is disabled, a spec that uses
+// that part is refused with "plugin NAME is disabled".
+type SpecClaimer interface {
+	Claims(spec *types.ServiceSpec) (feature string, claimed bool)
+}
+
+// EnabledByDefault reports whether a new swarm turns p on.
+func EnabledByDefault(p Plugin) bool {
+	d, ok := p.(DefaultDisabled)
+	return !ok || !d.DefaultDisabled()
+}
+
+// Enabled reports whether p is on in a swarm whose switches are set:
+// a plugin the swarm never set (added by a newer sw) takes its default.
+func Enabled(p Plugin, set map[string]bool) bool {
+	if on, ok := set[p.Name()]; ok {
+		return on
+	}
+	return EnabledByDefault(p)
+}

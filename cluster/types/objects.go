@@ -29,6 +29,8 @@ type Cluster struct {
 	GossipKey []byte `json:"GossipKey,omitempty"`
 	// RemovedNodes are refused from then on, whatever certificate they show.
 	RemovedNodes []string `json:"RemovedNodes,omitempty"`
+	// Plugins records which plugins this swarm has switched on or off.
+	Plugins map[string]bool `json:"Plugins,omitempty"`
 }
 
 // RootCA is the cluster's certificate authority, PEM-encoded.

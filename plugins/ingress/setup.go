@@ -4,7 +4,10 @@
 // a service whose published port another service already uses.
 package ingress
 
-import "sw/cluster/hooks"
+import (
+	"sw/cluster/hooks"
+	"sw/cluster/types"
+)
 
 // Plugin is the ingress plugin.
 type Plugin struct{}
@@ -16,7 +19,13 @@ var (
 	_ hooks.Plugin           = (*Plugin)(nil)
 	_ hooks.NodeRunner       = (*Plugin)(nil)
 	_ hooks.ServiceValidator = (*Plugin)(nil)
+	_ hooks.SpecClaimer      = (*Plugin)(nil)
 )
+
+// Claims marks specs with published ports as needing the routing mesh.
+func (*Plugin) Claims(spec *types.ServiceSpec) (string, bool) {
+	return "published ports (-p)", len(spec.Ports) > 0
+}
 
 // Name is "ingress".
 func (*Plugin) Name() string { return "ingress" }

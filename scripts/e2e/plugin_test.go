@@ -1,0 +1,47 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPluginSwitch: ingress is on by default; disabling it closes the
+// published ports and refuses new ones by name, enabling reopens them; a
+// swarm can start with it off.
+func TestPluginSwitch(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, "plugins")
+	n.initSwarm()
+	if got := strings.TrimSpace(n.ok("plugin", "ls", "--format", "{{.Name}} {{.Enabled}}")); got != "ingress true" {
+		t.Fatalf("plugin ls: %q", got)
+	}
+	port := freePort(t, n.ip)
+	url := fmt.Sprintf("http://%s:%d/", n.ip, port)
+	n.ok("service", "create", "--name", "web", "-p", fmt.Sprintf("%d:8080", port), demoImage)
+	if _, err := httpGet(url); err != nil {
+		t.Fatalf("published port before disable: %v", err)
+	}
+	n.ok("plugin", "disable", "ingress")
+	waitFor(t, 5*time.Second, "listener closed", func() bool { _, err := httpGet(url); return err != nil })
+	r := n.sw("service", "create", "--name", "web2", "-p", fmt.Sprintf("%d:8080", freePort(t, n.ip)), demoImage)
+	if r.code == 0 || !strings.Contains(r.stderr, "plugin ingress is disabled") {
+		t.Fatalf("create with a port while ingress is off: %+v", r)
+	}
+	if got := strings.TrimSpace(n.ok("plugin", "ls", "--format", "{{.Enabled}}")); got != "false" {
+		t.Fatalf("plugin ls after disable: %q", got)
+	}
+	n.ok("plugin", "enable", "ingress")
+	waitFor(t, 5*time.Second, "listener reopened", func() bool { _, err := httpGet(url); return err == nil })
+	if r := n.sw("plugin", "enable", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "no such plugin") {
+		t.Fatalf("enable of an unknown plugin: %+v", r)
+	}
+
+	off := newNode(t, "plugins-off")
+	off.ok("swarm", "init", "--listen-addr", off.ip+":2377", "--no-plugin", "ingress")
+	off.id = strings.TrimSpace(off.ok("info", "--format", "{{.NodeID}}"))
+	if got := strings.TrimSpace(off.ok("plugin", "ls", "--format", "{{.Name}}={{.Enabled}}")); got != "ingress=false" {
+		t.Fatalf("init --no-plugin ingress: %q", got)
+	}
+}
