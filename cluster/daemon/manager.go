@@ -75,7 +75,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		defer sw.wg.Done()
 		select {
 		case <-sw.ready:
-			d.superviseNodeRunners(ctx, sw, host)
+			d.superviseNodeRunners(ctx, sw.store, host)
 		case <-ctx.Done():
 		}
 	}()

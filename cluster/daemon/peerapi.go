@@ -180,7 +180,8 @@ func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.No
 		}
 	}
 	v := h.sw.store.View()
-	s := peer.Session{Index: v.Index, Node: v.Node(id.NodeID), Tasks: v.TasksOnNode(id.NodeID), Managers: h.d.managerAddrs(h.sw)}
+	s := peer.Session{Index: v.Index, Node: v.Node(id.NodeID), Tasks: v.TasksOnNode(id.NodeID), Managers: h.d.managerAddrs(h.sw),
+		Services: v.Services(), Serving: serving(v), Plugins: pluginSet(v)}
 	if s.Tasks == nil {
 		s.Tasks = []*types.Task{}
 	}
@@ -242,4 +243,15 @@ func (d *Daemon) sign(c *types.Cluster, csrPEM []byte, nodeID, role, addr string
 		ips = append(ips, ip)
 	}
 	return ca.SignCSR(csrPEM, nodeID, role, c.ID, ips, time.Now(), c.CertExpiry)
+}
+
+// serving lists the tasks that carry traffic now: running and meant to.
+func serving(v *store.ReadTx) []*types.Task {
+	var out []*types.Task
+	for _, t := range v.Tasks() {
+		if t.Status.State == types.TaskRunning && t.DesiredState == types.TaskRunning {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -120,7 +120,7 @@ func (d *Daemon) checkPlugins(view *store.ReadTx, s *types.ServiceSpec, old *typ
 
 // superviseNodeRunners runs each plugin's node hook while the swarm has
 // the plugin enabled, starting and stopping it as the switch changes.
-func (d *Daemon) superviseNodeRunners(ctx context.Context, sw *swarm, host hooks.Host) {
+func (d *Daemon) superviseNodeRunners(ctx context.Context, st *store.Store, host hooks.Host) {
 	type running struct {
 		cancel context.CancelFunc
 		done   chan struct{}
@@ -133,8 +133,8 @@ func (d *Daemon) superviseNodeRunners(ctx context.Context, sw *swarm, host hooks
 		}
 	}()
 	for {
-		changed := sw.store.Changed()
-		set := pluginSet(sw.store.View())
+		changed := st.Changed()
+		set := pluginSet(st.View())
 		for _, p := range d.cfg.Plugins {
 			nr, ok := p.(hooks.NodeRunner)
 			if !ok {

@@ -116,7 +116,7 @@ func TestSuperviseNodeRunners(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		d.superviseNodeRunners(ctx, &swarm{store: st}, &pluginHost{store: st, log: d.log})
+		d.superviseNodeRunners(ctx, st, &pluginHost{store: st, log: d.log})
 	}()
 	eventually(t, "a running", func() bool { return a.running.Load() == 1 })
 	if bad.starts.Load() != 1 {

@@ -6,20 +6,31 @@ import (
 	"sw/cluster/agent"
 	"sw/cluster/dispatcher"
 	"sw/cluster/peer"
+	"sw/cluster/store"
 	"sw/cluster/types"
 )
 
 // startWorker follows the node's session on a manager and runs its tasks.
 func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	sw.remote = dispatcher.NewRemote(sw.id.NodeID, sw.peers, sw.id.Managers, d.log)
+	mirror := store.New()
 	sw.remote.OnSession = func(s peer.Session) {
 		d.rememberManagers(sw, s.Managers)
+		if err := mirror.Replace(s.Index, &types.Cluster{ID: sw.id.ClusterID, Plugins: s.Plugins}, nil, s.Services, s.Serving); err != nil {
+			d.log.Warn("mirroring the swarm for plugins failed", "err", err)
+		}
 		if s.Node != nil && s.Node.Role == types.RoleManager {
 			go d.switchRole(sw, types.RoleManager)
 		}
 	}
-	sw.wg.Add(3)
+	sw.wg.Add(4)
 	go func() { defer sw.wg.Done(); d.certLoop(ctx, sw) }()
+	go func() {
+		// Plugins on a worker see a read-only mirror fed by the session.
+		defer sw.wg.Done()
+		host := &pluginHost{nodeID: sw.id.NodeID, store: mirror, log: d.log, ingress: d.cfg.IngressAddr}
+		d.superviseNodeRunners(ctx, mirror, host)
+	}()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, sw.remote.Managers) }()
 	go func() {
 		defer sw.wg.Done()

@@ -57,12 +57,18 @@ type ProposeResponse struct {
 }
 
 // Session is a node's view of its work: its own record, its tasks, and the
-// managers it can turn to.
+// managers it can turn to — plus what the node's plugins need of the rest
+// of the swarm (the services, the tasks serving traffic, the plugin
+// switches), with no secrets.
 type Session struct {
 	Index    uint64        `json:"Index"`
 	Node     *types.Node   `json:"Node,omitempty"`
 	Tasks    []*types.Task `json:"Tasks"`
 	Managers []string      `json:"Managers"`
+
+	Services []*types.Service `json:"Services,omitempty"`
+	Serving  []*types.Task    `json:"Serving,omitempty"`
+	Plugins  map[string]bool  `json:"Plugins,omitempty"`
 }
 
 // StatusReport carries a node's task status updates.

@@ -80,3 +80,9 @@ func (s *Store) restore(d *snapshotData) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// Replace swaps the whole state for the given objects at index: a
+// worker's read-only mirror of what its manager sends it.
+func (s *Store) Replace(index uint64, c *types.Cluster, nodes []*types.Node, services []*types.Service, tasks []*types.Task) error {
+	return s.restore(&snapshotData{Index: index, Cluster: c, Nodes: nodes, Services: services, Tasks: tasks})
+}

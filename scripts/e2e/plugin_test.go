@@ -45,3 +45,31 @@ func TestPluginSwitch(t *testing.T) {
 		t.Fatalf("init --no-plugin ingress: %q", got)
 	}
 }
+
+// TestMeshOnEveryNode: a published port answers on a worker that runs
+// none of the service's tasks (the routing mesh on every node).
+func TestMeshOnEveryNode(t *testing.T) {
+	t.Parallel()
+	m, w := newNode(t, "mesh-m"), newNode(t, "mesh-w")
+	m.initSwarm()
+	joinAs(t, m, w, "worker")
+	m.ok("node", "update", "--availability", "drain", "mesh-w")
+	port := freePort(t, w.ip)
+	m.ok("service", "create", "--name", "web", "--replicas", "2", "-p", fmt.Sprintf("%d:8080", port), demoImage)
+	if got := tasksOn(t, m, "web"); got["mesh-m"] != 2 {
+		t.Fatalf("tasks should all be on the manager: %v", got)
+	}
+	seen := map[string]bool{}
+	waitFor(t, 10*time.Second, "both tasks answer through the worker's published port", func() bool {
+		body, err := httpGet(fmt.Sprintf("http://%s:%d/", w.ip, port))
+		if err == nil {
+			seen[body] = true
+		}
+		return len(seen) == 2
+	})
+	m.ok("plugin", "disable", "ingress")
+	waitFor(t, 10*time.Second, "the worker's listener closed with the plugin off", func() bool {
+		_, err := httpGet(fmt.Sprintf("http://%s:%d/", w.ip, port))
+		return err != nil
+	})
+}
