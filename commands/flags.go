@@ -10,8 +10,9 @@ import (
 	"sw/cluster/types"
 )
 
-// ParsePort reads one --publish value: "PUBLISHED:TARGET[/PROTO]" or the
-// long form "published=P,target=T[,protocol=udp][,mode=ingress]".
+// ParsePort reads one --publish value: "PUBLISHED:TARGET[/PROTO]",
+// "TARGET[/PROTO]" (the swarm picks the published port, 30000-32767), or
+// the long form "[published=P,]target=T[,protocol=udp][,mode=ingress]".
 func ParsePort(s string) (types.PortConfig, error) {
 	p := types.PortConfig{Protocol: "tcp", PublishMode: "ingress"}
 	if strings.Contains(s, "=") {
@@ -25,11 +26,10 @@ func ParsePort(s string) (types.PortConfig, error) {
 		return p, fmt.Errorf("invalid port %q: protocol must be tcp or udp", s)
 	}
 	pub, target, ok := strings.Cut(spec, ":")
-	if !ok {
-		return p, fmt.Errorf("invalid port %q: want PUBLISHED:TARGET[/PROTOCOL], e.g. 8080:80", s)
-	}
 	var err error
-	if p.PublishedPort, err = portNumber(pub, s); err != nil {
+	if !ok {
+		target = pub
+	} else if p.PublishedPort, err = portNumber(pub, s); err != nil {
 		return p, err
 	}
 	if p.TargetPort, err = portNumber(target, s); err != nil {
@@ -64,8 +64,8 @@ func parseLongPort(s string) (types.PortConfig, error) {
 			return p, err
 		}
 	}
-	if p.TargetPort == 0 || p.PublishedPort == 0 {
-		return p, fmt.Errorf("invalid port %q: both published= and target= are required", s)
+	if p.TargetPort == 0 {
+		return p, fmt.Errorf("invalid port %q: target= is required", s)
 	}
 	return p, nil
 }

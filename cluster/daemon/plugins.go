@@ -96,16 +96,44 @@ func pluginSet(view *store.ReadTx) map[string]bool {
 	return nil
 }
 
+// mutatePlugins lets the enabled plugins complete a spec, in order; a
+// spec using a disabled plugin's feature is refused here already, before
+// the core rules would complain of what that plugin would have filled in.
+func (d *Daemon) mutatePlugins(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
+	set := pluginSet(view)
+	for _, p := range d.cfg.Plugins {
+		if !hooks.Enabled(p, set) {
+			if err := refuseClaimed(p, s); err != nil {
+				return err
+			}
+			continue
+		}
+		if m, ok := p.(hooks.ServiceMutator); ok {
+			if err := m.MutateService(view, s, old); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func refuseClaimed(p hooks.Plugin, s *types.ServiceSpec) error {
+	if c, ok := p.(hooks.SpecClaimer); ok {
+		if feature, claimed := c.Claims(s); claimed {
+			return fmt.Errorf("plugin %s is disabled: %s need it; enable it with 'sw plugin enable %s'", p.Name(), feature, p.Name())
+		}
+	}
+	return nil
+}
+
 // checkPlugins runs the validators of the enabled plugins, in order, and
 // refuses a spec that needs a disabled one.
 func (d *Daemon) checkPlugins(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
 	set := pluginSet(view)
 	for _, p := range d.cfg.Plugins {
 		if !hooks.Enabled(p, set) {
-			if c, ok := p.(hooks.SpecClaimer); ok {
-				if feature, claimed := c.Claims(s); claimed {
-					return fmt.Errorf("plugin %s is disabled: %s need it; enable it with 'sw plugin enable %s'", p.Name(), feature, p.Name())
-				}
+			if err := refuseClaimed(p, s); err != nil {
+				return err
 			}
 			continue
 		}

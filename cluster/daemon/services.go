@@ -19,6 +19,9 @@ import (
 // validate runs the core rules, then every plugin's validator, in order.
 func (d *Daemon) validate(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
 	spec.Defaults(s)
+	if err := d.mutatePlugins(view, s, old); err != nil {
+		return store.Errorf(api.ErrBadRequest, "%s", err)
+	}
 	if err := spec.Validate(s); err != nil {
 		return store.Errorf(api.ErrBadRequest, "%s", err)
 	}

@@ -67,3 +67,9 @@ func Enabled(p Plugin, set map[string]bool) bool {
 	}
 	return EnabledByDefault(p)
 }
+
+// ServiceMutator completes a service spec before it is validated and
+// stored (old is nil on create), e.g. by picking a published port.
+type ServiceMutator interface {
+	MutateService(view *store.ReadTx, spec *types.ServiceSpec, old *types.Service) error
+}

@@ -106,7 +106,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"service", "create", "--name", "web", demoImage}, `service "web" already exists`},
 		{[]string{"service", "create", "--name", "x", "-p", "18080:80", demoImage}, "already in use by service \"web\""},
 		{[]string{"service", "create", "--name", "x", "-p", "70000:80", demoImage}, "not a port number"},
-		{[]string{"service", "create", "--name", "x", "-p", "80", demoImage}, "PUBLISHED:TARGET"},
+		{[]string{"service", "create", "--name", "x", "-p", "80:", demoImage}, "not a port number"},
 		{[]string{"service", "create", "--name", "x", "-p", "1:2/sctp", demoImage}, "tcp or udp"},
 		{[]string{"service", "create", "--name", "x", "--replicas", "-1", demoImage}, "must not be negative"},
 		{[]string{"service", "create", "--name", "x", "--replicas", "many", demoImage}, "whole number"},

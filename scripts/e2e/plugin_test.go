@@ -73,3 +73,24 @@ func TestMeshOnEveryNode(t *testing.T) {
 		return err != nil
 	})
 }
+
+// TestAutoPublishedPort: `-p TARGET` gets a published port from
+// 30000-32767 that answers, and keeps it across an update.
+func TestAutoPublishedPort(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, "autoport")
+	n.initSwarm()
+	n.ok("service", "create", "--name", "web", "-p", "8080", demoImage)
+	ports := strings.TrimSpace(n.ok("service", "ls", "--format", "{{.Ports}}"))
+	var pub int
+	if _, err := fmt.Sscanf(ports, "*:%d->8080/tcp", &pub); err != nil || pub < 30000 || pub > 32767 {
+		t.Fatalf("auto-published port %q", ports)
+	}
+	if body, err := httpGet(fmt.Sprintf("http://%s:%d/", n.ip, pub)); err != nil || !strings.HasPrefix(body, "hello from web.1.") {
+		t.Fatalf("GET on the picked port: %q %v", body, err)
+	}
+	n.ok("service", "update", "--env-add", "X=1", "web")
+	if again := strings.TrimSpace(n.ok("service", "ls", "--format", "{{.Ports}}")); again != ports {
+		t.Fatalf("published port changed on update: %q -> %q", ports, again)
+	}
+}
