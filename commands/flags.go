@@ -54,9 +54,10 @@ func parseLongPort(s string) (types.PortConfig, error) {
 				err = fmt.Errorf("invalid port %q: protocol must be tcp or udp", s)
 			}
 		case "mode":
-			if v != "ingress" {
-				err = fmt.Errorf("invalid port %q: only mode=ingress is supported", s)
+			if v != "ingress" && v != "host" {
+				err = fmt.Errorf("invalid port %q: mode must be ingress or host", s)
 			}
+			p.PublishMode = v
 		default:
 			err = fmt.Errorf("invalid port %q: unknown field %q", s, k)
 		}

@@ -31,6 +31,9 @@ func App(plugins []hooks.Plugin) *cli.App {
 		Usage:                "a container orchestrator with Docker Swarm mode's model, as one binary",
 		Version:              "0.1.0",
 		EnableBashCompletion: true,
+		// Values keep their commas: `-p mode=host,published=80,target=8080`
+		// and `-e LIST=a,b` are one value each, as with Docker's CLI.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "host", Aliases: []string{"H"}, EnvVars: []string{"SW_HOST"}, Value: api.DefaultHost,
 				Usage: "daemon socket to connect to"},

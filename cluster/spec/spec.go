@@ -71,6 +71,9 @@ func validatePorts(ports []types.PortConfig) []error {
 		if p.Protocol != "tcp" && p.Protocol != "udp" {
 			errs = append(errs, fmt.Errorf("invalid protocol %q for port %d: want tcp or udp", p.Protocol, p.TargetPort))
 		}
+		if p.PublishMode != "" && p.PublishMode != "ingress" && p.PublishMode != "host" {
+			errs = append(errs, fmt.Errorf("invalid publish mode %q for port %d: want ingress or host", p.PublishMode, p.TargetPort))
+		}
 		if p.TargetPort == 0 {
 			errs = append(errs, fmt.Errorf("invalid target port 0: want 1-65535"))
 		}

@@ -21,7 +21,7 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	var lastErr string
 	for {
 		changed := host.Store().Changed()
-		want := Frontends(host.Store().View(), host.IngressAddr())
+		want := Frontends(host.Store().View(), host.IngressAddr(), host.NodeID())
 		if err := proxy.Sync(want); err != nil && err.Error() != lastErr {
 			host.Logger().Error("ingress: cannot open published port", "err", err)
 			lastErr = err.Error()
@@ -37,9 +37,10 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	}
 }
 
-// Frontends computes the listeners this node should have: one per
-// published port, backed by the running tasks' addresses.
-func Frontends(view *store.ReadTx, ingressAddr string) map[loadbalancer.Frontend][]string {
+// Frontends computes the listeners node nodeID should have: one per
+// published port, backed by the running tasks' addresses — of any node in
+// ingress mode; in host mode only this node's, and only while it has some.
+func Frontends(view *store.ReadTx, ingressAddr, nodeID string) map[loadbalancer.Frontend][]string {
 	want := map[loadbalancer.Frontend][]string{}
 	for _, svc := range view.Services() {
 		if len(svc.Spec.Ports) == 0 {
@@ -49,11 +50,15 @@ func Frontends(view *store.ReadTx, ingressAddr string) map[loadbalancer.Frontend
 		for _, port := range svc.Spec.Ports {
 			fe := loadbalancer.Frontend{Proto: port.Protocol,
 				Addr: net.JoinHostPort(ingressAddr, strconv.Itoa(int(port.PublishedPort)))}
+			hostMode := port.PublishMode == "host"
 			backends := []string{}
 			for _, t := range tasks {
-				if serving(t) {
+				if serving(t) && (!hostMode || t.NodeID == nodeID) {
 					backends = append(backends, net.JoinHostPort(t.Status.Addr, strconv.Itoa(int(port.TargetPort))))
 				}
+			}
+			if hostMode && len(backends) == 0 {
+				continue
 			}
 			want[fe] = backends
 		}

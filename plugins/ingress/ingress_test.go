@@ -100,7 +100,7 @@ func TestFrontends(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Frontends(st.View(), tt.ingressAddr)
+			got := Frontends(st.View(), tt.ingressAddr, "")
 			for fe, backends := range got {
 				if backends == nil {
 					t.Errorf("%s: nil backends, want an empty list", fe)
@@ -119,7 +119,7 @@ func TestFrontends(t *testing.T) {
 
 func TestFrontendsEmptyStore(t *testing.T) {
 	st, _ := newStore(t)
-	if got := Frontends(st.View(), ""); len(got) != 0 {
+	if got := Frontends(st.View(), "", ""); len(got) != 0 {
 		t.Errorf("Frontends of an empty store = %v, want none", got)
 	}
 }
@@ -130,16 +130,16 @@ func TestFrontendsFollowTaskStatus(t *testing.T) {
 	propose(t, l, store.Change{CreateService: service("svc-web", "web", port("tcp", 8080, 80))})
 	propose(t, l, store.Change{CreateTask: task("t1", "svc-web", 1, types.TaskRunning, types.TaskStarting, "")})
 	fe := loadbalancer.Frontend{Proto: "tcp", Addr: ":8080"}
-	if got := Frontends(st.View(), "")[fe]; len(got) != 0 {
+	if got := Frontends(st.View(), "", "")[fe]; len(got) != 0 {
 		t.Fatalf("starting task serves: %v", got)
 	}
 	propose(t, l, store.Change{TaskStatus: &store.TaskStatusFrom{TaskID: "t1", NodeID: "node1",
 		Status: types.TaskStatus{State: types.TaskRunning, Addr: "10.0.0.7"}}})
-	if got := Frontends(st.View(), "")[fe]; !reflect.DeepEqual(got, []string{"10.0.0.7:80"}) {
+	if got := Frontends(st.View(), "", "")[fe]; !reflect.DeepEqual(got, []string{"10.0.0.7:80"}) {
 		t.Fatalf("running task: backends %v", got)
 	}
 	propose(t, l, store.Change{TaskDesired: &store.TaskDesiredFrom{TaskID: "t1", State: types.TaskShutdown}})
-	if got := Frontends(st.View(), "")[fe]; len(got) != 0 {
+	if got := Frontends(st.View(), "", "")[fe]; len(got) != 0 {
 		t.Fatalf("task told to stop still serves: %v", got)
 	}
 }

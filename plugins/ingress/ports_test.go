@@ -7,6 +7,7 @@ import (
 
 	"sw/cluster/store"
 	"sw/cluster/types"
+	"sw/loadbalancer"
 )
 
 func portsStore(t *testing.T, svcs ...*types.Service) *store.Store {
@@ -67,5 +68,29 @@ func TestMutateServiceRangeFull(t *testing.T) {
 	spec := &types.ServiceSpec{Name: "x", Ports: []types.PortConfig{pc(0, 80, "tcp")}}
 	if err := New().MutateService(st.View(), spec, nil); err == nil || !strings.Contains(err.Error(), "no free port") {
 		t.Fatalf("full range: %v", err)
+	}
+}
+
+// TestFrontendsHostMode: a host-mode port listens only on nodes running
+// one of its tasks, backed by those local tasks alone.
+func TestFrontendsHostMode(t *testing.T) {
+	st := store.New()
+	l := &store.Local{Store: st}
+	ctx := context.Background()
+	host := types.PortConfig{PublishedPort: 9000, TargetPort: 80, Protocol: "tcp", PublishMode: "host"}
+	changes := []store.Change{{CreateService: svc("h", host)}}
+	for i, n := range []string{"n1", "n2"} {
+		changes = append(changes, store.Change{CreateTask: &types.Task{ID: "t" + n, ServiceID: "h", NodeID: n, Slot: uint64(i + 1),
+			DesiredState: types.TaskRunning, Status: types.TaskStatus{State: types.TaskRunning, Addr: "10.0.0." + string(rune('1'+i))}}})
+	}
+	if err := l.Propose(ctx, &store.Command{Changes: changes}); err != nil {
+		t.Fatal(err)
+	}
+	got := Frontends(st.View(), "127.0.0.1", "n1")
+	if len(got) != 1 || strings.Join(got[loadbalancer.Frontend{Proto: "tcp", Addr: "127.0.0.1:9000"}], ",") != "10.0.0.1:80" {
+		t.Fatalf("n1 frontends: %v", got)
+	}
+	if got := Frontends(st.View(), "127.0.0.1", "n3"); len(got) != 0 {
+		t.Fatalf("a node without tasks must not listen in host mode: %v", got)
 	}
 }

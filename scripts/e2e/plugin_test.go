@@ -94,3 +94,26 @@ func TestAutoPublishedPort(t *testing.T) {
 		t.Fatalf("published port changed on update: %q -> %q", ports, again)
 	}
 }
+
+// TestHostModePort: a mode=host port listens only on the node that runs
+// the task.
+func TestHostModePort(t *testing.T) {
+	t.Parallel()
+	m, w := newNode(t, "hostmode-m"), newNode(t, "hostmode-w")
+	m.initSwarm()
+	joinAs(t, m, w, "worker")
+	port := freePort(t, m.ip)
+	m.ok("service", "create", "--name", "web", "--publish", fmt.Sprintf("mode=host,published=%d,target=8080", port), demoImage)
+	onNode := strings.TrimSpace(m.ok("service", "ps", "-f", "desired-state=running", "--format", "{{.Node}}", "web"))
+	with, without := m, w
+	if onNode == "hostmode-w" {
+		with, without = w, m
+	}
+	waitFor(t, 10*time.Second, "the task's node answers", func() bool {
+		_, err := httpGet(fmt.Sprintf("http://%s:%d/", with.ip, port))
+		return err == nil
+	})
+	if _, err := httpGet(fmt.Sprintf("http://%s:%d/", without.ip, port)); err == nil {
+		t.Fatalf("node %s answers on a host-mode port without running the task", without.name)
+	}
+}
