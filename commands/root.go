@@ -95,9 +95,9 @@ func client(c *cli.Context) (*api.Client, error) {
 	return api.NewClient(c.String("host"))
 }
 
-// usageError is a mistake in the command line: exit code 2... docker uses 1
-// for most, 125 for its own flag errors; sw uses 1 throughout, as Docker's
-// daemon errors do, and reserves 2 for none.
+// usageError is a mistake in the command line. It exits 1, like every
+// other sw error (Docker uses 1 for most errors and 125 for its own flag
+// errors; scripts here need only zero versus non-zero).
 func usageError(format string, a ...any) error {
 	return cli.Exit(fmt.Sprintf(format, a...), 1)
 }
