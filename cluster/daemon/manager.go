@@ -75,6 +75,8 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		defer sw.wg.Done()
 		select {
 		case <-sw.ready:
+			sw.wg.Add(1)
+			go func() { defer sw.wg.Done(); d.watchHooks(ctx, sw.store, sw.id.NodeID) }()
 			d.superviseNodeRunners(ctx, sw.store, host)
 		case <-ctx.Done():
 		}
@@ -140,6 +142,7 @@ func (d *Daemon) leadership(ctx context.Context, sw *swarm) {
 			d.log.Info("leadership lost; stopping the manager loops")
 			loops.stop()
 			loops = nil
+			d.leaderHooks(ctx, sw.store, false)
 		}
 		select {
 		case <-ctx.Done():
@@ -185,6 +188,7 @@ func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
 	go func() { defer l.wg.Done(); orch.Run(lctx) }()
 	go func() { defer l.wg.Done(); sched.Run(lctx) }()
 	go func() { defer l.wg.Done(); d.watchMembers(lctx, sw) }()
+	d.leaderHooks(lctx, sw.store, true)
 	return l
 }
 

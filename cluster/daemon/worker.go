@@ -16,7 +16,8 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	mirror := store.New()
 	sw.remote.OnSession = func(s peer.Session) {
 		d.rememberManagers(sw, s.Managers)
-		if err := mirror.Replace(s.Index, &types.Cluster{ID: sw.id.ClusterID, Plugins: s.Plugins}, nil, s.Services, s.Serving); err != nil {
+		tasks := append(append([]*types.Task{}, s.Serving...), notServing(s.Tasks)...)
+		if err := mirror.Replace(s.Index, &types.Cluster{ID: sw.id.ClusterID, Plugins: s.Plugins}, nil, s.Services, tasks); err != nil {
 			d.log.Warn("mirroring the swarm for plugins failed", "err", err)
 		}
 		if s.Node != nil && s.Node.Role == types.RoleManager {
@@ -29,6 +30,8 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 		// Plugins on a worker see a read-only mirror fed by the session.
 		defer sw.wg.Done()
 		host := &pluginHost{nodeID: sw.id.NodeID, store: mirror, log: d.log, ingress: d.cfg.IngressAddr}
+		sw.wg.Add(1)
+		go func() { defer sw.wg.Done(); d.watchHooks(ctx, mirror, sw.id.NodeID) }()
 		d.superviseNodeRunners(ctx, mirror, host)
 	}()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, sw.remote.Managers) }()
@@ -67,4 +70,16 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// notServing keeps the node's own tasks that are not already among the
+// serving ones, so its plugins also see them stop.
+func notServing(tasks []*types.Task) []*types.Task {
+	var out []*types.Task
+	for _, t := range tasks {
+		if t.Status.State != types.TaskRunning || t.DesiredState != types.TaskRunning {
+			out = append(out, t)
+		}
+	}
+	return out
 }

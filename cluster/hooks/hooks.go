@@ -73,3 +73,30 @@ func Enabled(p Plugin, set map[string]bool) bool {
 type ServiceMutator interface {
 	MutateService(view *store.ReadTx, spec *types.ServiceSpec, old *types.Service) error
 }
+
+// NodeWatcher hears of nodes joining and leaving the swarm (a node that
+// goes down counts as leaving; one that comes back, as joining).
+type NodeWatcher interface {
+	NodeJoined(ctx context.Context, n *types.Node)
+	NodeLeft(ctx context.Context, n *types.Node)
+}
+
+// LeaderWatcher hears when this manager gains or loses the leadership.
+type LeaderWatcher interface {
+	LeaderElected(ctx context.Context)
+	LeaderRevoked(ctx context.Context)
+}
+
+// ServiceWatcher hears of committed service changes.
+type ServiceWatcher interface {
+	ServiceCreated(ctx context.Context, s *types.Service)
+	ServiceUpdated(ctx context.Context, old, s *types.Service)
+	ServiceRemoved(ctx context.Context, s *types.Service)
+}
+
+// TaskWatcher hears, on the node that runs it, of a task starting
+// (reaching RUNNING) and stopping (reaching a terminal state).
+type TaskWatcher interface {
+	TaskStarted(ctx context.Context, t *types.Task)
+	TaskStopped(ctx context.Context, t *types.Task)
+}
