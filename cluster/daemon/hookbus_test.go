@@ -57,15 +57,21 @@ func TestHookBus(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go d.watchHooks(ctx, st, "n1")
+	// The bus compares successive states, so changes made between two of
+	// its looks are seen together: wait for each event before the next.
 	propose := func(ch ...store.Change) {
+		before := len(good.got())
 		if err := l.Propose(ctx, &store.Command{Changes: ch}); err != nil {
 			t.Fatal(err)
 		}
+		eventually(t, "the event delivered", func() bool { return len(good.got()) > before })
 	}
 	propose(store.Change{PutNode: &types.Node{ID: "n1", State: types.NodeReady}})
 	propose(store.Change{CreateService: &types.Service{ID: "s", Spec: types.ServiceSpec{Name: "web"}}})
-	propose(store.Change{CreateTask: &types.Task{ID: "t1", ServiceID: "s", NodeID: "n1", Slot: 1, DesiredState: types.TaskRunning,
-		Status: types.TaskStatus{State: types.TaskAssigned}}})
+	if err := l.Propose(ctx, &store.Command{Changes: []store.Change{{CreateTask: &types.Task{ID: "t1", ServiceID: "s", NodeID: "n1",
+		Slot: 1, DesiredState: types.TaskRunning, Status: types.TaskStatus{State: types.TaskAssigned}}}}}); err != nil {
+		t.Fatal(err)
+	}
 	propose(store.Change{TaskStatus: &store.TaskStatusFrom{TaskID: "t1", NodeID: "n1", Status: types.TaskStatus{State: types.TaskRunning}}})
 	propose(store.Change{DeleteService: "s"})
 	want := []string{"joined n1", "created web", "started t1", "removed web"}

@@ -74,6 +74,11 @@ type ServiceMutator interface {
 	MutateService(view *store.ReadTx, spec *types.ServiceSpec, old *types.Service) error
 }
 
+// The watcher hooks below are called from committed state, by comparing
+// one state of the store with the next: changes committed between two
+// looks arrive together (a service created and removed at once may never
+// be reported), as with any level-triggered watch.
+
 // NodeWatcher hears of nodes joining and leaving the swarm (a node that
 // goes down counts as leaving; one that comes back, as joining).
 type NodeWatcher interface {
