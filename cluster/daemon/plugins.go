@@ -96,22 +96,42 @@ func pluginSet(view *store.ReadTx) map[string]bool {
 	return nil
 }
 
-// mutatePlugins lets the enabled plugins complete a spec, in order; a
-// spec using a disabled plugin's feature is refused here already, before
-// the core rules would complain of what that plugin would have filled in.
+// mutatePlugins lets the enabled plugins complete a spec, in order. A spec
+// using a disabled plugin's feature is refused here already, before the
+// core rules would complain of what that plugin would have filled in.
 func (d *Daemon) mutatePlugins(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
+	return d.eachEnabled(view, s, func(p hooks.Plugin) error {
+		if m, ok := p.(hooks.ServiceMutator); ok {
+			return m.MutateService(view, s, old)
+		}
+		return nil
+	})
+}
+
+// checkPlugins runs the validators of the enabled plugins, in order, and
+// refuses a spec that needs a disabled one.
+func (d *Daemon) checkPlugins(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
+	return d.eachEnabled(view, s, func(p hooks.Plugin) error {
+		if v, ok := p.(hooks.ServiceValidator); ok {
+			return v.ValidateService(view, s, old)
+		}
+		return nil
+	})
+}
+
+// eachEnabled calls fn for each plugin the swarm has on, in order, until
+// one fails; a disabled plugin whose feature the spec uses fails it too.
+func (d *Daemon) eachEnabled(view *store.ReadTx, s *types.ServiceSpec, fn func(hooks.Plugin) error) error {
 	set := pluginSet(view)
 	for _, p := range d.cfg.Plugins {
-		if !hooks.Enabled(p, set) {
-			if err := refuseClaimed(p, s); err != nil {
-				return err
-			}
-			continue
+		var err error
+		if hooks.Enabled(p, set) {
+			err = fn(p)
+		} else {
+			err = refuseClaimed(p, s)
 		}
-		if m, ok := p.(hooks.ServiceMutator); ok {
-			if err := m.MutateService(view, s, old); err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -121,26 +141,6 @@ func refuseClaimed(p hooks.Plugin, s *types.ServiceSpec) error {
 	if c, ok := p.(hooks.SpecClaimer); ok {
 		if feature, claimed := c.Claims(s); claimed {
 			return fmt.Errorf("plugin %s is disabled: %s need it; enable it with 'sw plugin enable %s'", p.Name(), feature, p.Name())
-		}
-	}
-	return nil
-}
-
-// checkPlugins runs the validators of the enabled plugins, in order, and
-// refuses a spec that needs a disabled one.
-func (d *Daemon) checkPlugins(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
-	set := pluginSet(view)
-	for _, p := range d.cfg.Plugins {
-		if !hooks.Enabled(p, set) {
-			if err := refuseClaimed(p, s); err != nil {
-				return err
-			}
-			continue
-		}
-		if v, ok := p.(hooks.ServiceValidator); ok {
-			if err := v.ValidateService(view, s, old); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
