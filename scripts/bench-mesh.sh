@@ -30,6 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 source scripts/lib/images.sh
+source scripts/lib/daemon.sh
 
 RUNS=${RUNS:-3}
 THREADS=${THREADS:-2}
@@ -75,27 +76,11 @@ NODE_ID=""
 
 sw() { "$SW" -H "unix://$SOCK" "$@"; }
 
-remove_labeled() { # remove_labeled LABEL: force-removes every container with it
-	local ids
-	ids=$(docker ps -aq --filter "label=$1" 2>/dev/null || true)
-	if [ -n "$ids" ]; then
-		# shellcheck disable=SC2086
-		docker rm -f $ids >/dev/null 2>&1 || true
-	fi
-}
-
 cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM
-	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-		sw swarm leave --force >/dev/null 2>&1
-		kill "$DAEMON_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$DAEMON_PID" 2>/dev/null
-		wait "$DAEMON_PID" 2>/dev/null
-	fi
-	[ -n "$NODE_ID" ] && remove_labeled "com.sw.node.id=$NODE_ID"
+	stop_daemon "$DAEMON_PID" "$NODE_ID" "$SW" "$SOCK"
 	if [ -n "${KEEP_LOG:-}" ] && [ -f "$DLOG" ]; then
 		cp "$DLOG" "$KEEP_LOG" && log "daemon log kept at $KEEP_LOG"
 	fi
