@@ -16,11 +16,26 @@ import (
 
 	"sw/cluster/api"
 	"sw/cluster/hooks"
+	"sw/cluster/types"
 )
 
 // Contributor is a plugin that adds commands to the CLI.
 type Contributor interface {
 	Commands() []*cli.Command
+}
+
+// Extender is a plugin that adds flags or subcommands to core commands.
+// Extend is called once for every core command, with its path below sw
+// ("service create", "swarm"); it changes cmd in place.
+type Extender interface {
+	Extend(path string, cmd *cli.Command)
+}
+
+// ServiceFlagApplier is a plugin with flags on `service create` and
+// `service update` (added by Extend) that change the spec: create calls it
+// on a fresh spec, update on the stored one (update is then true).
+type ServiceFlagApplier interface {
+	ApplyServiceFlags(c *cli.Context, spec *types.ServiceSpec, update bool) error
 }
 
 // App builds the command tree: the core commands, then those the plugins
@@ -56,11 +71,40 @@ func App(plugins []hooks.Plugin) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	for _, p := range plugins {
+		if e, ok := p.(Extender); ok {
+			extend(e, "", app.Commands)
+		}
+	}
+	for _, p := range plugins {
 		if c, ok := p.(Contributor); ok {
 			app.Commands = append(app.Commands, c.Commands()...)
 		}
 	}
+	app.Metadata = map[string]any{pluginsKey: plugins}
 	return app
+}
+
+const pluginsKey = "plugins"
+
+// extend offers every command below cmds to e, depth first.
+func extend(e Extender, prefix string, cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		path := strings.TrimSpace(prefix + " " + cmd.Name)
+		e.Extend(path, cmd)
+		extend(e, path, cmd.Subcommands)
+	}
+}
+
+// applyServiceFlags lets each plugin's service flags change spec.
+func applyServiceFlags(c *cli.Context, spec *types.ServiceSpec, update bool) error {
+	ps, _ := c.App.Metadata[pluginsKey].([]hooks.Plugin)
+	var errs []error
+	for _, p := range ps {
+		if a, ok := p.(ServiceFlagApplier); ok {
+			errs = append(errs, a.ApplyServiceFlags(c, spec, update))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Run executes the CLI and returns the process exit code. Errors go to

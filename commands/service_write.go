@@ -88,6 +88,7 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 	pol, err := ParseRestart(c.String("restart-condition"), c.String("restart-delay"), c.String("restart-max-attempts"))
 	errs = append(errs, err)
 	spec.Restart = pol
+	errs = append(errs, applyServiceFlags(c, &spec, false))
 	return spec, errors.Join(errs...)
 }
 
@@ -224,7 +225,7 @@ func serviceUpdate(c *cli.Context) error {
 			}
 			s.Restart = pol
 		}
-		return nil
+		return applyServiceFlags(c, s, true)
 	})
 	if err != nil {
 		return err

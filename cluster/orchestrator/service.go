@@ -239,6 +239,7 @@ func (r *reconciler) newTask(slotNum uint64, nodeID string, attempt uint64) *typ
 		SpecVersion:  r.svc.SpecVersion,
 		Spec:         spec.Container,
 		Ports:        spec.Ports,
+		Placement:    spec.Placement,
 		DesiredState: types.TaskRunning,
 		Status:       types.TaskStatus{State: types.TaskNew, Timestamp: r.in.Now, Message: "created"},
 		Attempt:      attempt,

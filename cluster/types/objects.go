@@ -184,7 +184,30 @@ type ServiceSpec struct {
 	Container ContainerSpec     `json:"ContainerSpec"`
 	Restart   RestartPolicy     `json:"RestartPolicy"`
 	Ports     []PortConfig      `json:"Ports,omitempty"`
+	// Placement limits the nodes the tasks may run on (labels plugin).
+	Placement Placement `json:"Placement"`
+	// EndpointMode is how the service is found by name: "vip" (default)
+	// or "dnsrr" (dns plugin).
+	EndpointMode EndpointMode `json:"EndpointMode,omitempty"`
+	// VirtualIP is the service's allocated virtual IP in vip mode, kept
+	// across updates (dns plugin).
+	VirtualIP string `json:"VirtualIP,omitempty"`
 }
+
+// Placement holds a service's scheduling constraints, each as Docker
+// writes them: "node.labels.zone==east", "node.role!=manager".
+type Placement struct {
+	Constraints []string `json:"Constraints,omitempty"`
+}
+
+// EndpointMode says how a service's name resolves.
+type EndpointMode string
+
+// Endpoint modes, as Docker's.
+const (
+	EndpointVIP   EndpointMode = "vip"
+	EndpointDNSRR EndpointMode = "dnsrr"
+)
 
 // Service is a stored service.
 type Service struct {
@@ -216,13 +239,15 @@ type Task struct {
 	ServiceID   string `json:"ServiceID"`
 	ServiceName string `json:"ServiceName"`
 	// Slot is the replica number (1-based) of a replicated service; 0 for global.
-	Slot         uint64        `json:"Slot,omitempty"`
-	NodeID       string        `json:"NodeID,omitempty"`
-	SpecVersion  uint64        `json:"SpecVersion"`
-	Spec         ContainerSpec `json:"Spec"`
-	Ports        []PortConfig  `json:"Ports,omitempty"`
-	DesiredState TaskState     `json:"DesiredState"`
-	Status       TaskStatus    `json:"Status"`
+	Slot        uint64        `json:"Slot,omitempty"`
+	NodeID      string        `json:"NodeID,omitempty"`
+	SpecVersion uint64        `json:"SpecVersion"`
+	Spec        ContainerSpec `json:"Spec"`
+	Ports       []PortConfig  `json:"Ports,omitempty"`
+	// Placement is the service's placement when the task was made.
+	Placement    Placement  `json:"Placement"`
+	DesiredState TaskState  `json:"DesiredState"`
+	Status       TaskStatus `json:"Status"`
 	// Attempt counts the restarts that led to this task in its slot.
 	Attempt uint64 `json:"Attempt"`
 	// CreatedIndex is the log index of the command that created the task.

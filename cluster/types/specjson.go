@@ -18,6 +18,7 @@ type specJSON struct {
 type taskTemplateJSON struct {
 	ContainerSpec ContainerSpec `json:"ContainerSpec"`
 	RestartPolicy RestartPolicy `json:"RestartPolicy"`
+	Placement     *Placement    `json:"Placement,omitempty"`
 }
 
 type modeJSON struct {
@@ -28,7 +29,9 @@ type modeJSON struct {
 }
 
 type endpointJSON struct {
-	Ports []PortConfig `json:"Ports,omitempty"`
+	Mode      EndpointMode `json:"Mode,omitempty"`
+	Ports     []PortConfig `json:"Ports,omitempty"`
+	VirtualIP string       `json:"VirtualIP,omitempty"`
 }
 
 // MarshalJSON writes the spec in Docker's layout.
@@ -42,8 +45,11 @@ func (s ServiceSpec) MarshalJSON() ([]byte, error) {
 			Replicas uint64 `json:"Replicas"`
 		}{s.Replicas}
 	}
-	if len(s.Ports) > 0 {
-		out.EndpointSpec = &endpointJSON{Ports: s.Ports}
+	if len(s.Placement.Constraints) > 0 {
+		out.TaskTemplate.Placement = &s.Placement
+	}
+	if len(s.Ports) > 0 || s.EndpointMode != "" || s.VirtualIP != "" {
+		out.EndpointSpec = &endpointJSON{Mode: s.EndpointMode, Ports: s.Ports, VirtualIP: s.VirtualIP}
 	}
 	return json.Marshal(out)
 }
@@ -63,8 +69,13 @@ func (s *ServiceSpec) UnmarshalJSON(b []byte) error {
 		s.Mode = ModeReplicated
 		s.Replicas = in.Mode.Replicated.Replicas
 	}
+	if in.TaskTemplate.Placement != nil {
+		s.Placement = *in.TaskTemplate.Placement
+	}
 	if in.EndpointSpec != nil {
 		s.Ports = in.EndpointSpec.Ports
+		s.EndpointMode = in.EndpointSpec.Mode
+		s.VirtualIP = in.EndpointSpec.VirtualIP
 	}
 	return nil
 }
