@@ -99,8 +99,13 @@ func prettyNode(c *cli.Context, n *types.Node) {
 	fmt.Fprintf(w, "Platform:\n Operating System:\t%s\n Architecture:\t\t%s\nEngine Version:\t\t%s\n", n.OS, n.Arch, n.EngineVersion)
 	if len(n.Labels) > 0 {
 		fmt.Fprintf(w, "Labels:\n")
-		for k, v := range n.Labels {
-			fmt.Fprintf(w, " - %s=%s\n", k, v)
+		keys := make([]string, 0, len(n.Labels))
+		for k := range n.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, " - %s=%s\n", k, n.Labels[k])
 		}
 	}
 }

@@ -19,10 +19,13 @@ func nodeWriteCommands() []*cli.Command {
 				if err := exactArgs(c, 1, "node update [OPTIONS] NODE"); err != nil {
 					return err
 				}
-				if !c.IsSet("availability") && !c.IsSet("role") {
+				req := api.NodeUpdateRequest{Availability: c.String("availability"), Role: c.String("role")}
+				if err := applyNodeFlags(c, &req); err != nil {
+					return err
+				}
+				if req.Empty() {
 					return usageError("nothing to update: give --availability or --role")
 				}
-				req := api.NodeUpdateRequest{Availability: c.String("availability"), Role: c.String("role")}
 				return updateNodes(c, []string{c.Args().First()}, req, "")
 			}},
 		{Name: "promote", Usage: "promote one or more nodes to manager in the swarm", ArgsUsage: "NODE [NODE...]",

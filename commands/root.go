@@ -38,6 +38,12 @@ type ServiceFlagApplier interface {
 	ApplyServiceFlags(c *cli.Context, spec *types.ServiceSpec, update bool) error
 }
 
+// NodeFlagApplier is a plugin with flags on `node update` (added by
+// Extend) that change the update request.
+type NodeFlagApplier interface {
+	ApplyNodeFlags(c *cli.Context, req *api.NodeUpdateRequest) error
+}
+
 // App builds the command tree: the core commands, then those the plugins
 // contribute, in registry order.
 func App(plugins []hooks.Plugin) *cli.App {
@@ -102,6 +108,18 @@ func applyServiceFlags(c *cli.Context, spec *types.ServiceSpec, update bool) err
 	for _, p := range ps {
 		if a, ok := p.(ServiceFlagApplier); ok {
 			errs = append(errs, a.ApplyServiceFlags(c, spec, update))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// applyNodeFlags lets each plugin's node update flags change req.
+func applyNodeFlags(c *cli.Context, req *api.NodeUpdateRequest) error {
+	ps, _ := c.App.Metadata[pluginsKey].([]hooks.Plugin)
+	var errs []error
+	for _, p := range ps {
+		if a, ok := p.(NodeFlagApplier); ok {
+			errs = append(errs, a.ApplyNodeFlags(c, req))
 		}
 	}
 	return errors.Join(errs...)

@@ -195,6 +195,9 @@ func prettyService(c *cli.Context, s *types.Service) {
 	if s.Spec.Mode == types.ModeReplicated {
 		fmt.Fprintf(w, " Replicas:\t%d\n", s.Spec.Replicas)
 	}
+	if cs := s.Spec.Placement.Constraints; len(cs) > 0 {
+		fmt.Fprintf(w, "Placement:\n Constraints:\t[%s]\n", strings.Join(cs, " "))
+	}
 	r := s.Spec.Restart
 	fmt.Fprintf(w, "RestartPolicy:\n Condition:\t%s\n Delay:\t\t%s\n MaxAttempts:\t%d\n", r.Condition, r.Delay, r.MaxAttempts)
 	fmt.Fprintf(w, "ContainerSpec:\n Image:\t\t%s\n", s.Spec.Container.Image)
@@ -204,6 +207,7 @@ func prettyService(c *cli.Context, s *types.Service) {
 	if len(s.Spec.Container.Env) > 0 {
 		fmt.Fprintf(w, " Env:\t\t%s\n", strings.Join(s.Spec.Container.Env, " "))
 	}
+	prettyHealth(w, s.Spec.Container.Healthcheck)
 	if len(s.Spec.Ports) > 0 {
 		fmt.Fprintf(w, "Ports:\n")
 		for _, p := range s.Spec.Ports {

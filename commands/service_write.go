@@ -14,7 +14,7 @@ import (
 func serviceCreateCommand() *cli.Command {
 	return &cli.Command{
 		Name: "create", Usage: "create a new service", ArgsUsage: "IMAGE [COMMAND] [ARG...]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "service name"},
 			&cli.StringFlag{Name: "replicas", Usage: "number of tasks (default 1)"},
 			&cli.StringFlag{Name: "mode", Value: "replicated", Usage: "service mode: replicated or global"},
@@ -26,7 +26,7 @@ func serviceCreateCommand() *cli.Command {
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting for the service to converge"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
-		},
+		}, healthFlags()...),
 		Action: serviceCreate,
 	}
 }
@@ -88,6 +88,9 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 	pol, err := ParseRestart(c.String("restart-condition"), c.String("restart-delay"), c.String("restart-max-attempts"))
 	errs = append(errs, err)
 	spec.Restart = pol
+	health, err := parseHealthFlags(c)
+	errs = append(errs, err)
+	spec.Container.Healthcheck = health.create()
 	errs = append(errs, applyServiceFlags(c, &spec, false))
 	return spec, errors.Join(errs...)
 }
@@ -160,7 +163,7 @@ func serviceScaleCommand() *cli.Command {
 func serviceUpdateCommand() *cli.Command {
 	return &cli.Command{
 		Name: "update", Usage: "update a service", ArgsUsage: "SERVICE",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "replicas", Usage: "number of tasks"},
 			&cli.StringFlag{Name: "image", Usage: "service image tag"},
 			&cli.StringSliceFlag{Name: "env-add", Usage: "add or update an environment variable"},
@@ -170,7 +173,7 @@ func serviceUpdateCommand() *cli.Command {
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
-		},
+		}, healthFlags()...),
 		Action: serviceUpdate,
 	}
 }
@@ -188,6 +191,10 @@ func serviceUpdate(c *cli.Context) error {
 		replicas = n
 	}
 	if _, err := ParseEnv(c.StringSlice("env-add")); err != nil {
+		return err
+	}
+	health, err := parseHealthFlags(c)
+	if err != nil {
 		return err
 	}
 	cl, err := client(c)
@@ -225,6 +232,7 @@ func serviceUpdate(c *cli.Context) error {
 			}
 			s.Restart = pol
 		}
+		s.Container.Healthcheck = health.update(s.Container.Healthcheck)
 		return applyServiceFlags(c, s, true)
 	})
 	if err != nil {

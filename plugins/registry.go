@@ -8,13 +8,19 @@ import (
 	"fmt"
 
 	"sw/cluster/hooks"
+	"sw/plugins/autolock"
+	"sw/plugins/dns"
 	"sw/plugins/ingress"
+	"sw/plugins/labels"
 )
 
 // Builtins returns the built-in plugins, in hook order.
 func Builtins() []hooks.Plugin {
 	return []hooks.Plugin{
 		ingress.New(),
+		dns.New(),
+		labels.New(),
+		autolock.New(),
 	}
 }
 

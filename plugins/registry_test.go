@@ -52,7 +52,7 @@ func TestBuiltins(t *testing.T) {
 			t.Errorf("plugin %q has no description", p.Name())
 		}
 	}
-	if want := []string{"ingress"}; strings.Join(names, ",") != strings.Join(want, ",") {
+	if want := []string{"ingress", "dns", "labels", "autolock"}; strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("Builtins names, in hook order: %q, want %q", names, want)
 	}
 	if err := Check(ps); err != nil {

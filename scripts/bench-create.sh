@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-create.sh: how long `sw service create --replicas N` takes until N
 # tasks are RUNNING, next to starting the same N containers directly through
-# the Docker Engine API in parallel (scripts/benchdirect), in the same run.
+# the Docker Engine API in parallel (scripts/benchdirect), on the same task
+# network with the same name server, in the same run.
 #
 #   scripts/bench-create.sh                 N = 3 10 30, 5 runs each
 #   RUNS=3 NS="10 30" scripts/bench-create.sh
@@ -131,6 +132,11 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 sw swarm init --listen-addr "$BENCH_IP:2377" >/dev/null || fail "swarm init"
 NODE_ID=$(sw info --format '{{.NodeID}}')
 [ -n "$NODE_ID" ] || fail "no node ID from sw info"
+# The direct side starts its containers the way sw's tasks are: on the
+# swarm's task network, with its name server.
+CLUSTER=$(sw info --format '{{.ClusterID}}')
+TASK_NET="sw_${CLUSTER:0:12}"
+TASK_DNS=$(docker network inspect -f '{{(index .IPAM.Config 0).Gateway}}' "$TASK_NET") || fail "no task network $TASK_NET"
 
 # Warm-up, untimed: the first create pays for things no later run does
 # (first raft entries of the service tables, first image inspect, ...).
@@ -138,7 +144,7 @@ log "== warm-up (untimed)"
 sw service create --name bench-warmup --replicas 1 "$IMAGE" >/dev/null || fail "warm-up service create"
 sw service rm bench-warmup >/dev/null || fail "warm-up service rm"
 wait_gone bench-warmup
-"$DIRECT" -n 1 -image "$IMAGE" -label "$DIRECT_LABEL" >/dev/null || fail "warm-up benchdirect"
+"$DIRECT" -n 1 -image "$IMAGE" -label "$DIRECT_LABEL" -network "$TASK_NET" -dns "$TASK_DNS" >/dev/null || fail "warm-up benchdirect"
 settle
 
 # run_sw N R: one timed sw run; prints its seconds
@@ -169,7 +175,7 @@ run_sw() {
 # run_direct N R: one timed direct run; prints its seconds
 run_direct() {
 	local out
-	out=$("$DIRECT" -n "$1" -image "$IMAGE" -label "$DIRECT_LABEL") || fail "benchdirect -n $1 (run $2) failed"
+	out=$("$DIRECT" -n "$1" -image "$IMAGE" -label "$DIRECT_LABEL" -network "$TASK_NET" -dns "$TASK_DNS") || fail "benchdirect -n $1 (run $2) failed"
 	[[ $out =~ ^[0-9]+\.[0-9]+$ ]] || fail "benchdirect -n $1 printed '$out'"
 	printf '%s\n' "$out"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench-mesh.sh: requests/s and p99 latency through the routing mesh (a
-# published port on the node, served by loadbalancer/'s userspace proxy)
+# published port on the node: kernel DNAT, with loadbalancer/'s userspace
+# proxy behind it; SW_INGRESS_USERSPACE=1 measures the proxy alone)
 # next to straight to the one task container's own address on the Docker
 # bridge, in the same run, with wrk.
 #

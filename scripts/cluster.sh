@@ -64,9 +64,11 @@ up() {
 }
 
 down() {
-	local d n ids=""
+	local d n ids="" clusters=""
 	for d in "$DIR"/node*; do
-		[ -f "$d/data/node.json" ] && ids="$ids $(sed -n 's/.*"NodeID": "\([a-z0-9]*\)".*/\1/p' "$d/data/node.json")"
+		[ -f "$d/data/node.json" ] || continue
+		ids="$ids $(sed -n 's/.*"NodeID": "\([a-z0-9]*\)".*/\1/p' "$d/data/node.json")"
+		clusters="$clusters $(sed -n 's/.*"ClusterID": "\([a-z0-9]\{12\}\).*/\1/p' "$d/data/node.json")"
 	done
 	for d in "$DIR"/node*; do
 		[ -d "$d" ] || continue
@@ -80,6 +82,9 @@ down() {
 	done
 	for id in $ids; do
 		docker ps -aq --filter "label=com.sw.node.id=$id" | xargs -r docker rm -f >/dev/null
+	done
+	for id in $(printf '%s\n' $clusters | sort -u); do
+		docker network rm "sw_$id" >/dev/null 2>&1 || true # the swarm's task network
 	done
 	echo "cluster down"
 }

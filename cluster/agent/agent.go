@@ -2,10 +2,16 @@
 // node, makes the engine match them through an Executor, and reports each
 // task's state as it moves forward. After a restart it adopts the
 // containers it finds by label and removes those of tasks it no longer has.
+//
+// A task whose container has a health check (the spec's or the image's
+// HEALTHCHECK) stays STARTING until the engine calls it healthy; once
+// unhealthy, at start or later, its container is stopped and the task
+// FAILED ("task: container unhealthy"), for the orchestrator to replace.
 package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,12 +27,17 @@ import (
 type Executor interface {
 	Prepare(ctx context.Context, t *types.Task) error
 	Create(ctx context.Context, t *types.Task) (string, error)
-	Start(ctx context.Context, containerID string) (addr string, err error)
+	// Start starts a container and returns its state just after (its
+	// address, and its health if it has a health check).
+	Start(ctx context.Context, containerID string) (executor.Container, error)
 	Stop(ctx context.Context, containerID string, grace time.Duration) error
 	Remove(ctx context.Context, containerID string) error
 	Inspect(ctx context.Context, containerID string) (executor.Container, error)
 	List(ctx context.Context) ([]executor.Container, error)
 	Exits(ctx context.Context) (<-chan executor.Exit, <-chan error)
+	// HealthChanges streams the health changes of the node's task
+	// containers (to healthy or unhealthy).
+	HealthChanges(ctx context.Context) (<-chan executor.HealthChange, <-chan error)
 	Logs(ctx context.Context, containerID string, follow bool, tail string) (io.ReadCloser, error)
 }
 
@@ -54,6 +65,14 @@ type Agent struct {
 	containers map[string]string          // task ID -> container ID
 	busy       map[string]bool            // a worker is acting on the task
 	stopping   map[string]bool            // stopped on purpose: its exit is no failure
+	// waiting holds the tasks started whose health check has not passed
+	// yet (they stay STARTING), with the RUNNING status to report once it has.
+	waiting map[string]types.TaskStatus
+	// health is the last health status the engine's events gave per task.
+	health map[string]string
+	// unhealthy holds tasks failed as unhealthy whose containers still
+	// run: reconcile stops them (it knows their stop grace period).
+	unhealthy map[string]bool
 	// queue holds the reports not yet handed to Source.Report, in order.
 	// It is unbounded so that reporting never blocks with a.mu held, even
 	// while Report keeps failing; queued wakes the report loop.
@@ -77,6 +96,9 @@ func (a *Agent) Run(ctx context.Context) {
 	a.containers = map[string]string{}
 	a.busy = map[string]bool{}
 	a.stopping = map[string]bool{}
+	a.waiting = map[string]types.TaskStatus{}
+	a.health = map[string]string{}
+	a.unhealthy = map[string]bool{}
 	a.queued = make(chan struct{}, 1)
 	a.kick = make(chan struct{}, 1)
 	if a.Now == nil {
@@ -87,6 +109,7 @@ func (a *Agent) Run(ctx context.Context) {
 	}
 	go a.reportLoop(ctx)
 	go a.exitLoop(ctx)
+	go a.healthLoop(ctx)
 	adopted := false
 	// The periodic resync is due at a fixed pace, however often the
 	// assignments change: a busy cluster must not put it off for ever.
@@ -203,4 +226,11 @@ func exitStatus(code int) types.TaskStatus {
 	}
 	return types.TaskStatus{State: types.TaskFailed, Message: "started",
 		Err: fmt.Sprintf("task: non-zero exit (%d)", code), ExitCode: &code}
+}
+
+// errUnhealthy is the error of a task whose container's health check failed.
+var errUnhealthy = errors.New("task: container unhealthy")
+
+func unhealthyStatus() types.TaskStatus {
+	return types.TaskStatus{State: types.TaskFailed, Message: "unhealthy", Err: errUnhealthy.Error()}
 }

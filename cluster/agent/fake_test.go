@@ -21,6 +21,8 @@ type fakeContainer struct {
 	Running  bool
 	ExitCode int
 	Addr     string
+	// Health is the health check's status; "" without a health check.
+	Health string
 }
 
 // fakeExec is an in-memory Executor: containers in a map, configurable
@@ -49,20 +51,32 @@ type fakeExec struct {
 	inflight       int
 	maxInflight    int
 
-	// exits is unbuffered: a send returns once the agent has taken it.
-	exits chan executor.Exit
-	done  chan struct{} // closed by the test at its end
+	// imageHealthcheck names the images with a HEALTHCHECK.
+	imageHealthcheck map[string]bool
+	// startHealth, keyed by task ID, is the health Start reports instead
+	// of the container's.
+	startHealth map[string]string
+
+	// exits and healths are unbuffered: a send returns once the agent has
+	// taken it.
+	exits   chan executor.Exit
+	healths chan executor.HealthChange
+	done    chan struct{} // closed by the test at its end
 }
 
 func newFakeExec() *fakeExec {
 	return &fakeExec{
-		containers:  map[string]*fakeContainer{},
-		prepareErr:  map[string]error{},
-		createErr:   map[string]error{},
-		startErr:    map[string]error{},
-		exits:       make(chan executor.Exit),
-		done:        make(chan struct{}),
-		barrierOpen: make(chan struct{}),
+		containers: map[string]*fakeContainer{},
+		prepareErr: map[string]error{},
+		createErr:  map[string]error{},
+		startErr:   map[string]error{},
+		exits:      make(chan executor.Exit),
+		healths:    make(chan executor.HealthChange),
+
+		imageHealthcheck: map[string]bool{},
+		startHealth:      map[string]string{},
+		done:             make(chan struct{}),
+		barrierOpen:      make(chan struct{}),
 	}
 }
 
@@ -164,11 +178,17 @@ func (f *fakeExec) Create(ctx context.Context, t *types.Task) (string, error) {
 	}
 	f.next++
 	id := fmt.Sprintf("c%04d", f.next)
-	f.containers[id] = &fakeContainer{ID: id, TaskID: t.ID}
+	c := &fakeContainer{ID: id, TaskID: t.ID}
+	// Like the engine: the spec's test, else the image's, unless disabled.
+	h := t.Spec.Healthcheck
+	if (h != nil && len(h.Test) > 0 && !h.Disabled()) || (f.imageHealthcheck[t.Spec.Image] && !h.Disabled()) {
+		c.Health = executor.HealthStarting
+	}
+	f.containers[id] = c
 	return id, nil
 }
 
-func (f *fakeExec) Start(ctx context.Context, cid string) (string, error) {
+func (f *fakeExec) Start(ctx context.Context, cid string) (executor.Container, error) {
 	f.mu.Lock()
 	f.record("Start", cid)
 	f.inflight++
@@ -187,30 +207,69 @@ func (f *fakeExec) Start(ctx context.Context, cid string) (string, error) {
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return executor.Container{}, ctx.Err()
 		}
 	}
 	if barrier > 0 {
 		select {
 		case <-f.barrierOpen:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return executor.Container{}, ctx.Err()
 		case <-time.After(timeout):
-			return "", errors.New("fake: start barrier timed out: starts are not parallel")
+			return executor.Container{}, errors.New("fake: start barrier timed out: starts are not parallel")
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.startErr[cid]; err != nil {
-		return "", err
+		return executor.Container{}, err
 	}
 	c, ok := f.containers[cid]
 	if !ok {
-		return "", fmt.Errorf("No such container: %s", cid)
+		return executor.Container{}, fmt.Errorf("No such container: %s", cid)
 	}
 	c.Running = true
 	c.Addr = "10.0.0." + strings.TrimLeft(cid[1:], "0")
-	return c.Addr, nil
+	out := c.inspect()
+	if h, ok := f.startHealth[c.TaskID]; ok {
+		out.Health = h
+	}
+	return out, nil
+}
+
+// inspect is what the engine's inspect says of the container.
+func (c *fakeContainer) inspect() executor.Container {
+	h := c.Health
+	if h == "" {
+		h = executor.HealthNone
+	}
+	return executor.Container{ID: c.ID, TaskID: c.TaskID, Running: c.Running, ExitCode: c.ExitCode, Addr: c.Addr, Health: h}
+}
+
+// setHealth changes a container's health and delivers the event; like
+// exit, it returns once the agent has handled it.
+func (f *fakeExec) setHealth(cid, status string) error {
+	f.mu.Lock()
+	c, ok := f.containers[cid]
+	var taskID string
+	if ok {
+		c.Health = status
+		taskID = c.TaskID
+	}
+	f.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("fake: no container %s", cid)
+	}
+	for _, e := range []executor.HealthChange{{ContainerID: cid, TaskID: taskID, Status: status}, {}} {
+		select {
+		case f.healths <- e:
+		case <-f.done:
+			return errors.New("fake: test over")
+		case <-time.After(5 * time.Second):
+			return errors.New("fake: the agent does not take health events")
+		}
+	}
+	return nil
 }
 
 // Stop stops the container; like Docker, the engine then reports its death.
@@ -256,7 +315,7 @@ func (f *fakeExec) Inspect(ctx context.Context, cid string) (executor.Container,
 	if !ok {
 		return executor.Container{}, fmt.Errorf("%w: No such container: %s", executor.ErrContainerGone, cid)
 	}
-	return executor.Container{ID: c.ID, TaskID: c.TaskID, Running: c.Running, ExitCode: c.ExitCode, Addr: c.Addr}, nil
+	return c.inspect(), nil
 }
 
 func (f *fakeExec) List(ctx context.Context) ([]executor.Container, error) {
@@ -286,6 +345,30 @@ func (f *fakeExec) Exits(ctx context.Context) (<-chan executor.Exit, <-chan erro
 				errs <- ctx.Err()
 				return
 			case e := <-f.exits:
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					errs <- ctx.Err()
+					return
+				}
+			}
+		}
+	}()
+	return out, errs
+}
+
+// HealthChanges forwards the test's health events until ctx ends.
+func (f *fakeExec) HealthChanges(ctx context.Context) (<-chan executor.HealthChange, <-chan error) {
+	out := make(chan executor.HealthChange)
+	errs := make(chan error, 1)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				errs <- ctx.Err()
+				return
+			case e := <-f.healths:
 				select {
 				case out <- e:
 				case <-ctx.Done():

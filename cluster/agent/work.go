@@ -21,8 +21,12 @@ func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
 			continue
 		}
 		st := a.state(t)
+		_, waiting := a.waiting[t.ID]
 		switch {
-		case t.DesiredState == types.TaskRunning && st >= types.TaskAssigned && st < types.TaskRunning:
+		case a.unhealthy[t.ID]:
+			delete(a.unhealthy, t.ID)
+			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stop(ctx, t) })
+		case t.DesiredState == types.TaskRunning && st >= types.TaskAssigned && st < types.TaskRunning && !waiting:
 			a.spawn(ctx, t.ID, func(ctx context.Context) { a.start(ctx, t) })
 		case t.DesiredState > types.TaskRunning && st >= types.TaskAssigned && !st.Terminal():
 			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stop(ctx, t) })
@@ -39,6 +43,7 @@ func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
 		if !assigned[id] && a.containers[id] == "" && !a.busy[id] {
 			delete(a.local, id)
 			delete(a.stopping, id)
+			a.forgetHealth(id)
 		}
 	}
 }
@@ -83,17 +88,22 @@ func (a *Agent) start(ctx context.Context, t *types.Task) {
 		a.mu.Unlock()
 	}
 	a.report(t, types.TaskStatus{State: types.TaskStarting, Message: "starting", ContainerID: cid})
-	addr, err := a.Exec.Start(ctx, cid)
+	c, err := a.Exec.Start(ctx, cid)
 	if err != nil {
 		a.report(t, failed("starting container", err))
 		return
 	}
-	a.report(t, types.TaskStatus{State: types.TaskRunning, Message: "started", ContainerID: cid, Addr: addr})
+	if a.started(t, cid, c) {
+		return
+	}
+	// Unhealthy already: stop it here, as reconcile would.
+	a.stop(ctx, t)
 }
 
 func (a *Agent) stop(ctx context.Context, t *types.Task) {
 	a.mu.Lock()
 	a.stopping[t.ID] = true
+	delete(a.waiting, t.ID)
 	cid := a.containers[t.ID]
 	a.mu.Unlock()
 	if cid != "" {
@@ -157,6 +167,7 @@ func (a *Agent) onExit(taskID string, code int) {
 	if !ok || st < types.TaskStarting {
 		return // unknown here: adopt/resync decides from the container itself
 	}
+	delete(a.waiting, taskID)
 	a.reportLocked(taskID, st, exitStatus(code))
 }
 
@@ -186,14 +197,16 @@ func (a *Agent) adopt(ctx context.Context, tasks []*types.Task) error {
 	return nil
 }
 
-// resync checks every task this node should be running against its
-// container, catching exits whose events were missed.
+// resync checks every task this node should be running, or is waiting
+// for the health check of, against its container, catching exits and
+// health changes whose events were missed.
 func (a *Agent) resync(ctx context.Context, tasks []*types.Task) {
 	for _, t := range tasks {
 		a.mu.Lock()
 		cid, busy, st := a.containers[t.ID], a.busy[t.ID], a.state(t)
+		_, waiting := a.waiting[t.ID]
 		a.mu.Unlock()
-		if busy || st != types.TaskRunning || t.DesiredState != types.TaskRunning {
+		if busy || t.DesiredState != types.TaskRunning || (st != types.TaskRunning && !waiting) {
 			continue
 		}
 		if cid == "" {
@@ -208,6 +221,12 @@ func (a *Agent) resync(ctx context.Context, tasks []*types.Task) {
 			a.Log.Warn("agent: cannot inspect container", "task", t.ID, "err", err)
 		case !c.Running:
 			a.report(t, exitStatus(c.ExitCode))
+		case c.Health == executor.HealthHealthy || c.Health == executor.HealthUnhealthy:
+			a.mu.Lock()
+			if !a.busy[t.ID] && !a.stopping[t.ID] {
+				a.healthChangedLocked(t.ID, c.Health)
+			}
+			a.mu.Unlock()
 		}
 	}
 }

@@ -76,6 +76,7 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /v1/tasks", s.tasks)
 	mux.HandleFunc("GET /v1/tasks/{ref}", get(s, (*store.ReadTx).FindTask))
 	mux.HandleFunc("GET /v1/logs", s.logs)
+	s.routeUnlock(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
 }

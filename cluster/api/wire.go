@@ -86,6 +86,8 @@ type SwarmUpdateRequest struct {
 	CertExpiry    time.Duration `json:"CertExpiry,omitempty"`
 	RotateWorker  bool          `json:"RotateWorkerToken,omitempty"`
 	RotateManager bool          `json:"RotateManagerToken,omitempty"`
+	// RotateUnlockKey replaces the autolock unlock key.
+	RotateUnlockKey bool `json:"RotateManagerUnlockKey,omitempty"`
 }
 
 // LeaveRequest is `sw swarm leave`.
@@ -117,6 +119,15 @@ const HeaderIndex = "X-Sw-Index"
 type NodeUpdateRequest struct {
 	Availability string `json:"Availability,omitempty"`
 	Role         string `json:"Role,omitempty"`
+	// LabelAdd adds or replaces node labels, LabelRm removes them (the
+	// labels plugin's --label-add/--label-rm); removals come first.
+	LabelAdd map[string]string `json:"LabelAdd,omitempty"`
+	LabelRm  []string          `json:"LabelRm,omitempty"`
+}
+
+// Empty reports whether the request changes nothing.
+func (r NodeUpdateRequest) Empty() bool {
+	return r.Availability == "" && r.Role == "" && len(r.LabelAdd) == 0 && len(r.LabelRm) == 0
 }
 
 // NodeUpdateResponse may carry advice for the operator.

@@ -1,6 +1,7 @@
 // Package consensus runs hashicorp/raft for a manager: the on-disk log
 // (raft-boltdb), snapshots, the transport, and a Propose call that turns a
-// store.Command into a committed, applied log entry.
+// store.Command into a committed, applied log entry. Log entries and
+// snapshots are encrypted at rest with the manager's data key (Config.Keys).
 package consensus
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"sw/cluster/seal"
 	"sw/cluster/store"
 )
 
@@ -41,6 +43,9 @@ type Config struct {
 	// Timeouts; zero values take the defaults below.
 	HeartbeatTimeout, ElectionTimeout time.Duration
 	Logger                            *slog.Logger
+	// Keys holds the data key that encrypts the log entries and snapshots
+	// on disk (required). Rotate it with Keys.Rotate, then Reencrypt.
+	Keys *seal.Keyring
 }
 
 // Default timeouts: a leader's death is noticed in 0.5–1 s and a new one
@@ -63,6 +68,8 @@ var ErrTimeout = errors.New("the write was not committed in time: no quorum of m
 type Node struct {
 	raft      *raft.Raft
 	logs      *raftboltdb.BoltStore
+	sealed    *sealedLogs
+	snaps     *sealedSnapshots
 	transport *raft.NetworkTransport
 	store     *store.Store
 }
@@ -71,31 +78,35 @@ var _ store.Proposer = (*Node)(nil)
 
 // Open starts Raft over the store, replaying what is on disk.
 func Open(cfg Config, st *store.Store) (*Node, error) {
+	if cfg.Keys == nil {
+		return nil, errNoKeys
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("consensus: %w", err)
 	}
 	rc := raftConfig(cfg)
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
 	if err != nil {
 		return nil, fmt.Errorf("consensus: open log: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, rc.Logger)
+	logs := &sealedLogs{inner: bolt, ring: cfg.Keys}
+	snaps, err := newSealedSnapshots(filepath.Join(cfg.Dir, "snapshots"), 2, cfg.Keys, rc.Logger)
 	if err != nil {
-		logs.Close()
+		bolt.Close()
 		return nil, fmt.Errorf("consensus: open snapshots: %w", err)
 	}
 	trans, err := transport(cfg, rc)
 	if err != nil {
-		logs.Close()
+		bolt.Close()
 		return nil, err
 	}
 	if cfg.ForceNewCluster {
 		conf := raft.Configuration{Servers: []raft.Server{{
 			ID: raft.ServerID(cfg.NodeID), Address: trans.LocalAddr(), Suffrage: raft.Voter,
 		}}}
-		if err := raft.RecoverCluster(rc, &store.FSM{Store: store.New()}, logs, logs, snaps, trans, conf); err != nil {
+		if err := raft.RecoverCluster(rc, &store.FSM{Store: store.New()}, logs, bolt, snaps, trans, conf); err != nil {
 			trans.Close()
-			logs.Close()
+			bolt.Close()
 			return nil, fmt.Errorf("consensus: force new cluster: %w", err)
 		}
 	}
@@ -103,19 +114,19 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 		servers := raft.Configuration{Servers: []raft.Server{{
 			ID: raft.ServerID(cfg.NodeID), Address: trans.LocalAddr(), Suffrage: raft.Voter,
 		}}}
-		if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, servers); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		if err := raft.BootstrapCluster(rc, logs, bolt, snaps, trans, servers); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			trans.Close()
-			logs.Close()
+			bolt.Close()
 			return nil, fmt.Errorf("consensus: bootstrap: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, &store.FSM{Store: st}, logs, logs, snaps, trans)
+	r, err := raft.NewRaft(rc, &store.FSM{Store: st}, logs, bolt, snaps, trans)
 	if err != nil {
 		trans.Close()
-		logs.Close()
+		bolt.Close()
 		return nil, fmt.Errorf("consensus: start: %w", err)
 	}
-	return &Node{raft: r, logs: logs, transport: trans, store: st}, nil
+	return &Node{raft: r, logs: bolt, sealed: logs, snaps: snaps, transport: trans, store: st}, nil
 }
 
 func transport(cfg Config, rc *raft.Config) (*raft.NetworkTransport, error) {
@@ -141,6 +152,9 @@ func raftConfig(cfg Config) *raft.Config {
 	rc.HeartbeatTimeout = pick(cfg.HeartbeatTimeout, DefaultHeartbeatTimeout)
 	rc.ElectionTimeout = pick(cfg.ElectionTimeout, DefaultElectionTimeout)
 	rc.LeaderLeaseTimeout = rc.HeartbeatTimeout / 2
+	if testTrailingLogs > 0 {
+		rc.TrailingLogs = testTrailingLogs
+	}
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: logOutput(cfg.Logger)})
 	return rc
 }
@@ -151,6 +165,10 @@ func logOutput(l *slog.Logger) io.Writer {
 	}
 	return os.Stderr
 }
+
+// testTrailingLogs, set by tests, keeps fewer log entries behind a
+// snapshot, so that a new follower is sent the snapshot.
+var testTrailingLogs uint64
 
 func pick(d, def time.Duration) time.Duration {
 	if d > 0 {
@@ -284,16 +302,58 @@ func timeoutOf(ctx context.Context) time.Duration {
 }
 
 // CaughtUp reports whether every entry this node knows to be committed has
-// been applied to its store, with a leader known.
+// been applied to its store, with a leader known. Raft's AppliedIndex
+// counts entries handed to the state machine, not yet applied by it, so
+// the store's own index must also have reached the last command
+// committed (entries after it are Raft's own: no-ops, configurations).
 func (n *Node) CaughtUp() bool {
 	if a, _ := n.Leader(); a == "" {
 		return false
 	}
-	return n.raft.AppliedIndex() >= n.raft.CommitIndex() && n.raft.CommitIndex() > 0
+	commit := n.raft.CommitIndex()
+	if commit == 0 || n.raft.AppliedIndex() < commit {
+		return false
+	}
+	return n.store.Index() >= n.lastCommandAtOrBefore(commit)
+}
+
+// lastCommandAtOrBefore is the index of the last command entry at or
+// before i, looking back a little way (0 if none is found there: older
+// entries are in the snapshot restored at start).
+func (n *Node) lastCommandAtOrBefore(i uint64) uint64 {
+	for j := i; j > 0 && i-j < 64; j-- {
+		var l raft.Log
+		if err := n.sealed.GetLog(j, &l); err != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand {
+			return j
+		}
+	}
+	return 0
 }
 
 // LastContact is when a follower last heard from the leader.
 func (n *Node) LastContact() time.Time { return n.raft.LastContact() }
+
+// Reencrypt rewrites every log entry and snapshot on disk with the
+// current key of Config.Keys, after a rotation (Keys.Rotate): once it
+// returns, the previous key can be dropped. Raft's writes wait meanwhile.
+func (n *Node) Reencrypt() error {
+	if err := n.sealed.reencrypt(); err != nil {
+		return fmt.Errorf("consensus: re-encrypting the log: %w", err)
+	}
+	return n.snaps.reencrypt()
+}
+
+// Snapshot takes a snapshot now and compacts the log behind it.
+func (n *Node) Snapshot() error {
+	err := n.raft.Snapshot().Error()
+	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return err
+}
 
 // Close stops Raft and releases its files and port.
 func (n *Node) Close() error {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"sw/cluster/seal"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -21,11 +22,19 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// testKeys is the data key the tests' Raft data is sealed with.
+var testKeys = seal.NewKeyring(seal.Key{1, 2, 3}, nil)
+
 func open(t *testing.T, dir, addr string, bootstrap bool) (*Node, *store.Store) {
+	t.Helper()
+	return openWith(t, dir, addr, bootstrap, testKeys)
+}
+
+func openWith(t *testing.T, dir, addr string, bootstrap bool, keys *seal.Keyring) (*Node, *store.Store) {
 	t.Helper()
 	st := store.New()
 	n, err := Open(Config{Dir: dir, NodeID: "n1", BindAddr: addr, AdvertiseAddr: addr, Bootstrap: bootstrap,
-		HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond}, st)
+		HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond, Keys: keys}, st)
 	if err != nil {
 		t.Fatal(err)
 	}

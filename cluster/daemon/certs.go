@@ -41,9 +41,10 @@ func newTLSMaterial(caPEM, certPEM, keyPEM []byte) (*tlsMaterial, error) {
 	return &tlsMaterial{caPEM: caPEM, certPEM: certPEM, keyPEM: keyPEM, ca: ca, cert: cert, id: id}, nil
 }
 
-// loadTLS reads the node's certificates from its data dir.
-func loadTLS(dataDir string) (*tlsMaterial, error) {
-	dir := filepath.Join(dataDir, certDir)
+// loadTLS reads the node's certificates from its data dir, opening its
+// key file with d.keys (a sealed one needs the unlock key first).
+func (d *Daemon) loadTLS() (*tlsMaterial, error) {
+	dir := filepath.Join(d.cfg.DataDir, certDir)
 	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
 	caPEM, err := read(caFile)
 	if err != nil {
@@ -53,16 +54,17 @@ func loadTLS(dataDir string) (*tlsMaterial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the node's certificates: %w", err)
 	}
-	keyPEM, err := read(nodeKeyFile)
+	keyPEM, err := d.keys.load()
 	if err != nil {
-		return nil, fmt.Errorf("reading the node's certificates: %w", err)
+		return nil, err
 	}
 	return newTLSMaterial(caPEM, certPEM, keyPEM)
 }
 
-// save writes the certificates, the key readable by the owner only.
-func (m *tlsMaterial) save(dataDir string) error {
-	dir := filepath.Join(dataDir, certDir)
+// save writes the certificates, and the key through k: with the node's
+// Raft data key in its headers, sealed while the swarm is autolocked.
+func (m *tlsMaterial) save(k *nodeKeys) error {
+	dir := k.dir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -70,10 +72,10 @@ func (m *tlsMaterial) save(dataDir string) error {
 		name string
 		data []byte
 		perm os.FileMode
-	}{{caFile, m.caPEM, 0o644}, {nodeCertFile, m.certPEM, 0o644}, {nodeKeyFile, m.keyPEM, 0o600}} {
+	}{{caFile, m.caPEM, 0o644}, {nodeCertFile, m.certPEM, 0o644}} {
 		if err := pki.WriteFileAtomic(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
 			return err
 		}
 	}
-	return nil
+	return k.writeKey(m.keyPEM, m.id.IsManager())
 }

@@ -42,6 +42,8 @@ type Daemon struct {
 
 	mu    sync.Mutex
 	swarm *swarm // nil while not in a swarm
+	// keys is the node's key file and lock state (autolock).
+	keys *nodeKeys
 	// roleMu serialises role changes of this node.
 	roleMu sync.Mutex
 }
@@ -66,7 +68,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", executor.ErrNoEngine, err)
 	}
-	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver}, nil
+	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, keys: newNodeKeys(cfg.DataDir)}, nil
 }
 
 // Run serves the API and, if this node was in a swarm, rejoins it; it
@@ -82,7 +84,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	if id != nil {
-		if _, err := d.startSwarm(ctx, id, startOptions{}); err != nil {
+		if err := d.rejoin(ctx, id); err != nil {
 			l.Close()
 			return fmt.Errorf("rejoining the swarm: %w", err)
 		}
@@ -117,6 +119,7 @@ func (d *Daemon) Info(ctx context.Context) api.Info {
 	}
 	sw := d.active()
 	if sw == nil {
+		d.lockedInfo(&info)
 		return info
 	}
 	info.Swarm = api.SwarmActive
@@ -155,6 +158,9 @@ func (d *Daemon) current() (*swarm, error) {
 		return nil, errWorker
 	}
 	if sw == nil {
+		if err := d.lockedErr(); err != nil {
+			return nil, err
+		}
 		return nil, store.Errorf(api.ErrUnavailable, "this node is not a swarm manager. Use \"sw swarm init\" or \"sw swarm join\" to connect this node to a swarm and try again")
 	}
 	select {

@@ -12,6 +12,7 @@ import (
 	"sw/cluster/api"
 	"sw/cluster/consensus"
 	"sw/cluster/peer"
+	"sw/cluster/seal"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -75,7 +76,8 @@ func openRaft(t *testing.T, bootstrap bool) (*consensus.Node, *store.Store) {
 	st := store.New()
 	addr := freeTCPAddr(t)
 	n, err := consensus.Open(consensus.Config{Dir: t.TempDir(), NodeID: "n1", BindAddr: addr, AdvertiseAddr: addr,
-		Bootstrap: bootstrap, HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond}, st)
+		Bootstrap: bootstrap, HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
+		Keys: seal.NewKeyring(seal.Key{1}, nil)}, st)
 	if err != nil {
 		t.Fatal(err)
 	}

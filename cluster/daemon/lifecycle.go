@@ -25,6 +25,9 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	if req.ForceNewCluster {
 		return d.forceNewCluster(ctx, req)
 	}
+	if err := d.lockedErr(); err != nil {
+		return api.InitResponse{}, err
+	}
 	if d.active() != nil {
 		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%s", errInSwarm)
 	}
@@ -53,6 +56,9 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	cluster := &types.Cluster{ID: id.ClusterID, TaskHistoryLimit: types.DefaultTaskHistoryLimit, CertExpiry: expiry,
 		RootCA: types.RootCA{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM}, GossipKey: gossip, Plugins: plugins}
 	if cluster.JoinTokens, err = newTokens(ca); err != nil {
+		return api.InitResponse{}, err
+	}
+	if err := d.keepUnlockKey(cluster); err != nil {
 		return api.InitResponse{}, err
 	}
 	if err := d.issueOwnCert(ca, id, expiry); err != nil {
@@ -120,7 +126,7 @@ func (d *Daemon) issueOwnCert(ca *pki.CA, id *identity, expiry time.Duration) er
 	if err != nil {
 		return err
 	}
-	return m.save(d.cfg.DataDir)
+	return m.save(d.keys)
 }
 
 // bootstrapState waits for this single voter to lead, then writes the
@@ -151,6 +157,9 @@ func (d *Daemon) abandon(sw *swarm) {
 // Join makes this node part of the swarm a manager at req.RemoteAddr
 // belongs to, as the token says: worker or manager.
 func (d *Daemon) Join(ctx context.Context, req api.JoinRequest) (api.JoinResponse, error) {
+	if err := d.lockedErr(); err != nil {
+		return api.JoinResponse{}, err
+	}
 	if d.active() != nil {
 		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%s", errInSwarm)
 	}
@@ -189,7 +198,7 @@ func (d *Daemon) Join(ctx context.Context, req api.JoinRequest) (api.JoinRespons
 	}
 	id := &identity{NodeID: resp.NodeID, ClusterID: resp.ClusterID, Role: resp.Role, AdvertiseAddr: adv,
 		ListenAddr: listen, GossipKey: resp.GossipKey, Managers: resp.Managers}
-	if err := mat.save(d.cfg.DataDir); err != nil {
+	if err := mat.save(d.keys); err != nil {
 		return api.JoinResponse{}, err
 	}
 	if err := d.enter(ctx, id); err != nil {
@@ -257,6 +266,9 @@ func joinError(remote string, err error) error {
 // and its swarm state erased. A manager needs force.
 func (d *Daemon) Leave(ctx context.Context, force bool) error {
 	sw := d.active()
+	if sw == nil && d.keys.lockedID() != nil {
+		return d.leaveLocked(ctx, force)
+	}
 	if sw == nil {
 		return store.Errorf(api.ErrBadRequest, "this node is not part of a swarm")
 	}
@@ -275,6 +287,7 @@ func (d *Daemon) Leave(ctx context.Context, force bool) error {
 			_ = d.exec.Remove(ctx, c.ID)
 		}
 	}
+	d.exec.RemoveNetwork(ctx, sw.id.ClusterID)
 	return d.forget()
 }
 

@@ -40,7 +40,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	}
 	r, err := consensus.Open(consensus.Config{
 		Dir: filepath.Join(d.cfg.DataDir, "raft"), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
-		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log,
+		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log, Keys: d.keys.keyring(),
 		Layer: &peer.StreamLayer{Listener: mux.Listener(peer.KindRaft), Dialer: sw.dialer, Advertise: adv},
 	}, sw.store)
 	if err != nil {
@@ -62,6 +62,8 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		}
 	}()
 	go func() { defer sw.wg.Done(); d.watchReady(ctx, sw) }()
+	sw.wg.Add(1)
+	go func() { defer sw.wg.Done(); d.keepKeysSealed(ctx, sw) }()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, func() []string { return d.managerAddrs(sw) }) }()
 	go func() {
 		defer sw.wg.Done()
@@ -69,7 +71,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 			Source: &dispatcher.Local{NodeID: sw.id.NodeID, Store: sw.store, Proposer: sw.proposer, Ready: sw.ready}}
 		a.Run(ctx)
 	}()
-	host := &pluginHost{nodeID: sw.id.NodeID, store: sw.store, log: d.log, ingress: d.cfg.IngressAddr}
+	host := &pluginHost{nodeID: sw.id.NodeID, store: sw.store, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec}
 	sw.wg.Add(1)
 	go func() {
 		defer sw.wg.Done()
@@ -181,8 +183,8 @@ func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
 	if err := d.registerSelf(lctx, sw); err != nil {
 		d.log.Warn("registering this node failed", "err", err)
 	}
-	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
-	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log}
+	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.nodeFilters()}
+	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.nodeFilters()}
 	l.wg.Add(4)
 	go func() { defer l.wg.Done(); d.reconcileVoters(lctx, sw) }()
 	go func() { defer l.wg.Done(); orch.Run(lctx) }()

@@ -50,10 +50,42 @@ func (d *Daemon) UpdateNode(ctx context.Context, ref string, req api.NodeUpdateR
 		warning = managerCountWarning(managers)
 		u.Role = &role
 	}
+	if len(req.LabelAdd)+len(req.LabelRm) > 0 {
+		labels, err := editLabels(n.Labels, req.LabelAdd, req.LabelRm)
+		if err != nil {
+			return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+		}
+		u.Labels, u.SetLabels = labels, true
+	}
+	if err := d.refuseNodeClaimed(view, u); err != nil {
+		return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+	}
 	if err := d.propose(ctx, sw, store.Change{UpdateNode: u}); err != nil {
 		return api.NodeUpdateResponse{}, err
 	}
 	return api.NodeUpdateResponse{Warning: warning}, nil
+}
+
+// editLabels returns a node's labels with rm removed, then add set, as
+// Docker's node update: removing a label the node lacks is an error.
+func editLabels(old, add map[string]string, rm []string) (map[string]string, error) {
+	out := make(map[string]string, len(old)+len(add))
+	for k, v := range old {
+		out[k] = v
+	}
+	for _, k := range rm {
+		if _, ok := out[k]; !ok {
+			return nil, fmt.Errorf("key %s doesn't exist in node's labels", k)
+		}
+		delete(out, k)
+	}
+	for k, v := range add {
+		if k == "" {
+			return nil, fmt.Errorf("invalid label %q: the key is empty", "="+v)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 func countManagers(view *store.ReadTx) int {

@@ -77,6 +77,9 @@ func (d *Daemon) SetPlugin(ctx context.Context, name string, on bool) error {
 		next.Plugins = map[string]bool{}
 	}
 	next.Plugins[name] = on
+	if err := d.keepUnlockKey(&next); err != nil {
+		return err
+	}
 	return d.propose(ctx, sw, store.Change{PutCluster: &next})
 }
 
@@ -144,6 +147,34 @@ func refuseClaimed(p hooks.Plugin, s *types.ServiceSpec) error {
 		}
 	}
 	return nil
+}
+
+// refuseNodeClaimed refuses a node update that uses a disabled plugin's
+// part (node labels need the labels plugin).
+func (d *Daemon) refuseNodeClaimed(view *store.ReadTx, u *store.NodeUpdate) error {
+	set := pluginSet(view)
+	for _, p := range d.cfg.Plugins {
+		c, ok := p.(hooks.NodeClaimer)
+		if !ok || hooks.Enabled(p, set) {
+			continue
+		}
+		if feature, claimed := c.ClaimsNodeUpdate(u); claimed {
+			return fmt.Errorf("plugin %s is disabled: %s need it; enable it with 'sw plugin enable %s'", p.Name(), feature, p.Name())
+		}
+	}
+	return nil
+}
+
+// nodeFilters are the plugins that limit where tasks run, enabled or not:
+// switching one off must not move tasks (see hooks.NodeFilter).
+func (d *Daemon) nodeFilters() []hooks.NodeFilter {
+	var out []hooks.NodeFilter
+	for _, p := range d.cfg.Plugins {
+		if f, ok := p.(hooks.NodeFilter); ok {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // superviseNodeRunners runs each plugin's node hook while the swarm has

@@ -90,7 +90,7 @@ func (d *Daemon) switchRole(sw *swarm, role types.NodeRole) {
 	d.mu.Unlock()
 	managers := d.knownManagers(sw)
 	sw.stop()
-	if err := mat.save(d.cfg.DataDir); err != nil {
+	if err := mat.save(d.keys); err != nil {
 		d.log.Error("role change: saving the certificate failed", "err", err)
 	}
 	id := *sw.id
@@ -174,7 +174,7 @@ func (d *Daemon) certLoop(ctx context.Context, sw *swarm) {
 			}
 			continue
 		}
-		if err := mat.save(d.cfg.DataDir); err != nil {
+		if err := mat.save(d.keys); err != nil {
 			d.log.Warn("saving the renewed certificate failed", "err", err)
 		}
 		sw.tls.Store(mat)

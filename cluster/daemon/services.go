@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/docker/docker/pkg/stdcopy"
@@ -77,7 +78,8 @@ func (d *Daemon) UpdateService(ctx context.Context, id string, version uint64, s
 	}
 	next := *old
 	next.Spec = s
-	if !reflect.DeepEqual(old.Spec.Container, s.Container) || !reflect.DeepEqual(old.Spec.Ports, s.Ports) {
+	if !reflect.DeepEqual(old.Spec.Container, s.Container) || !reflect.DeepEqual(old.Spec.Ports, s.Ports) ||
+		!slices.Equal(old.Spec.Placement.Constraints, s.Placement.Constraints) {
 		next.SpecVersion++
 	}
 	return d.propose(ctx, sw, store.Change{UpdateService: &next})

@@ -14,11 +14,13 @@ import (
 	"sw/cluster/api"
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
+	"sw/cluster/executor"
 	"sw/cluster/hooks"
 	"sw/cluster/membership"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
+	"sw/cluster/types"
 )
 
 // swarm is everything that runs while the node is in a swarm. Managers
@@ -60,7 +62,7 @@ type startOptions struct {
 
 // startSwarm brings up everything the node's role needs.
 func (d *Daemon) startSwarm(ctx context.Context, id *identity, opts startOptions) (*swarm, error) {
-	mat, err := loadTLS(d.cfg.DataDir)
+	mat, err := d.loadTLS()
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +76,11 @@ func (d *Daemon) startSwarm(ctx context.Context, id *identity, opts startOptions
 		return nil, err
 	}
 	d.exec.SetNodeID(id.NodeID)
+	if _, err := d.exec.EnsureNetwork(ctx, id.ClusterID); err != nil {
+		cancel()
+		_ = sw.pool.Close()
+		return nil, err
+	}
 	if id.isManager() {
 		err = d.startManager(runCtx, sw, opts)
 	} else {
@@ -171,6 +178,7 @@ func (sw *swarm) stop() {
 func (d *Daemon) forget() error {
 	_ = os.Remove(filepath.Join(d.cfg.DataDir, identityFile))
 	_ = os.RemoveAll(filepath.Join(d.cfg.DataDir, certDir))
+	d.keys.reset()
 	return os.RemoveAll(filepath.Join(d.cfg.DataDir, "raft"))
 }
 
@@ -192,6 +200,7 @@ type pluginHost struct {
 	nodeID, ingress string
 	store           *store.Store
 	log             *slog.Logger
+	exec            *executor.Docker
 }
 
 var _ hooks.Host = (*pluginHost)(nil)
@@ -200,3 +209,6 @@ func (h *pluginHost) NodeID() string       { return h.nodeID }
 func (h *pluginHost) Store() *store.Store  { return h.store }
 func (h *pluginHost) Logger() *slog.Logger { return h.log }
 func (h *pluginHost) IngressAddr() string  { return h.ingress }
+
+func (h *pluginHost) TaskNetwork() types.TaskNetwork { return h.exec.Network() }
+func (h *pluginHost) SetTaskDNS(servers []string)    { h.exec.SetDNS(servers) }

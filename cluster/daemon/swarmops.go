@@ -87,5 +87,13 @@ func (d *Daemon) UpdateSwarm(ctx context.Context, req api.SwarmUpdateRequest) er
 			return err
 		}
 	}
+	if req.RotateUnlockKey {
+		if err := d.rotateUnlockKey(&c); err != nil {
+			return err
+		}
+	}
+	if err := d.keepUnlockKey(&c); err != nil {
+		return err
+	}
 	return d.propose(ctx, sw, store.Change{PutCluster: &c})
 }

@@ -29,7 +29,7 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	go func() {
 		// Plugins on a worker see a read-only mirror fed by the session.
 		defer sw.wg.Done()
-		host := &pluginHost{nodeID: sw.id.NodeID, store: mirror, log: d.log, ingress: d.cfg.IngressAddr}
+		host := &pluginHost{nodeID: sw.id.NodeID, store: mirror, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec}
 		sw.wg.Add(1)
 		go func() { defer sw.wg.Done(); d.watchHooks(ctx, mirror, sw.id.NodeID) }()
 		d.superviseNodeRunners(ctx, mirror, host)

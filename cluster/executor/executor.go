@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -30,6 +31,9 @@ type Container struct {
 	ExitCode int
 	Addr     string
 	Error    string
+	// Health is the health check's status (HealthNone without one); only
+	// Inspect and Start fill it.
+	Health string
 }
 
 // Exit is a task container's death, seen in the engine's event stream.
@@ -43,6 +47,11 @@ type Exit struct {
 type Docker struct {
 	cli    *client.Client
 	nodeID string
+
+	mu        sync.Mutex
+	network   types.TaskNetwork // where new task containers go ("" = default bridge)
+	clusterID string            // the swarm the network belongs to
+	dns       []string          // their name servers (nil = engine default)
 }
 
 // ErrContainerGone says a container no longer exists on the engine.
@@ -110,10 +119,18 @@ func (d *Docker) Create(ctx context.Context, t *types.Task) (string, error) {
 	if len(t.Spec.Command) > 0 {
 		cfg.Entrypoint = t.Spec.Command
 	}
+	cfg.Healthcheck = healthConfig(t.Spec.Healthcheck)
 	grace := int(t.Spec.StopGracePeriod / time.Second)
 	cfg.StopTimeout = &grace
 	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}}
+	if net, dns := d.hostNetworking(); net != "" {
+		host.NetworkMode = container.NetworkMode(net)
+		host.DNS = dns
+	}
 	resp, err := d.cli.ContainerCreate(ctx, cfg, host, nil, nil, t.ContainerName())
+	if errdefs.IsNotFound(err) && host.NetworkMode != "" && d.recreateNetwork(ctx) {
+		resp, err = d.cli.ContainerCreate(ctx, cfg, host, nil, nil, t.ContainerName())
+	}
 	if err != nil {
 		if errdefs.IsConflict(err) { // created before a restart of ours: adopt it
 			if c, ierr := d.cli.ContainerInspect(ctx, t.ContainerName()); ierr == nil {
@@ -125,16 +142,13 @@ func (d *Docker) Create(ctx context.Context, t *types.Task) (string, error) {
 	return resp.ID, nil
 }
 
-// Start starts a container and returns its IP address.
-func (d *Docker) Start(ctx context.Context, id string) (string, error) {
+// Start starts a container and returns its state just after: its IP
+// address and the health of its health check, if it has one.
+func (d *Docker) Start(ctx context.Context, id string) (Container, error) {
 	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return "", err
+		return Container{}, err
 	}
-	c, err := d.Inspect(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	return c.Addr, nil
+	return d.Inspect(ctx, id)
 }
 
 // Stop asks the container to stop, killing it after grace.
@@ -171,6 +185,7 @@ func (d *Docker) Inspect(ctx context.Context, id string) (Container, error) {
 		out.ExitCode = c.State.ExitCode
 		out.Error = c.State.Error
 	}
+	out.Health = healthStatus(c.State)
 	if c.NetworkSettings != nil {
 		out.Addr = c.NetworkSettings.IPAddress
 		for _, ep := range c.NetworkSettings.Networks {

@@ -27,6 +27,11 @@ type Host interface {
 	Logger() *slog.Logger
 	// IngressAddr is the address published ports listen on ("" = all).
 	IngressAddr() string
+	// TaskNetwork is the bridge network this node's task containers join.
+	TaskNetwork() types.TaskNetwork
+	// SetTaskDNS sets the name servers of task containers made from now
+	// on (nil: the engine's default).
+	SetTaskDNS(servers []string)
 }
 
 // NodeRunner runs on every node while it is in a swarm; it stops when ctx
@@ -104,4 +109,36 @@ type ServiceWatcher interface {
 type TaskWatcher interface {
 	TaskStarted(ctx context.Context, t *types.Task)
 	TaskStopped(ctx context.Context, t *types.Task)
+}
+
+// NodeFilter is a plugin that limits the nodes a task may run on (the
+// labels plugin's placement constraints). The scheduler asks it once per
+// group of tasks that share a placement, never per node, so it can
+// compile the placement first; the orchestrator asks it for global
+// services and to move tasks off nodes that no longer qualify. Both ask
+// every NodeFilter plugin, enabled or not: switching a plugin off never
+// moves tasks.
+type NodeFilter interface {
+	// NodeCheck returns the test a node must pass to take tasks with
+	// placement p (nil: every node passes), and what a task says while
+	// no node does, e.g. "scheduling constraints not satisfied".
+	NodeCheck(p types.Placement) (check func(*types.Node) bool, explain string)
+}
+
+// NodeClaimer is a plugin that owns part of a node update (the labels
+// plugin owns node labels): while it is disabled, an update that uses
+// that part is refused with "plugin NAME is disabled".
+type NodeClaimer interface {
+	ClaimsNodeUpdate(u *store.NodeUpdate) (feature string, claimed bool)
+}
+
+// Locker is a plugin that locks managers at rest while the swarm has it
+// enabled (autolock). The daemon does the work: while the plugin is on,
+// the cluster holds an unlock key (Cluster.UnlockKey); every manager seals
+// its Raft data key and TLS key with a key derived from it, and a
+// restarted manager stays locked until `sw swarm unlock` gives it. While
+// the plugin is off there is no unlock key and `swarm unlock-key` fails
+// with "plugin NAME is disabled".
+type Locker interface {
+	LocksManagers()
 }

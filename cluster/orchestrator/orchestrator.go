@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"sw/cluster/hooks"
 	"sw/cluster/store"
 	"sw/cluster/watch"
 )
@@ -15,6 +16,8 @@ type Orchestrator struct {
 	Proposer store.Proposer
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Filters limit the nodes a service's tasks may run on (Input.Filters).
+	Filters []hooks.NodeFilter
 }
 
 // Run reconciles at every commit until ctx ends.
@@ -28,6 +31,7 @@ func (o *Orchestrator) step(ctx context.Context, view *store.ReadTx) (time.Time,
 		Services: view.Services(),
 		Tasks:    view.Tasks(),
 		Nodes:    view.Nodes(),
+		Filters:  o.Filters,
 	}
 	if c := view.Cluster(); c != nil {
 		in.HistoryLimit = c.TaskHistoryLimit

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"sw/cluster/hooks"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -65,6 +66,10 @@ type Input struct {
 	HistoryLimit int
 	// NewID makes task IDs; types.NewID when nil.
 	NewID func() string
+	// Filters limit the nodes a service's tasks may run on (placement
+	// constraints): a global service has no task on a node that fails
+	// them, and a task whose node stops passing them is moved.
+	Filters []hooks.NodeFilter
 }
 
 // Reconcile decides, for every service and for tasks whose service is
@@ -128,6 +133,27 @@ type reconciler struct {
 	plan  *Plan
 	svc   *types.Service
 	nodes map[string]*types.Node
+	// checks are the filters' tests for the service's placement (nil
+	// until first needed).
+	checks []func(*types.Node) bool
+}
+
+// fits reports whether node n meets the service's current placement.
+func (r *reconciler) fits(n *types.Node) bool {
+	if r.checks == nil {
+		r.checks = []func(*types.Node) bool{}
+		for _, f := range r.in.Filters {
+			if c, _ := f.NodeCheck(r.svc.Spec.Placement); c != nil {
+				r.checks = append(r.checks, c)
+			}
+		}
+	}
+	for _, c := range r.checks {
+		if !c(n) {
+			return false
+		}
+	}
+	return true
 }
 
 // slot is the tasks of one replica slot (or one node of a global

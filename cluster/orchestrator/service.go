@@ -61,6 +61,8 @@ func (r *reconciler) wantedSlots(slots []*slot) map[string]wantedSpot {
 		for _, n := range r.in.Nodes {
 			k := "node:" + n.ID
 			switch {
+			case !r.fits(n):
+				// Fails the placement: no task here; one it runs goes.
 			case n.Schedulable():
 				want[k] = wantedSpot{nodeID: n.ID}
 			case live[k] && n.Availability != types.AvailabilityDrain && n.State != types.NodeDown:
@@ -131,8 +133,15 @@ func (r *reconciler) slotState(s *slot) slotStatus {
 			r.plan.Create = append(r.plan.Create, r.newTask(live.Slot, "", live.Attempt))
 			return slotStarting
 		}
-		if n := r.nodes[live.NodeID]; n.Availability == types.AvailabilityDrain {
+		n := r.nodes[live.NodeID]
+		if n.Availability == types.AvailabilityDrain {
 			r.plan.desire(live, types.TaskShutdown) // stop first; refill follows
+			return slotWaiting
+		}
+		if live.SpecVersion == r.svc.SpecVersion && !r.fits(n) {
+			// Its node no longer meets the placement (a label or the
+			// role changed): stop first, then place anew.
+			r.plan.desire(live, types.TaskShutdown)
 			return slotWaiting
 		}
 	}

@@ -2,6 +2,8 @@
 // the state: it spreads each service's tasks over the ready, active nodes —
 // fewest tasks of that service first, then fewest tasks overall — using a
 // heap per service, so a placement costs O(log nodes), not a node scan.
+// ScheduleFiltered first narrows the nodes with the plugins' filters
+// (placement constraints), once per group of tasks sharing a placement.
 // Scheduler is the leader-only loop that commits its assignments.
 package scheduler
 
@@ -10,9 +12,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
+	"sw/cluster/hooks"
 	"sw/cluster/store"
 	"sw/cluster/types"
 	"sw/cluster/watch"
@@ -29,8 +34,18 @@ func active(t *types.Task) bool {
 		t.Status.State >= types.TaskAssigned
 }
 
-// Schedule decides assignments for every unplaced task.
+// Schedule decides assignments for every unplaced task, on any
+// schedulable node.
 func Schedule(now time.Time, nodes []*types.Node, tasks []*types.Task) []store.TaskAssignment {
+	return ScheduleFiltered(now, nodes, tasks, nil)
+}
+
+// ScheduleFiltered is Schedule with the plugins' node filters: a task goes
+// only to a schedulable node that passes every filter's check for the
+// task's placement. A task that no node can take stays pending and says
+// why, e.g. "no suitable node (scheduling constraints not satisfied on 3
+// nodes)".
+func ScheduleFiltered(now time.Time, nodes []*types.Node, tasks []*types.Task, filters []hooks.NodeFilter) []store.TaskAssignment {
 	var pending []*types.Task
 	// Counts only for nodes that have tasks: sized by the tasks, not the
 	// nodes, which may be far more numerous.
@@ -59,20 +74,29 @@ func Schedule(now time.Time, nodes []*types.Node, tasks []*types.Task) []store.T
 			eligible = append(eligible, n)
 		}
 	}
-	byID := nodeIndex{nodes: nodes}
-	if !sort.SliceIsSorted(pending, func(i, j int) bool { return pending[i].ServiceID < pending[j].ServiceID }) {
-		sort.SliceStable(pending, func(i, j int) bool { return pending[i].ServiceID < pending[j].ServiceID })
+	// By service, then spec version: the tasks of one version share a
+	// placement, so a service's placement changes at most at a version.
+	less := func(i, j int) bool {
+		a, b := pending[i], pending[j]
+		if a.ServiceID != b.ServiceID {
+			return a.ServiceID < b.ServiceID
+		}
+		return a.SpecVersion < b.SpecVersion
 	}
-	out := make([]store.TaskAssignment, 0, len(pending))
+	if !sort.SliceIsSorted(pending, less) {
+		sort.SliceStable(pending, less)
+	}
+	p := placer{now: now, nodes: nodes, eligible: eligible, byID: nodeIndex{nodes: nodes}, total: total,
+		filters: filters, out: make([]store.TaskAssignment, 0, len(pending))}
 	for start := 0; start < len(pending); {
 		end := start
 		for end < len(pending) && pending[end].ServiceID == pending[start].ServiceID {
 			end++
 		}
-		out = placeGroup(out, now, pending[start:end], eligible, &byID, total, perService[pending[start].ServiceID], len(nodes))
+		p.placeGroup(pending[start:end], perService[pending[start].ServiceID])
 		start = end
 	}
-	return out
+	return p.out
 }
 
 // nodeIndex finds nodes by ID for pinned tasks; the map is built only if
@@ -92,34 +116,155 @@ func (x *nodeIndex) get(id string) *types.Node {
 	return x.byID[id]
 }
 
-func placeGroup(out []store.TaskAssignment, now time.Time, group []*types.Task, eligible []*types.Node,
-	byID *nodeIndex, total, svc map[string]int, nodeCount int) []store.TaskAssignment {
-	var h *nodeHeap
+// placer is one Schedule call's state.
+type placer struct {
+	now      time.Time
+	nodes    []*types.Node // every node, for explanations
+	eligible []*types.Node // the schedulable ones
+	byID     nodeIndex
+	total    map[string]int
+	filters  []hooks.NodeFilter
+	out      []store.TaskAssignment
+}
+
+// placeGroup places one service's pending tasks.
+func (p *placer) placeGroup(group []*types.Task, svc map[string]int) {
+	var sel *selection
 	for _, t := range group {
+		if sel == nil || !slices.Equal(sel.constraints, t.Placement.Constraints) {
+			if sel != nil {
+				svc = sel.flush(svc)
+			}
+			sel = p.selectFor(t.Placement)
+		}
 		if t.NodeID != "" { // pinned (global service): check the node only
-			if n := byID.get(t.NodeID); n != nil && n.Schedulable() {
-				out = append(out, assigned(t, n.ID, now))
-				total[n.ID]++
-			} else {
-				out = append(out, pendingFor(t, now, nodeCount))
+			n := p.byID.get(t.NodeID)
+			switch {
+			case n == nil || !n.Schedulable():
+				p.out = append(p.out, pendingFor(t, p.now, nodesReason(len(p.nodes))))
+			case !sel.passes(n):
+				p.out = append(p.out, pendingFor(t, p.now, sel.failedOn(n)))
+			default:
+				p.out = append(p.out, assigned(t, n.ID, p.now))
+				p.total[n.ID]++
 			}
 			continue
 		}
-		if len(eligible) == 0 {
-			out = append(out, pendingFor(t, now, nodeCount))
+		if sel.nodes == nil {
+			p.open(sel)
+		}
+		if len(sel.nodes) == 0 {
+			p.out = append(p.out, pendingFor(t, p.now, sel.reason))
 			continue
 		}
-		if h == nil {
-			h = newNodeHeap(eligible, total, svc)
+		if sel.h == nil {
+			sel.h = newNodeHeap(sel.nodes, p.total, svc)
 		}
-		c := &h.items[0]
-		out = append(out, assigned(t, c.id, now))
+		c := &sel.h.items[0]
+		p.out = append(p.out, assigned(t, c.id, p.now))
 		c.svc++
 		c.total++
-		total[c.id]++
-		heap.Fix(h, 0)
+		p.total[c.id]++
+		heap.Fix(sel.h, 0)
 	}
-	return out
+}
+
+// check is one filter's test for a placement.
+type check struct {
+	pass    func(*types.Node) bool
+	explain string
+}
+
+// selection is the nodes open to a service's tasks of one placement.
+type selection struct {
+	constraints []string
+	checks      []check
+	// nodes are the eligible nodes that pass every check (nil until
+	// needed; empty when none do), reason why none do.
+	nodes  []*types.Node
+	reason string
+	h      *nodeHeap
+}
+
+// selectFor asks the filters for their checks on placement pl; with none,
+// every schedulable node is open.
+func (p *placer) selectFor(pl types.Placement) *selection {
+	sel := &selection{constraints: pl.Constraints}
+	for _, f := range p.filters {
+		if pass, explain := f.NodeCheck(pl); pass != nil {
+			sel.checks = append(sel.checks, check{pass: pass, explain: explain})
+		}
+	}
+	return sel
+}
+
+// open fills sel.nodes, and sel.reason in case it is empty.
+func (p *placer) open(sel *selection) {
+	if len(sel.checks) == 0 {
+		sel.nodes = p.eligible
+		sel.reason = nodesReason(len(p.nodes))
+		return
+	}
+	sel.nodes = make([]*types.Node, 0, len(p.eligible))
+	failed := make([]int, len(sel.checks))
+	for _, n := range p.eligible {
+		if i := sel.firstFailed(n); i >= 0 {
+			failed[i]++
+		} else {
+			sel.nodes = append(sel.nodes, n)
+		}
+	}
+	if len(sel.nodes) > 0 {
+		return
+	}
+	if len(p.nodes) == 0 {
+		sel.reason = nodesReason(0)
+		return
+	}
+	var parts []string
+	if k := len(p.nodes) - len(p.eligible); k > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s not available for new tasks", k, plural(k, "node")))
+	}
+	for i, k := range failed {
+		if k > 0 {
+			parts = append(parts, fmt.Sprintf("%s on %d %s", sel.checks[i].explain, k, plural(k, "node")))
+		}
+	}
+	sel.reason = "no suitable node (" + strings.Join(parts, "; ") + ")"
+}
+
+// firstFailed is the index of the first check n fails, or -1.
+func (sel *selection) firstFailed(n *types.Node) int {
+	for i, c := range sel.checks {
+		if !c.pass(n) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (sel *selection) passes(n *types.Node) bool { return sel.firstFailed(n) < 0 }
+
+// failedOn explains why a pinned task's node cannot take it.
+func (sel *selection) failedOn(n *types.Node) string {
+	return fmt.Sprintf("no suitable node (%s on 1 node)", sel.checks[sel.firstFailed(n)].explain)
+}
+
+// flush writes the heap's per-service counts back into svc, so that the
+// service's next selection sees this one's placements.
+func (sel *selection) flush(svc map[string]int) map[string]int {
+	if sel.h == nil {
+		return svc
+	}
+	if svc == nil {
+		svc = map[string]int{}
+	}
+	for _, c := range sel.h.items {
+		if c.svc > 0 {
+			svc[c.id] = c.svc
+		}
+	}
+	return svc
 }
 
 func assigned(t *types.Task, nodeID string, now time.Time) store.TaskAssignment {
@@ -127,11 +272,15 @@ func assigned(t *types.Task, nodeID string, now time.Time) store.TaskAssignment 
 		Status: types.TaskStatus{State: types.TaskAssigned, Timestamp: now, Message: "scheduler assigned task to node"}}
 }
 
-func pendingFor(t *types.Task, now time.Time, nodeCount int) store.TaskAssignment {
-	msg := "no suitable node (no nodes in the swarm)"
-	if nodeCount > 0 {
-		msg = fmt.Sprintf("no suitable node (%d %s not available for new tasks)", nodeCount, plural(nodeCount, "node"))
+// nodesReason explains a pending task when no node is schedulable.
+func nodesReason(nodeCount int) string {
+	if nodeCount == 0 {
+		return "no suitable node (no nodes in the swarm)"
 	}
+	return fmt.Sprintf("no suitable node (%d %s not available for new tasks)", nodeCount, plural(nodeCount, "node"))
+}
+
+func pendingFor(t *types.Task, now time.Time, msg string) store.TaskAssignment {
 	return store.TaskAssignment{TaskID: t.ID,
 		Status: types.TaskStatus{State: types.TaskPending, Timestamp: now, Err: msg, Message: "pending task scheduling"}}
 }
@@ -197,6 +346,8 @@ type Scheduler struct {
 	Proposer store.Proposer
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Filters limit the nodes open to each task (ScheduleFiltered).
+	Filters []hooks.NodeFilter
 }
 
 // Run schedules at every commit until ctx ends.
@@ -205,7 +356,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 }
 
 func (s *Scheduler) step(ctx context.Context, view *store.ReadTx) (time.Time, error) {
-	as := Schedule(s.Now(), view.Nodes(), view.Tasks())
+	as := ScheduleFiltered(s.Now(), view.Nodes(), view.Tasks(), s.Filters)
 	as = dropUnchangedPending(view, as)
 	if len(as) == 0 {
 		return time.Time{}, nil

@@ -61,6 +61,7 @@ func Validate(s *types.ServiceSpec) error {
 		bad("invalid restart delay %s: must not be negative", s.Restart.Delay)
 	}
 	errs = append(errs, validatePorts(s.Ports)...)
+	errs = append(errs, validateHealth(s.Container.Healthcheck)...)
 	return errors.Join(errs...)
 }
 

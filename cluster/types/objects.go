@@ -31,6 +31,9 @@ type Cluster struct {
 	RemovedNodes []string `json:"RemovedNodes,omitempty"`
 	// Plugins records which plugins this swarm has switched on or off.
 	Plugins map[string]bool `json:"Plugins,omitempty"`
+	// UnlockKey, set while autolock is on (hooks.Locker), is the raw key
+	// every manager seals its data key and TLS key with at rest.
+	UnlockKey []byte `json:"UnlockKey,omitempty"`
 }
 
 // RootCA is the cluster's certificate authority, PEM-encoded.
@@ -173,6 +176,8 @@ type ContainerSpec struct {
 	Env             []string          `json:"Env,omitempty"`
 	Labels          map[string]string `json:"Labels,omitempty"`
 	StopGracePeriod time.Duration     `json:"StopGracePeriod"`
+	// Healthcheck overrides the image's HEALTHCHECK (nil: keep it).
+	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
 }
 
 // ServiceSpec is what a user asks for.

@@ -18,10 +18,13 @@ import (
 func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	proxy := loadbalancer.New(host.Logger())
 	defer proxy.Close()
+	kernel := newKernelPath(ctx, host)
+	defer kernel.close()
 	var lastErr string
 	for {
 		changed := host.Store().Changed()
 		want := Frontends(host.Store().View(), host.IngressAddr(), host.NodeID())
+		kernel.sync(ctx, want)
 		if err := proxy.Sync(want); err != nil && err.Error() != lastErr {
 			host.Logger().Error("ingress: cannot open published port", "err", err)
 			lastErr = err.Error()
@@ -53,7 +56,7 @@ func Frontends(view *store.ReadTx, ingressAddr, nodeID string) map[loadbalancer.
 			hostMode := port.PublishMode == "host"
 			backends := []string{}
 			for _, t := range tasks {
-				if serving(t) && (!hostMode || t.NodeID == nodeID) {
+				if t.Serving() && (!hostMode || t.NodeID == nodeID) {
 					backends = append(backends, net.JoinHostPort(t.Status.Addr, strconv.Itoa(int(port.TargetPort))))
 				}
 			}
@@ -64,12 +67,6 @@ func Frontends(view *store.ReadTx, ingressAddr, nodeID string) map[loadbalancer.
 		}
 	}
 	return want
-}
-
-// serving reports whether a task should receive traffic: running, meant
-// to run, and with an address.
-func serving(t *types.Task) bool {
-	return t.Status.State == types.TaskRunning && t.DesiredState == types.TaskRunning && t.Status.Addr != ""
 }
 
 // ValidateService refuses a published port that another service uses.

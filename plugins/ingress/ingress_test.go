@@ -160,7 +160,7 @@ func TestServing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		tk := task("t", "s", 1, tt.desired, tt.state, tt.addr)
-		if got := serving(tk); got != tt.want {
+		if got := tk.Serving(); got != tt.want {
 			t.Errorf("serving(desired %s, state %s, addr %q) = %v, want %v", tt.desired, tt.state, tt.addr, got, tt.want)
 		}
 	}

@@ -1,12 +1,14 @@
 // Command benchdirect is the baseline for scripts/bench-create.sh: it starts
 // N containers straight through the Docker Engine API, in parallel, the way
 // sw's executor does for a task (ContainerCreate with a name, labels, env and
-// a stop timeout on the default bridge network, then ContainerStart), and
+// a stop timeout on the swarm's task network (-network, with -dns as the
+// containers' name server; default: the default bridge), then
+// ContainerStart), and
 // prints how long that took in seconds: from the first call until the last
 // ContainerStart returned. The containers are then removed (forced), outside
 // the timing.
 //
-//	go run ./scripts/benchdirect -n 30 [-image sw-demo:latest] [-label com.sw.bench=direct]
+//	go run ./scripts/benchdirect -n 30 [-image sw-demo:latest] [-label com.sw.bench=direct] [-network NET -dns IP]
 //
 // stdout holds only the seconds (e.g. "3.412"); errors go to stderr with a
 // non-zero exit, and every container made is removed even then.
@@ -33,6 +35,8 @@ func main() {
 	img := flag.String("image", "sw-demo:latest", "image to run")
 	label := flag.String("label", "com.sw.bench=direct", "label KEY=VALUE put on every container (for cleanup)")
 	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long")
+	network := flag.String("network", "", "network to join (default: the default bridge)")
+	dns := flag.String("dns", "", "name server for the containers (with -network)")
 	flag.Parse()
 	if *n < 1 {
 		fatal(errors.New("-n must be at least 1"))
@@ -80,6 +84,12 @@ func main() {
 				StopTimeout: &grace,
 			}
 			host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}}
+			if *network != "" {
+				host.NetworkMode = container.NetworkMode(*network)
+			}
+			if *dns != "" {
+				host.DNS = []string{*dns}
+			}
 			resp, err := cli.ContainerCreate(ctx, cfg, host, nil, nil, name)
 			if err != nil {
 				mu.Lock()

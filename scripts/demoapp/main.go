@@ -8,10 +8,14 @@
 //	demoapp sleep            block until SIGTERM/SIGINT
 //	demoapp echo WORDS...    print WORDS on one line, then block; if $SW_ECHO_EVERY
 //	                         is a Go duration, print "WORDS #N" every such period
+//	demoapp health [URL]     GET URL (default http://127.0.0.1:8080/healthz) and
+//	                         exit 0 on a 2xx answer, 1 otherwise: a health check
+//	                         for an image without a shell (exec form)
 //
 // HTTP endpoints: GET / answers "hello from NAME", GET /env lists the
-// environment sorted, GET /healthz answers "ok". The UDP echo replies
-// "NAME: PAYLOAD". NAME is $SW_TASK_NAME, or the hostname when it is unset.
+// environment sorted, GET /healthz answers "ok" (503 "sick" once /sick was
+// asked for, until /well is). The UDP echo replies "NAME: PAYLOAD". NAME is
+// $SW_TASK_NAME, or the hostname when it is unset.
 //
 // The binary runs as PID 1 in its container, so it handles SIGTERM and SIGINT
 // itself: every mode exits at once with status 0 on either signal.
@@ -28,11 +32,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
-const defaultAddr = ":8080"
+const (
+	defaultAddr      = ":8080"
+	defaultHealthURL = "http://127.0.0.1:8080/healthz"
+)
 
 func main() {
 	sigs := make(chan os.Signal, 1)
@@ -103,6 +111,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			every = d
 		}
 		runEcho(strings.Join(args, " "), every, stdout)
+	case "health":
+		if len(args) > 1 {
+			return usage(stderr, errors.New("health takes at most one URL"))
+		}
+		url := defaultHealthURL
+		if len(args) == 1 {
+			url = args[0]
+		}
+		if err := checkHealth(url); err != nil {
+			return fail("health: %v", err)
+		}
+		fmt.Fprintln(stdout, "demoapp: healthy")
 	case "help", "-h", "-help", "--help":
 		usage(stdout, nil)
 		return 0
@@ -122,6 +142,7 @@ func usage(w io.Writer, err error) int {
   demoapp exit CODE [AFTER]  sleep AFTER (Go duration) then exit with CODE
   demoapp sleep              block until SIGTERM/SIGINT
   demoapp echo WORDS...      print WORDS then block ($SW_ECHO_EVERY repeats them)
+  demoapp health [URL]       exit 0 if GET URL (default `+defaultHealthURL+`) answers 2xx, else 1
 `)
 	return 2
 }
@@ -213,11 +234,44 @@ func newHandler(name string) http.Handler {
 			fmt.Fprintln(w, kv)
 		}
 	})
+	var sick atomic.Bool
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if sick.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "sick")
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
+	// /sick makes /healthz fail from now on, /well makes it pass again:
+	// a way to make a task unhealthy while it runs.
+	mux.HandleFunc("/sick", func(w http.ResponseWriter, r *http.Request) {
+		sick.Store(true)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "%s is sick\n", name)
+	})
+	mux.HandleFunc("/well", func(w http.ResponseWriter, r *http.Request) {
+		sick.Store(false)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "%s is well\n", name)
+	})
 	return mux
+}
+
+// checkHealth GETs url and fails unless the answer is 2xx.
+func checkHealth(url string) error {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // serveUDP answers every datagram with "NAME: PAYLOAD" until pc fails.

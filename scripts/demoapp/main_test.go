@@ -175,3 +175,41 @@ func TestBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthMode: /sick makes /healthz and the health mode fail, /well
+// makes them pass again.
+func TestHealthMode(t *testing.T) {
+	srv := httptest.NewServer(newHandler("web.1"))
+	defer srv.Close()
+	health := func() (int, string) {
+		var out, errb bytes.Buffer
+		code := run([]string{"health", srv.URL + "/healthz"}, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	if code, out := health(); code != 0 || !strings.Contains(out, "healthy") {
+		t.Errorf("health of a well server: %d %q", code, out)
+	}
+	if code, body := get(t, srv.URL+"/sick"); code != 200 || body != "web.1 is sick\n" {
+		t.Errorf("GET /sick = %d %q", code, body)
+	}
+	if code, body := get(t, srv.URL+"/healthz"); code != 503 || body != "sick\n" {
+		t.Errorf("GET /healthz when sick = %d %q", code, body)
+	}
+	if code, out := health(); code != 1 || !strings.Contains(out, "503") {
+		t.Errorf("health of a sick server: %d %q", code, out)
+	}
+	if code, _ := get(t, srv.URL+"/well"); code != 200 {
+		t.Errorf("GET /well = %d", code)
+	}
+	if code, _ := health(); code != 0 {
+		t.Errorf("health after /well: %d", code)
+	}
+	// Nothing listening: unhealthy, not a hang.
+	var out, errb bytes.Buffer
+	if code := run([]string{"health", "http://127.0.0.1:1/healthz"}, &out, &errb); code != 1 {
+		t.Errorf("health with nothing listening: %d %q", code, errb.String())
+	}
+	if code := run([]string{"health", "a", "b"}, &out, &errb); code != 2 {
+		t.Errorf("health with two URLs: %d", code)
+	}
+}

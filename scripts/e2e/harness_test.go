@@ -6,12 +6,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +25,10 @@ import (
 var (
 	swBin     string
 	demoImage = "sw-demo:latest"
-	nextIP    atomic.Int32
+	// shellImage has busybox's sh, nslookup and wget, for tests that look
+	// from inside a task container.
+	shellImage = "sw-shell:latest"
+	nextIP     atomic.Int32
 )
 
 func TestMain(m *testing.M) {
@@ -49,13 +54,41 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: building sw: %v\n%s", err, out)
 		return 1
 	}
-	img := exec.Command("bash", "-c", "source scripts/lib/images.sh && build_demo_image "+demoImage)
+	img := exec.Command("bash", "-c", "source scripts/lib/images.sh && build_demo_image "+demoImage+" && build_shell_image "+shellImage)
 	img.Dir = root
 	if out, err := img.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building the demo image: %v\n%s", err, out)
 		return 1
 	}
+	up, err := startUpstream()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: fake upstream DNS: %v\n", err)
+		return 1
+	}
+	defer up.Close()
+	started := time.Now()
+	defer removeTaskNetworks(started)
 	return m.Run()
+}
+
+// removeTaskNetworks deletes the empty swarm task networks made since
+// start: those whose nodes' cleanup could not name them (a node that left
+// its swarm, or was removed from it, no longer knows its cluster).
+func removeTaskNetworks(start time.Time) {
+	out, err := exec.Command("docker", "network", "ls", "-q", "--filter", "label=com.sw.cluster.id").Output()
+	if err != nil {
+		return
+	}
+	for _, id := range strings.Fields(string(out)) {
+		info, err := exec.Command("docker", "network", "inspect", "-f", "{{len .Containers}} {{.Created.Unix}}", id).Output()
+		f := strings.Fields(string(info))
+		if err != nil || len(f) != 2 || f[0] != "0" {
+			continue
+		}
+		if created, err := strconv.ParseInt(f[1], 10, 64); err == nil && created >= start.Unix()-1 {
+			_ = exec.Command("docker", "network", "rm", id).Run()
+		}
+	}
 }
 
 // node is one sw daemon under test.
@@ -127,9 +160,25 @@ func (n *node) cleanup() {
 			_ = exec.Command("docker", append([]string{"rm", "-f"}, strings.Fields(ids)...)...).Run()
 		}
 	}
+	n.removeTaskNetwork()
 	if n.t.Failed() {
 		n.t.Logf("daemon %s log:\n%s", n.name, n.log.String())
 	}
+}
+
+// removeTaskNetwork deletes the swarm's task network (named after the
+// cluster ID in the node's identity file); the engine refuses while other
+// nodes of the swarm still have containers on it, so the last one wins.
+func (n *node) removeTaskNetwork() {
+	b, err := os.ReadFile(filepath.Join(n.dir, "data", "node.json"))
+	if err != nil {
+		return
+	}
+	var id struct{ ClusterID string }
+	if json.Unmarshal(b, &id) != nil || len(id.ClusterID) < 12 {
+		return
+	}
+	_ = exec.Command("docker", "network", "rm", "sw_"+id.ClusterID[:12]).Run()
 }
 
 // result is one CLI run.

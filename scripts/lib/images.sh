@@ -68,3 +68,36 @@ DOCKERFILE
 	fi
 	printf '%s\n' "$tag"
 }
+
+# build_shell_image [TAG] builds a shell image (default sw-shell:latest)
+# holding Debian's static busybox (sh, nslookup, wget, nc, …), by `docker
+# import` of a tarball, and prints TAG. It installs busybox-static with
+# apt-get when /bin/busybox is missing. Skips the import when the image
+# exists.
+build_shell_image() {
+	local tag=${1:-sw-shell:latest}
+	local tmp rc=0 applet
+	if docker image inspect "$tag" >/dev/null 2>&1; then
+		printf '%s\n' "$tag"
+		return 0
+	fi
+	if [ ! -x /bin/busybox ]; then
+		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; } >/dev/null 2>&1; then
+			printf 'sw: /bin/busybox is missing and apt-get install busybox-static failed\n' >&2
+			return 1
+		fi
+	fi
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/sw-shell-image.XXXXXX") || return 1
+	mkdir -p "$tmp/bin" "$tmp/etc" "$tmp/tmp"
+	cp /bin/busybox "$tmp/bin/busybox"
+	for applet in sh ash cat echo ls sleep nslookup wget nc grep sed head tr wc seq true false kill; do
+		ln -s busybox "$tmp/bin/$applet"
+	done
+	tar -C "$tmp" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["sh"]' - "$tag" >/dev/null || rc=$?
+	rm -rf -- "$tmp"
+	if ((rc != 0)); then
+		printf 'sw: docker import of %s failed\n' "$tag" >&2
+		return 1
+	fi
+	printf '%s\n' "$tag"
+}

@@ -1,0 +1,205 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"sw/cluster/api"
+	"sw/cluster/hooks"
+	"sw/cluster/pki"
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// The lock side of autolock (see hooks.Locker and nodeKeys): a manager
+// whose key file is sealed comes up locked, answering only `sw info`
+// (Swarm: locked), `sw swarm unlock` and `sw swarm leave --force`.
+
+// errLocked is what a locked manager answers to everything else.
+var errLocked = store.Errorf(api.ErrUnavailable,
+	"swarm is locked: this manager's keys and Raft data are encrypted; run 'sw swarm unlock' and give the unlock key")
+
+// rejoin resumes the swarm this node was in, unless its key file is
+// sealed (a manager of an autolocked swarm): then it waits, locked, for
+// the unlock key.
+func (d *Daemon) rejoin(ctx context.Context, id *identity) error {
+	if d.keys.sealedOnDisk() && !d.keys.hasKEK() {
+		d.keys.setLocked(id)
+		d.log.Warn("this manager is locked: run 'sw swarm unlock' to unlock it", "node", id.NodeID)
+		return nil
+	}
+	_, err := d.startSwarm(ctx, id, startOptions{})
+	return err
+}
+
+// lockedErr is errLocked while this manager is locked.
+func (d *Daemon) lockedErr() error {
+	if d.keys.lockedID() != nil {
+		return errLocked
+	}
+	return nil
+}
+
+// lockedInfo fills in `sw info` for a locked manager.
+func (d *Daemon) lockedInfo(info *api.Info) {
+	id := d.keys.lockedID()
+	if id == nil {
+		return
+	}
+	info.Swarm = api.SwarmLocked
+	info.NodeID, info.ClusterID, info.IsManager = id.NodeID, id.ClusterID, id.isManager()
+	info.NodeAddr = hostOf(id.AdvertiseAddr)
+}
+
+// Unlock gives a locked manager its unlock key: if the key opens the
+// sealed key file, the manager resumes its part in the swarm.
+func (d *Daemon) Unlock(ctx context.Context, key string) error {
+	d.keys.unlockMu.Lock()
+	defer d.keys.unlockMu.Unlock()
+	id := d.keys.lockedID()
+	if id == nil {
+		if d.active() != nil {
+			return store.Errorf(api.ErrBadRequest, "this node is not locked")
+		}
+		return store.Errorf(api.ErrBadRequest, "this node is not part of a swarm")
+	}
+	raw, err := pki.ParseUnlockKey(key)
+	if err != nil {
+		return store.Errorf(api.ErrBadRequest, "%s", strings.TrimPrefix(err.Error(), "pki: "))
+	}
+	if err := d.keys.unlock(raw); err != nil {
+		if errors.Is(err, errInvalidUnlockKey) {
+			return store.Errorf(api.ErrBadRequest, "invalid unlock key: it does not open this manager's keys "+
+				"(if the key was rotated while this manager was down, give the one before)")
+		}
+		return err
+	}
+	if _, err := d.startSwarm(ctx, id, startOptions{}); err != nil {
+		d.keys.forgetKEK()
+		return err
+	}
+	d.keys.setLocked(nil)
+	d.log.Info("this manager was unlocked")
+	return nil
+}
+
+// UnlockKey returns the swarm's unlock key, formatted.
+func (d *Daemon) UnlockKey(ctx context.Context) (string, error) {
+	sw, err := d.current()
+	if err != nil {
+		return "", err
+	}
+	c := sw.store.View().Cluster()
+	if c == nil {
+		return "", store.Errorf(api.ErrUnavailable, "the swarm's state is not initialised yet")
+	}
+	if err := d.lockerEnabled(c); err != nil {
+		return "", err
+	}
+	if len(c.UnlockKey) == 0 {
+		return "", store.Errorf(api.ErrUnavailable, "no unlock key is set")
+	}
+	return pki.FormatUnlockKey(c.UnlockKey), nil
+}
+
+// locker is the plugin that locks managers, nil if none is built in.
+func (d *Daemon) locker() hooks.Plugin {
+	for _, p := range d.cfg.Plugins {
+		if _, ok := p.(hooks.Locker); ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// lockerEnabled says, as an error, why c has no unlock key to speak of.
+func (d *Daemon) lockerEnabled(c *types.Cluster) error {
+	p := d.locker()
+	if p == nil {
+		return store.Errorf(api.ErrBadRequest, "no unlock key is set: this sw has no plugin that locks managers")
+	}
+	if !hooks.Enabled(p, c.Plugins) {
+		return store.Errorf(api.ErrBadRequest, "plugin %s is disabled: no unlock key is set; enable it with 'sw plugin enable %s'",
+			p.Name(), p.Name())
+	}
+	return nil
+}
+
+// keepUnlockKey completes a cluster object about to be written: an unlock
+// key while a locking plugin is on (a new one when it was just turned
+// on), none while off.
+func (d *Daemon) keepUnlockKey(c *types.Cluster) error {
+	p := d.locker()
+	if p == nil || !hooks.Enabled(p, c.Plugins) {
+		c.UnlockKey = nil
+		return nil
+	}
+	if len(c.UnlockKey) > 0 {
+		return nil
+	}
+	_, raw, err := pki.NewUnlockKey()
+	c.UnlockKey = raw
+	return err
+}
+
+// rotateUnlockKey gives c a new unlock key; managers re-seal with it.
+func (d *Daemon) rotateUnlockKey(c *types.Cluster) error {
+	if err := d.lockerEnabled(c); err != nil {
+		return err
+	}
+	_, raw, err := pki.NewUnlockKey()
+	c.UnlockKey = raw
+	return err
+}
+
+// keepKeysSealed (every manager) keeps the key file sealed with the
+// swarm's current unlock key, or unsealed while there is none.
+func (d *Daemon) keepKeysSealed(ctx context.Context, sw *swarm) {
+	select {
+	case <-sw.ready:
+	case <-ctx.Done():
+		return
+	}
+	for {
+		changed := sw.store.Changed()
+		var want []byte
+		if c := sw.store.View().Cluster(); c != nil {
+			want = c.UnlockKey
+		}
+		var retry <-chan time.Time
+		if err := d.keys.follow(want, sw.raft); err != nil {
+			d.log.Error("autolock: updating this manager's key file failed; retrying", "err", err)
+			retry = time.After(2 * time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-retry:
+		}
+	}
+}
+
+// leaveLocked takes a locked manager out of its swarm: only with force,
+// as its state cannot be read to warn of anything.
+func (d *Daemon) leaveLocked(ctx context.Context, force bool) error {
+	if !force {
+		return store.Errorf(api.ErrBadRequest, "this manager is locked: unlock it with 'sw swarm unlock', "+
+			"or use `--force` to leave the swarm, erasing this node's swarm state")
+	}
+	id := d.keys.lockedID()
+	if id == nil {
+		return store.Errorf(api.ErrBadRequest, "this node is not part of a swarm")
+	}
+	d.exec.SetNodeID(id.NodeID) // List sees this node's task containers only
+	if cs, err := d.exec.List(ctx); err == nil {
+		for _, c := range cs {
+			_ = d.exec.Remove(ctx, c.ID)
+		}
+	}
+	d.exec.RemoveNetwork(ctx, id.ClusterID)
+	d.keys.setLocked(nil)
+	return d.forget()
+}

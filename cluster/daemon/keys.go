@@ -1,0 +1,266 @@
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"sw/cluster/pki"
+	"sw/cluster/seal"
+)
+
+// nodeKeys is the node's key file (certificates/swarm-node.key): its TLS
+// private key, with in its headers the data key (DEK) that encrypts the
+// manager's Raft log and snapshots. While the swarm is autolocked, a
+// manager's file is sealed with a key-encryption key (KEK) derived from
+// the swarm's unlock key, and a restarted manager waits, locked, for it.
+type nodeKeys struct {
+	dir string // the certificates dir
+
+	mu sync.Mutex
+	// ring holds the DEK (and the previous one during a rotation); the
+	// manager's Raft uses this very keyring. nil until the key file is
+	// read or first written.
+	ring *seal.Keyring
+	// keyPEM is the plain TLS key last written or read.
+	keyPEM []byte
+	// kek seals the file; nil: stored unsealed. unlockKey is what it was
+	// derived from.
+	kek       *seal.Key
+	unlockKey []byte
+	// locked is the swarm identity a locked manager waits to resume.
+	locked *identity
+	// unlockMu serialises unlock attempts.
+	unlockMu sync.Mutex
+}
+
+func newNodeKeys(dataDir string) *nodeKeys {
+	return &nodeKeys{dir: filepath.Join(dataDir, certDir)}
+}
+
+func (k *nodeKeys) path() string { return filepath.Join(k.dir, nodeKeyFile) }
+
+// errInvalidUnlockKey is a key that does not open this manager's files.
+var errInvalidUnlockKey = errors.New("invalid unlock key")
+
+// sealedOnDisk reports whether the key file is sealed with an unlock key.
+func (k *nodeKeys) sealedOnDisk() bool {
+	b, err := os.ReadFile(k.path())
+	return err == nil && seal.IsSealed(b)
+}
+
+// hasKEK reports whether an unlock key is known (given or followed).
+func (k *nodeKeys) hasKEK() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.kek != nil
+}
+
+// load opens the key file with the KEK known (a sealed file without one
+// is errLocked) and returns the plain TLS key. A file without a data key
+// (from a worker, or from before data keys) gets one.
+func (k *nodeKeys) load() ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	data, err := os.ReadFile(k.path())
+	if err != nil {
+		return nil, fmt.Errorf("reading the node's certificates: %w", err)
+	}
+	kf, err := seal.ParseKeyFile(data, k.kek)
+	switch {
+	case errors.Is(err, seal.ErrLocked):
+		return nil, errLocked
+	case errors.Is(err, seal.ErrWrongKey):
+		return nil, errInvalidUnlockKey
+	case err != nil:
+		return nil, fmt.Errorf("reading the node's key: %w", err)
+	}
+	if !seal.IsSealed(data) {
+		k.kek, k.unlockKey = nil, nil
+	}
+	k.keyPEM = kf.KeyPEM
+	if kf.DEK != nil {
+		k.ring = seal.NewKeyring(*kf.DEK, kf.PreviousDEK)
+		return kf.KeyPEM, nil
+	}
+	dek, err := seal.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	k.ring = seal.NewKeyring(dek, nil)
+	return kf.KeyPEM, k.flushLocked()
+}
+
+// writeKey stores a new TLS key (a new certificate's), keeping the data
+// key; a worker's file is never sealed (workers are not locked).
+func (k *nodeKeys) writeKey(keyPEM []byte, manager bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ring == nil {
+		dek, err := seal.NewKey()
+		if err != nil {
+			return err
+		}
+		k.ring = seal.NewKeyring(dek, nil)
+	}
+	k.keyPEM = keyPEM
+	if !manager {
+		k.kek, k.unlockKey = nil, nil
+	}
+	return k.flushLocked()
+}
+
+// flushLocked writes the key file as the state says; k.mu is held.
+func (k *nodeKeys) flushLocked() error {
+	return k.writeFile(k.ring.Current(), k.ring.Previous(), k.kek)
+}
+
+// writeFile writes the key file with these keys; k.mu is held. The state
+// in memory is changed only once the file says the same.
+func (k *nodeKeys) writeFile(dek seal.Key, prev, kek *seal.Key) error {
+	kf := &seal.KeyFile{KeyPEM: k.keyPEM, DEK: &dek, PreviousDEK: prev}
+	data, err := kf.Marshal(kek)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(k.dir, 0o700); err != nil {
+		return err
+	}
+	return pki.WriteFileAtomic(k.path(), data, 0o600)
+}
+
+// keyring is the data keyring for the manager's Raft (nil before load).
+func (k *nodeKeys) keyring() *seal.Keyring {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.ring
+}
+
+// unlock checks a raw unlock key against the sealed key file and, if it
+// opens it, keeps its KEK for load.
+func (k *nodeKeys) unlock(raw []byte) error {
+	kek, err := seal.KEK(raw)
+	if err != nil {
+		return errInvalidUnlockKey
+	}
+	data, err := os.ReadFile(k.path())
+	if err != nil {
+		return err
+	}
+	if _, err := seal.ParseKeyFile(data, &kek); err != nil {
+		if errors.Is(err, seal.ErrWrongKey) {
+			return errInvalidUnlockKey
+		}
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.kek, k.unlockKey = &kek, bytes.Clone(raw)
+	return nil
+}
+
+// forgetKEK drops a KEK that did not lead to a running swarm.
+func (k *nodeKeys) forgetKEK() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.kek, k.unlockKey = nil, nil
+}
+
+// reset forgets everything, as the node leaves its swarm.
+func (k *nodeKeys) reset() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.ring, k.keyPEM, k.kek, k.unlockKey, k.locked = nil, nil, nil, nil, nil
+}
+
+func (k *nodeKeys) setLocked(id *identity) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.locked = id
+}
+
+// lockedID is the identity of a locked manager, nil if not locked.
+func (k *nodeKeys) lockedID() *identity {
+	if k == nil {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.locked
+}
+
+// reencrypter re-encrypts a manager's Raft data with its keyring's
+// current key (consensus.Node).
+type reencrypter interface{ Reencrypt() error }
+
+// follow brings the key file in line with the swarm's unlock key (nil:
+// autolock off): sealed with a KEK from it, or unsealed. Turning autolock
+// on also rotates the data key, as the old one sat on disk in the clear:
+// a new DEK seals everything new, all Raft data is re-encrypted with it,
+// and the old one is dropped. A rotation interrupted by a crash (both
+// keys in the file) is finished first.
+func (k *nodeKeys) follow(want []byte, data reencrypter) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ring == nil || k.keyPEM == nil {
+		return nil
+	}
+	if k.ring.Previous() != nil {
+		if err := k.finishRotation(data); err != nil {
+			return err
+		}
+	}
+	cur := k.ring.Current()
+	switch {
+	case len(want) == 0 && k.kek == nil:
+		return nil
+	case len(want) == 0:
+		if err := k.writeFile(cur, nil, nil); err != nil {
+			return err
+		}
+		k.kek, k.unlockKey = nil, nil
+		return nil
+	case k.kek != nil && bytes.Equal(want, k.unlockKey):
+		return nil
+	}
+	kek, err := seal.KEK(want)
+	if err != nil {
+		return err
+	}
+	if k.kek != nil { // a rotated unlock key: re-seal
+		if err := k.writeFile(cur, nil, &kek); err != nil {
+			return err
+		}
+		k.kek, k.unlockKey = &kek, bytes.Clone(want)
+		return nil
+	}
+	next, err := seal.NewKey()
+	if err != nil {
+		return err
+	}
+	// Both keys go to the file before any data uses the new one, so a
+	// crash at any point leaves everything readable.
+	if err := k.writeFile(next, &cur, &kek); err != nil {
+		return err
+	}
+	k.kek, k.unlockKey = &kek, bytes.Clone(want)
+	if err := k.ring.Rotate(next); err != nil {
+		return err
+	}
+	return k.finishRotation(data)
+}
+
+// finishRotation re-encrypts the Raft data and drops the previous DEK.
+func (k *nodeKeys) finishRotation(data reencrypter) error {
+	if err := data.Reencrypt(); err != nil {
+		return err
+	}
+	if err := k.writeFile(k.ring.Current(), nil, k.kek); err != nil {
+		return err
+	}
+	k.ring.DropPrevious()
+	return nil
+}

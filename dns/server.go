@@ -1,0 +1,187 @@
+// Package dns is the mechanics of sw's name server: it answers A queries
+// from a table of records it is handed, says "no such data" for the other
+// types of those names, and forwards every other name to upstream
+// resolvers. It knows nothing of the cluster; the dns plugin feeds it.
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+)
+
+// Records maps fully qualified, lower-case names ("web.") to addresses.
+type Records map[string][]net.IP
+
+// Server answers on one address, over UDP and TCP.
+type Server struct {
+	// Addr is "ip:port" to listen on.
+	Addr string
+	// Upstreams are "ip:port" resolvers for names not in the records.
+	Upstreams []string
+	// ReusePort lets several processes serve the same address (the nodes
+	// of one swarm on one host); the kernel spreads queries among them.
+	ReusePort bool
+	// Logger receives forwarding failures; nil discards them.
+	Logger *slog.Logger
+
+	records atomic.Pointer[Records]
+	rr      atomic.Uint32 // rotates multi-address answers
+	mu      sync.Mutex
+	servers []*mdns.Server
+}
+
+// Name turns a name as users write it ("web") into a record key ("web.").
+func Name(s string) string { return mdns.Fqdn(strings.ToLower(s)) }
+
+// SetRecords replaces the table; queries in flight see the old or the new.
+func (s *Server) SetRecords(r Records) { s.records.Store(&r) }
+
+// Start listens and serves in the background until Close.
+func (s *Server) Start(ctx context.Context) error {
+	lc := net.ListenConfig{}
+	if s.ReusePort {
+		lc.Control = reusePort
+	}
+	pc, err := lc.ListenPacket(ctx, "udp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("dns: listen udp %s: %w", s.Addr, err)
+	}
+	ln, err := lc.Listen(ctx, "tcp", pc.LocalAddr().String()) // same port when Addr said 0
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("dns: listen tcp %s: %w", s.Addr, err)
+	}
+	udp := &mdns.Server{PacketConn: pc, Handler: s}
+	tcp := &mdns.Server{Listener: ln, Handler: s}
+	s.mu.Lock()
+	s.servers = []*mdns.Server{udp, tcp}
+	s.mu.Unlock()
+	started := make(chan struct{}, 2)
+	for _, srv := range []*mdns.Server{udp, tcp} {
+		srv.NotifyStartedFunc = func() { started <- struct{}{} }
+		go func() { _ = srv.ActivateAndServe() }()
+	}
+	for range 2 {
+		<-started
+	}
+	return nil
+}
+
+// LocalAddr is the UDP address served (useful when Addr had port 0).
+func (s *Server) LocalAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.servers) == 0 {
+		return nil
+	}
+	return s.servers[0].PacketConn.LocalAddr()
+}
+
+// Close stops serving.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	servers := s.servers
+	s.servers = nil
+	s.mu.Unlock()
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown())
+	}
+	return errors.Join(errs...)
+}
+
+// ServeDNS answers one query.
+func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
+	if len(req.Question) != 1 {
+		reply := new(mdns.Msg)
+		reply.SetRcode(req, mdns.RcodeFormatError)
+		_ = w.WriteMsg(reply)
+		return
+	}
+	q := req.Question[0]
+	var table Records
+	if p := s.records.Load(); p != nil {
+		table = *p
+	}
+	ips, ok := table[strings.ToLower(q.Name)]
+	if !ok {
+		s.forward(w, req)
+		return
+	}
+	reply := new(mdns.Msg)
+	reply.SetReply(req)
+	reply.Authoritative = true
+	if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeANY {
+		start := 0
+		if len(ips) > 1 {
+			start = int(s.rr.Add(1) % uint32(len(ips)))
+		}
+		for i := range ips {
+			ip := ips[(start+i)%len(ips)]
+			reply.Answer = append(reply.Answer, &mdns.A{A: ip,
+				Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET}})
+		}
+	}
+	_ = w.WriteMsg(reply)
+}
+
+// forward asks the upstreams in turn; SERVFAIL if none answers.
+func (s *Server) forward(w mdns.ResponseWriter, req *mdns.Msg) {
+	proto := "udp"
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		proto = "tcp"
+	}
+	var lastErr error
+	for _, up := range s.Upstreams {
+		c := &mdns.Client{Net: proto, Timeout: 2 * time.Second}
+		resp, _, err := c.Exchange(req, up)
+		if err == nil && resp.Truncated && proto == "udp" {
+			c.Net = "tcp"
+			resp, _, err = c.Exchange(req, up)
+		}
+		if err == nil {
+			_ = w.WriteMsg(resp)
+			return
+		}
+		lastErr = err
+	}
+	if lastErr != nil && s.Logger != nil {
+		s.Logger.Debug("dns: forwarding failed", "name", req.Question[0].Name, "err", lastErr)
+	}
+	reply := new(mdns.Msg)
+	reply.SetRcode(req, mdns.RcodeServerFailure)
+	_ = w.WriteMsg(reply)
+}
+
+// HostUpstreams reads the name servers of a resolv.conf file as
+// "ip:port"; none if the file is missing.
+func HostUpstreams(path string) []string {
+	cfg, err := mdns.ClientConfigFromFile(path)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(cfg.Servers))
+	for _, srv := range cfg.Servers {
+		out = append(out, net.JoinHostPort(srv, cfg.Port))
+	}
+	return out
+}
+
+func reusePort(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	return errors.Join(err, serr)
+}

@@ -1,0 +1,194 @@
+// Package nat programs the kernel's netfilter NAT table so that new
+// connections to a frontend are forwarded by the kernel straight to a
+// backend, round-robin, with no userspace hop. It drives the iptables
+// command that every Docker host has (the engine itself uses it), through
+// iptables-restore so that a chain is replaced in one atomic step.
+//
+// Each owner (one plugin on one node) has its own chain, jumped to from the
+// nat table's PREROUTING (traffic from other hosts and from containers) and
+// OUTPUT (traffic from this host). The chain's first rule records the
+// owner's process ID, so a chain left behind by a process that died can be
+// found and removed by the next one that starts ([Collect]).
+package nat
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+)
+
+// ChainPrefix starts the name of every chain this package makes.
+const ChainPrefix = "SW-"
+
+// masqMark marks connections this package forwards, so that POSTROUTING
+// masquerades them: replies then come back through this host, where the
+// kernel undoes the translation, whatever the client and backend are.
+const masqMark = "0x20000/0x20000"
+
+// Rule forwards new connections that match it to Backends, round-robin.
+type Rule struct {
+	// Proto is "tcp" or "udp"; "" matches every protocol (a virtual IP).
+	Proto string
+	// Dst is the destination IP; "" matches every local address.
+	Dst string
+	// Port is the destination port; 0 matches every port (which is kept).
+	Port uint16
+	// InIface limits the rule to traffic arriving on one interface (e.g. a
+	// bridge); "" also matches this host's own traffic.
+	InIface string
+	// Backends are "ip:port", or "ip" when Port is 0.
+	Backends []string
+}
+
+// Runner runs an iptables command with stdin; tests replace it.
+type Runner func(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error)
+
+// Exec runs the real commands.
+func Exec(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("nat: %s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return out, nil
+}
+
+// Chain is one owner's chain. Its methods are safe for concurrent use.
+type Chain struct {
+	name string
+	pid  int
+	run  Runner
+
+	mu      sync.Mutex
+	hooked  bool   // jumps and the masquerade rule are in place
+	applied string // the rules last written, to skip identical writes
+}
+
+// NewChain returns the chain called name (at most 28 characters, starting
+// with ChainPrefix), owned by process pid, driven through run.
+func NewChain(name string, pid int, run Runner) *Chain {
+	return &Chain{name: name, pid: pid, run: run}
+}
+
+// Name is the chain's name.
+func (c *Chain) Name() string { return c.name }
+
+// Sync makes the chain hold exactly rules. It writes only when they
+// changed; established connections keep their backend either way, as the
+// kernel keeps each connection's translation.
+func (c *Chain) Sync(ctx context.Context, rules []Rule) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	body := Render(c.name, c.pid, rules)
+	if c.hooked && body == c.applied {
+		return nil
+	}
+	if _, err := c.run(ctx, []byte(body), "iptables-restore", "-w", "--noflush"); err != nil {
+		return err
+	}
+	c.applied = body
+	if !c.hooked {
+		if err := c.hook(ctx); err != nil {
+			return err
+		}
+		c.hooked = true
+	}
+	return nil
+}
+
+// hook makes sure the chain is jumped to and marked traffic masqueraded.
+func (c *Chain) hook(ctx context.Context) error {
+	for _, r := range [][]string{
+		{"PREROUTING", "-j", c.name},
+		{"OUTPUT", "-j", c.name},
+	} {
+		if err := c.ensure(ctx, "-I", r); err != nil {
+			return err
+		}
+	}
+	return c.ensure(ctx, "-A", []string{"POSTROUTING", "-m", "mark", "--mark", masqMark, "-j", "MASQUERADE"})
+}
+
+// ensure adds rule (with op -I or -A) unless it is there already.
+func (c *Chain) ensure(ctx context.Context, op string, rule []string) error {
+	if _, err := c.run(ctx, nil, "iptables", append([]string{"-w", "-t", "nat", "-C"}, rule...)...); err == nil {
+		return nil
+	}
+	_, err := c.run(ctx, nil, "iptables", append([]string{"-w", "-t", "nat", op}, rule...)...)
+	return err
+}
+
+// Close removes the chain and the jumps to it.
+func (c *Chain) Close(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hooked, c.applied = false, ""
+	return remove(ctx, c.run, c.name)
+}
+
+// remove deletes chain name and every jump to it; a missing chain is fine.
+func remove(ctx context.Context, run Runner, name string) error {
+	for _, hook := range []string{"PREROUTING", "OUTPUT"} {
+		for range 8 { // a jump added twice by a race is deleted twice
+			if _, err := run(ctx, nil, "iptables", "-w", "-t", "nat", "-D", hook, "-j", name); err != nil {
+				break
+			}
+		}
+	}
+	if _, err := run(ctx, nil, "iptables", "-w", "-t", "nat", "-F", name); err != nil {
+		return nil // no such chain
+	}
+	_, err := run(ctx, nil, "iptables", "-w", "-t", "nat", "-X", name)
+	return err
+}
+
+// Render writes the iptables-restore input that replaces chain name's
+// rules with rules, owned by pid. It is a pure function.
+func Render(name string, pid int, rules []Rule) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*nat\n:%s - [0:0]\n", name)
+	fmt.Fprintf(&b, "-A %s -m comment --comment \"%s%d\"\n", name, ownerTag, pid)
+	for _, r := range rules {
+		if len(r.Backends) == 0 {
+			continue
+		}
+		match := r.match()
+		fmt.Fprintf(&b, "-A %s %s -j MARK --set-xmark %s\n", name, match, masqMark)
+		n := len(r.Backends)
+		for i, be := range r.Backends {
+			stat := ""
+			if i < n-1 {
+				stat = fmt.Sprintf(" -m statistic --mode nth --every %d --packet 0", n-i)
+			}
+			fmt.Fprintf(&b, "-A %s %s%s -j DNAT --to-destination %s\n", name, match, stat, be)
+		}
+	}
+	b.WriteString("COMMIT\n")
+	return b.String()
+}
+
+// match renders the rule's match part.
+func (r Rule) match() string {
+	var parts []string
+	if r.InIface != "" {
+		parts = append(parts, "-i", r.InIface)
+	}
+	if r.Dst != "" {
+		parts = append(parts, "-d", r.Dst+"/32")
+	} else {
+		parts = append(parts, "-m", "addrtype", "--dst-type", "LOCAL")
+	}
+	if r.Proto != "" {
+		parts = append(parts, "-p", r.Proto)
+		if r.Port != 0 {
+			parts = append(parts, "--dport", fmt.Sprint(r.Port))
+		}
+	}
+	return strings.Join(parts, " ")
+}
