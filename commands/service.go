@@ -208,6 +208,12 @@ func prettyService(c *cli.Context, s *types.Service) {
 		fmt.Fprintf(w, " Env:\t\t%s\n", strings.Join(s.Spec.Container.Env, " "))
 	}
 	prettyHealth(w, s.Spec.Container.Healthcheck)
+	if s.Spec.EndpointMode != "" {
+		fmt.Fprintf(w, "Endpoint Mode:\t%s\n", s.Spec.EndpointMode)
+	}
+	if s.Spec.VirtualIP != "" {
+		fmt.Fprintf(w, "Virtual IP:\t%s\n", s.Spec.VirtualIP)
+	}
 	if len(s.Spec.Ports) > 0 {
 		fmt.Fprintf(w, "Ports:\n")
 		for _, p := range s.Spec.Ports {

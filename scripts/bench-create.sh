@@ -13,6 +13,7 @@
 #   BENCH_IP  loopback address for the sw daemon (default 127.0.0.77)
 #   IMAGE     image to run (default sw-demo:latest, built locally)
 #   KEEP_LOG  if set, the daemon log is copied to this path at the end
+#   INIT_FLAGS extra `sw swarm init` flags, e.g. "--no-plugin dns" to measure a plugin's cost
 #
 # For every N, sw and direct runs alternate (which goes first flips every
 # run) so drift on the engine affects both. The sw time runs from
@@ -129,7 +130,8 @@ log "== starting the sw daemon on $BENCH_IP (work dir $WORK)"
 DAEMON_PID=$!
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || fail "daemon socket $SOCK did not appear"
-sw swarm init --listen-addr "$BENCH_IP:2377" >/dev/null || fail "swarm init"
+# shellcheck disable=SC2086 # INIT_FLAGS is a list of flags
+sw swarm init --listen-addr "$BENCH_IP:2377" ${INIT_FLAGS:-} >/dev/null || fail "swarm init"
 NODE_ID=$(sw info --format '{{.NodeID}}')
 [ -n "$NODE_ID" ] || fail "no node ID from sw info"
 # The direct side starts its containers the way sw's tasks are: on the

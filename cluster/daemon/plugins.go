@@ -143,10 +143,15 @@ func (d *Daemon) eachEnabled(view *store.ReadTx, s *types.ServiceSpec, fn func(h
 func refuseClaimed(p hooks.Plugin, s *types.ServiceSpec) error {
 	if c, ok := p.(hooks.SpecClaimer); ok {
 		if feature, claimed := c.Claims(s); claimed {
-			return fmt.Errorf("plugin %s is disabled: %s need it; enable it with 'sw plugin enable %s'", p.Name(), feature, p.Name())
+			return disabledError(p, feature)
 		}
 	}
 	return nil
+}
+
+// disabledError says that feature needs plugin p, which is off.
+func disabledError(p hooks.Plugin, feature string) error {
+	return fmt.Errorf("plugin %s is disabled: %s need it; enable it with 'sw plugin enable %s'", p.Name(), feature, p.Name())
 }
 
 // refuseNodeClaimed refuses a node update that uses a disabled plugin's
@@ -159,7 +164,7 @@ func (d *Daemon) refuseNodeClaimed(view *store.ReadTx, u *store.NodeUpdate) erro
 			continue
 		}
 		if feature, claimed := c.ClaimsNodeUpdate(u); claimed {
-			return fmt.Errorf("plugin %s is disabled: %s need it; enable it with 'sw plugin enable %s'", p.Name(), feature, p.Name())
+			return disabledError(p, feature)
 		}
 	}
 	return nil

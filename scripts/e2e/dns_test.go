@@ -124,6 +124,10 @@ func TestDNS(t *testing.T) {
 	if net.ParseIP(vip) == nil || !strings.HasPrefix(vip, "10.0.") {
 		t.Fatalf("web's virtual IP %q", vip)
 	}
+	if pretty := m.ok("service", "inspect", "--pretty", "web"); !strings.Contains(pretty, "Endpoint Mode:\tvip\n") ||
+		!strings.Contains(pretty, "Virtual IP:\t"+vip+"\n") {
+		t.Fatalf("inspect --pretty lacks the endpoint:\n%s", pretty)
+	}
 	if got := strings.TrimSpace(m.ok("service", "inspect", "--format", "{{.Spec.EndpointSpec.Mode}}{{if .Spec.EndpointSpec.VirtualIP}} has a VIP{{end}}", "rr")); got != "dnsrr" {
 		t.Fatalf("rr endpoint: %q", got)
 	}
