@@ -24,7 +24,7 @@ func nodeWriteCommands() []*cli.Command {
 					return err
 				}
 				if req.Empty() {
-					return usageError("nothing to update: give --availability or --role")
+					return usageError("nothing to update: give --availability, --role, --label-add or --label-rm")
 				}
 				return updateNodes(c, []string{c.Args().First()}, req, "")
 			}},

@@ -67,13 +67,26 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.servers = []*mdns.Server{udp, tcp}
 	s.mu.Unlock()
-	started := make(chan struct{}, 2)
+	started := make(chan error, 4)
 	for _, srv := range []*mdns.Server{udp, tcp} {
-		srv.NotifyStartedFunc = func() { started <- struct{}{} }
-		go func() { _ = srv.ActivateAndServe() }()
+		srv.NotifyStartedFunc = func() { started <- nil }
+		go func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				started <- err // before it started, or when it stops
+			}
+		}()
 	}
 	for range 2 {
-		<-started
+		select {
+		case err := <-started:
+			if err != nil {
+				s.Close()
+				return fmt.Errorf("dns: serve %s: %w", s.Addr, err)
+			}
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		}
 	}
 	return nil
 }
@@ -133,23 +146,41 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 				Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET}})
 		}
 	}
+	if udp(w) {
+		// Too many tasks for one datagram: send what fits, flagged
+		// truncated, and the client asks again over TCP.
+		reply.Truncate(udpSize(req))
+	}
 	_ = w.WriteMsg(reply)
+}
+
+// udp reports whether the query came over UDP.
+func udp(w mdns.ResponseWriter) bool {
+	_, ok := w.RemoteAddr().(*net.UDPAddr)
+	return ok
+}
+
+// udpSize is the largest UDP answer the client takes: its EDNS0 size, or
+// the classic 512 bytes.
+func udpSize(req *mdns.Msg) int {
+	if o := req.IsEdns0(); o != nil && o.UDPSize() > mdns.MinMsgSize {
+		return int(o.UDPSize())
+	}
+	return mdns.MinMsgSize
 }
 
 // forward asks the upstreams in turn; SERVFAIL if none answers.
 func (s *Server) forward(w mdns.ResponseWriter, req *mdns.Msg) {
 	proto := "udp"
-	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+	if !udp(w) {
 		proto = "tcp"
 	}
 	var lastErr error
 	for _, up := range s.Upstreams {
+		// Same transport as the client: a truncated UDP answer goes back
+		// as it is, and the client retries over TCP.
 		c := &mdns.Client{Net: proto, Timeout: 2 * time.Second}
 		resp, _, err := c.Exchange(req, up)
-		if err == nil && resp.Truncated && proto == "udp" {
-			c.Net = "tcp"
-			resp, _, err = c.Exchange(req, up)
-		}
 		if err == nil {
 			_ = w.WriteMsg(resp)
 			return

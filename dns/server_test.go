@@ -146,3 +146,21 @@ func TestName(t *testing.T) {
 		t.Fatal(Name("Web"), Name("tasks.web."))
 	}
 }
+
+func TestTruncatesLargeUDPAnswers(t *testing.T) {
+	s := &Server{}
+	var ips []net.IP
+	for i := range 60 {
+		ips = append(ips, net.IPv4(172, 18, 1, byte(i+1)))
+	}
+	s.SetRecords(Records{"tasks.big.": ips})
+	addr := start(t, s)
+	udpResp := ask(t, addr, "tasks.big.", mdns.TypeA, "udp")
+	if !udpResp.Truncated || len(udpResp.Answer) == 0 || len(udpResp.Answer) >= 60 {
+		t.Fatalf("UDP: truncated %v with %d answers; want a truncated, partial answer", udpResp.Truncated, len(udpResp.Answer))
+	}
+	tcpResp := ask(t, addr, "tasks.big.", mdns.TypeA, "tcp")
+	if tcpResp.Truncated || len(tcpResp.Answer) != 60 {
+		t.Fatalf("TCP: truncated %v with %d answers; want all 60", tcpResp.Truncated, len(tcpResp.Answer))
+	}
+}

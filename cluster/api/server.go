@@ -126,7 +126,8 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, store.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, store.ErrNameInUse), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists):
+	case errors.Is(err, store.ErrNameInUse), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists),
+		errors.Is(err, store.ErrAddrInUse):
 		code = http.StatusConflict
 	case errors.Is(err, ErrUnavailable):
 		code = http.StatusServiceUnavailable

@@ -258,7 +258,7 @@ func (s *sealedSnapshots) reencryptOne(m *raft.SnapshotMeta) error {
 	if err := os.Rename(next, filepath.Join(dir, snapStateFile)); err != nil {
 		return err
 	}
-	return writeMeta(dir, m, s.ring)
+	return writeMeta(dir, m, s.ring) // syncs dir, both renames with it
 }
 
 func writeMeta(dir string, m *raft.SnapshotMeta, ring *seal.Keyring) error {
@@ -288,8 +288,12 @@ func writeFileSync(path string, data []byte) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
+		return err
 	}
-	return err
+	// The rename must be on disk before anything relies on it (the key
+	// file dropping the old data key after a re-encryption).
+	syncDir(filepath.Dir(path))
+	return nil
 }
 
 func syncDir(dir string) {

@@ -96,6 +96,7 @@ const (
 	codeBadRequest = "bad_request"
 	codeUnavail    = "unavailable"
 	codeForbidden  = "forbidden"
+	codeAddrInUse  = "addr_in_use"
 )
 
 var codeKinds = []struct {
@@ -106,6 +107,7 @@ var codeKinds = []struct {
 	{codeNameInUse, store.ErrNameInUse, http.StatusConflict}, {codeConflict, store.ErrConflict, http.StatusConflict},
 	{codeNotFound, store.ErrNotFound, http.StatusNotFound}, {codeBadRequest, api.ErrBadRequest, http.StatusBadRequest},
 	{codeUnavail, api.ErrUnavailable, http.StatusServiceUnavailable},
+	{codeAddrInUse, store.ErrAddrInUse, http.StatusConflict},
 }
 
 func toPeerError(err error) (int, peer.ErrorBody) {

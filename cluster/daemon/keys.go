@@ -162,6 +162,20 @@ func (k *nodeKeys) unlock(raw []byte) error {
 	return nil
 }
 
+// sealFromStart makes the key file's first write sealed with unlock key
+// raw (`swarm init --autolock`), so that no data key of this swarm is
+// ever on disk in the clear and nothing needs re-encrypting.
+func (k *nodeKeys) sealFromStart(raw []byte) error {
+	kek, err := seal.KEK(raw)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.kek, k.unlockKey = &kek, bytes.Clone(raw)
+	return nil
+}
+
 // forgetKEK drops a KEK that did not lead to a running swarm.
 func (k *nodeKeys) forgetKEK() {
 	k.mu.Lock()

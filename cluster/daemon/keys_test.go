@@ -239,3 +239,35 @@ func TestUnlockKeyFollowsSwitch(t *testing.T) {
 		t.Fatal("key kept without a locking plugin")
 	}
 }
+
+// TestNodeKeysSealedFromStart: with `init --autolock` the first write of
+// the key file is sealed, and following the same unlock key rotates
+// nothing (no data key was ever on disk in the clear).
+func TestNodeKeysSealedFromStart(t *testing.T) {
+	k := newNodeKeys(t.TempDir())
+	key := unlockKey(t)
+	if err := k.sealFromStart(key); err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, _, err := pki.NewKeyAndCSR("node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.writeKey(keyPEM, true); err != nil {
+		t.Fatal(err)
+	}
+	if !k.sealedOnDisk() {
+		t.Fatal("the first key file is not sealed")
+	}
+	dek := k.keyring().Current()
+	data := &fakeData{ring: k.keyring()}
+	if err := k.follow(key, data); err != nil {
+		t.Fatal(err)
+	}
+	if len(data.calls) != 0 || k.keyring().Current() != dek {
+		t.Fatalf("following the init key rotated the data key (%d re-encryptions)", len(data.calls))
+	}
+	if err := k.sealFromStart([]byte("short")); err == nil {
+		t.Fatal("a malformed unlock key was taken")
+	}
+}

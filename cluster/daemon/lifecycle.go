@@ -61,7 +61,13 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	if err := d.keepUnlockKey(cluster); err != nil {
 		return api.InitResponse{}, err
 	}
+	if len(cluster.UnlockKey) > 0 {
+		if err := d.keys.sealFromStart(cluster.UnlockKey); err != nil {
+			return api.InitResponse{}, err
+		}
+	}
 	if err := d.issueOwnCert(ca, id, expiry); err != nil {
+		d.keys.reset()
 		return api.InitResponse{}, err
 	}
 	_ = os.RemoveAll(filepath.Join(d.cfg.DataDir, "raft"))

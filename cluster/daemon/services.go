@@ -3,6 +3,7 @@ package daemon
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -32,24 +33,33 @@ func (d *Daemon) validate(view *store.ReadTx, s *types.ServiceSpec, old *types.S
 	return nil
 }
 
-// CreateService validates and commits a new service.
+// CreateService validates and commits a new service. When another create
+// took the address (virtual IP, picked port) it was given in the meantime,
+// it validates again, which picks another, a few times.
 func (d *Daemon) CreateService(ctx context.Context, s types.ServiceSpec) (string, error) {
 	sw, err := d.current()
 	if err != nil {
 		return "", err
 	}
-	view := sw.store.View()
-	if view.ServiceByName(s.Name) != nil {
-		return "", store.Errorf(store.ErrNameInUse, "service %q already exists", s.Name)
+	for attempt := 1; ; attempt++ {
+		spec := s
+		spec.Ports = slices.Clone(s.Ports) // mutators pick ports in place
+		view := sw.store.View()
+		if view.ServiceByName(spec.Name) != nil {
+			return "", store.Errorf(store.ErrNameInUse, "service %q already exists", spec.Name)
+		}
+		if err := d.validate(view, &spec, nil); err != nil {
+			return "", err
+		}
+		svc := &types.Service{ID: types.NewID(), Spec: spec}
+		err := d.propose(ctx, sw, store.Change{CreateService: svc})
+		if err == nil {
+			return svc.ID, nil
+		}
+		if !errors.Is(err, store.ErrAddrInUse) || attempt == 3 {
+			return "", err
+		}
 	}
-	if err := d.validate(view, &s, nil); err != nil {
-		return "", err
-	}
-	svc := &types.Service{ID: types.NewID(), Spec: s}
-	if err := d.propose(ctx, sw, store.Change{CreateService: svc}); err != nil {
-		return "", err
-	}
-	return svc.ID, nil
 }
 
 // UpdateService replaces a service's spec if version is still current.

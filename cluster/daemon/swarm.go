@@ -149,14 +149,32 @@ func (d *Daemon) gossipLoop(ctx context.Context, sw *swarm, peers func() []strin
 // runPlugin runs a plugin's node hook, reporting its failure or panic by
 // name without taking the daemon down.
 func runPlugin(ctx context.Context, name string, nr hooks.NodeRunner, host hooks.Host, log *slog.Logger) {
+	backoff := time.Second
+	for !runPluginOnce(ctx, name, nr, host, log) {
+		log.Info("plugin restarting", "plugin", name, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// runPluginOnce runs the plugin's node hook; false if it failed (error or
+// panic) while it was still meant to run.
+func runPluginOnce(ctx context.Context, name string, nr hooks.NodeRunner, host hooks.Host, log *slog.Logger) (done bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			log.Error("plugin panicked", "plugin", name, "panic", v)
+			done = ctx.Err() != nil
 		}
 	}()
 	if err := nr.RunNode(ctx, host); err != nil && ctx.Err() == nil {
 		log.Error("plugin failed", "plugin", name, "err", err)
+		return false
 	}
+	return true
 }
 
 func (sw *swarm) stop() {

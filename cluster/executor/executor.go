@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,7 +129,7 @@ func (d *Docker) Create(ctx context.Context, t *types.Task) (string, error) {
 		host.DNS = dns
 	}
 	resp, err := d.cli.ContainerCreate(ctx, cfg, host, nil, nil, t.ContainerName())
-	if errdefs.IsNotFound(err) && host.NetworkMode != "" && d.recreateNetwork(ctx) {
+	if errdefs.IsNotFound(err) && strings.Contains(err.Error(), "network") && host.NetworkMode != "" && d.recreateNetwork(ctx) {
 		resp, err = d.cli.ContainerCreate(ctx, cfg, host, nil, nil, t.ContainerName())
 	}
 	if err != nil {

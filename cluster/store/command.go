@@ -81,11 +81,13 @@ type TaskAssignment struct {
 
 // Errors a command can fail with.
 var (
-	ErrConflict    = errors.New("the object was changed concurrently; retry")
-	ErrNameInUse   = errors.New("name in use")
-	ErrNotFound    = errors.New("not found")
-	ErrBadCommand  = errors.New("malformed command")
-	ErrExists      = errors.New("already exists")
+	ErrConflict   = errors.New("the object was changed concurrently; retry")
+	ErrNameInUse  = errors.New("name in use")
+	ErrNotFound   = errors.New("not found")
+	ErrBadCommand = errors.New("malformed command")
+	ErrExists     = errors.New("already exists")
+	// ErrAddrInUse: a service's virtual IP or published port is another's.
+	ErrAddrInUse   = errors.New("address in use")
 	errEmptyChange = errors.New("empty change")
 )
 

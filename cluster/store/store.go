@@ -260,6 +260,9 @@ func (w *writer) createService(s *types.Service) error {
 	if old, _ := w.tx.First(tableServices, indexID, s.ID); old != nil {
 		return fmt.Errorf("%w: service %s", ErrExists, s.ID)
 	}
+	if err := w.checkAddrs(s); err != nil {
+		return err
+	}
 	v := *s
 	v.SpecVersion = 1
 	v.PreviousSpec = nil
@@ -267,10 +270,40 @@ func (w *writer) createService(s *types.Service) error {
 	return w.insert(tableServices, &v)
 }
 
+// checkAddrs refuses a service whose virtual IP or published port another
+// service has: validation saw an older state, and two writers racing
+// would otherwise both get the same address.
+func (w *writer) checkAddrs(s *types.Service) error {
+	it, err := w.tx.Get(tableServices, indexID)
+	if err != nil {
+		return err
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		o := raw.(*types.Service)
+		if o.ID == s.ID {
+			continue
+		}
+		if s.Spec.VirtualIP != "" && o.Spec.VirtualIP == s.Spec.VirtualIP {
+			return Errorf(ErrAddrInUse, "virtual IP %s is already used by service %q", s.Spec.VirtualIP, o.Spec.Name)
+		}
+		for _, p := range s.Spec.Ports {
+			for _, op := range o.Spec.Ports {
+				if p.PublishedPort != 0 && p.PublishedPort == op.PublishedPort && p.Protocol == op.Protocol {
+					return Errorf(ErrAddrInUse, "port %d/%s is already in use by service %q", p.PublishedPort, p.Protocol, o.Spec.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (w *writer) updateService(s *types.Service) error {
 	raw, _ := w.tx.First(tableServices, indexID, s.ID)
 	if raw == nil {
 		return &NotFoundError{Kind: "service", Ref: s.ID}
+	}
+	if err := w.checkAddrs(s); err != nil {
+		return err
 	}
 	old := raw.(*types.Service)
 	if old.Version != s.Version {

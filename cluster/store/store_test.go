@@ -802,3 +802,40 @@ func TestBatchSeesItsOwnTaskWrites(t *testing.T) {
 		t.Fatalf("create of an existing task: %v", err)
 	}
 }
+
+func TestServiceAddrsUnique(t *testing.T) {
+	h := newHarness(t)
+	withAddrs := func(id, name, vip string, port uint16) *types.Service {
+		s := svc(id, name)
+		s.Spec.VirtualIP = vip
+		if port != 0 {
+			s.Spec.Ports = []types.PortConfig{{Protocol: "tcp", TargetPort: 80, PublishedPort: port}}
+		}
+		return s
+	}
+	h.must(Change{CreateService: withAddrs("s1", "web", "10.0.0.2", 8080)})
+	tests := []struct {
+		name string
+		s    *types.Service
+		ok   bool
+	}{
+		{"same VIP", withAddrs("s2", "api", "10.0.0.2", 0), false},
+		{"same published port", withAddrs("s2", "api", "10.0.0.3", 8080), false},
+		{"other VIP and port", withAddrs("s2", "api", "10.0.0.3", 8081), true},
+	}
+	for _, tt := range tests {
+		err := h.try(Change{CreateService: tt.s})
+		if tt.ok && err != nil || !tt.ok && !errors.Is(err, ErrAddrInUse) {
+			t.Fatalf("%s: err = %v", tt.name, err)
+		}
+	}
+	// An update keeps its own addresses, but cannot take another's.
+	s1 := *h.st.View().Service("s1")
+	s1.Spec.Replicas = 3
+	h.must(Change{UpdateService: &s1})
+	s2 := *h.st.View().Service("s2")
+	s2.Spec.VirtualIP = "10.0.0.2"
+	if err := h.try(Change{UpdateService: &s2}); !errors.Is(err, ErrAddrInUse) {
+		t.Fatalf("update onto a taken VIP: %v", err)
+	}
+}

@@ -19,9 +19,14 @@ const LabelCluster = "com.sw.cluster.id"
 
 // TaskNetworkNames names the task network and its bridge for a swarm.
 func TaskNetworkNames(clusterID string) (name, bridge string) {
-	short := clusterID
-	if len(short) > 12 {
-		short = short[:12]
-	}
+	short := ShortID(clusterID)
 	return "sw_" + short, "sw-" + short
+}
+
+// ShortID is the first 12 characters of an ID, as Docker shows IDs.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }

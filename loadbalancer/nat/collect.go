@@ -69,9 +69,17 @@ func Alive(pid int) bool {
 // RouteLocalnet lets traffic addressed to 127.0.0.0/8 be forwarded to
 // containers behind bridge iface (as Docker does when it forwards loopback
 // ports itself): without it the kernel drops such packets as martians.
-func RouteLocalnet(iface string) error {
-	if iface == "" || strings.ContainsAny(iface, "/.") {
+// Since that also lets the containers send to the host's 127.0.0.0/8, it
+// first makes sure the filter table drops what they send there that was
+// not translated (the guard kube-proxy uses against CVE-2020-8558).
+func RouteLocalnet(ctx context.Context, run Runner, iface string) error {
+	if iface == "" || strings.ContainsAny(iface, "/. ") {
 		return fmt.Errorf("nat: bad interface name %q", iface)
+	}
+	guard := []string{"INPUT", "-i", iface, "-d", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate",
+		"RELATED,ESTABLISHED,DNAT", "-j", "DROP"}
+	if err := ensureRule(ctx, run, "filter", "-I", guard); err != nil {
+		return err
 	}
 	p := filepath.Join("/proc/sys/net/ipv4/conf", iface, "route_localnet")
 	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == "1" {

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ChainPrefix starts the name of every chain this package makes.
@@ -66,9 +67,17 @@ type Chain struct {
 	run  Runner
 
 	mu      sync.Mutex
-	hooked  bool   // jumps and the masquerade rule are in place
-	applied string // the rules last written, to skip identical writes
+	hooked  bool      // jumps and the masquerade rule are in place
+	applied string    // the rules last written, to skip identical writes
+	written time.Time // when: past refreshEvery, they are written again
 }
+
+// refreshEvery bounds how long rules removed behind sw's back (a firewall
+// reload, `iptables -t nat -F`) stay missing.
+const refreshEvery = 30 * time.Second
+
+// lockWait is how long a command waits for the xtables lock.
+const lockWait = "5"
 
 // NewChain returns the chain called name (at most 28 characters, starting
 // with ChainPrefix), owned by process pid, driven through run.
@@ -86,15 +95,17 @@ func (c *Chain) Sync(ctx context.Context, rules []Rule) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	body := Render(c.name, c.pid, rules)
-	if c.hooked && body == c.applied {
+	fresh := time.Since(c.written) < refreshEvery
+	if c.hooked && body == c.applied && fresh {
 		return nil
 	}
-	if _, err := c.run(ctx, []byte(body), "iptables-restore", "-w", "--noflush"); err != nil {
+	if _, err := c.run(ctx, []byte(body), "iptables-restore", "-w", lockWait, "--noflush"); err != nil {
 		return err
 	}
-	c.applied = body
-	if !c.hooked {
+	c.applied, c.written = body, time.Now()
+	if !c.hooked || !fresh {
 		if err := c.hook(ctx); err != nil {
+			c.hooked = false
 			return err
 		}
 		c.hooked = true
@@ -108,27 +119,29 @@ func (c *Chain) hook(ctx context.Context) error {
 		{"PREROUTING", "-j", c.name},
 		{"OUTPUT", "-j", c.name},
 	} {
-		if err := c.ensure(ctx, "-I", r); err != nil {
+		if err := ensureRule(ctx, c.run, "nat", "-I", r); err != nil {
 			return err
 		}
 	}
-	return c.ensure(ctx, "-A", []string{"POSTROUTING", "-m", "mark", "--mark", masqMark, "-j", "MASQUERADE"})
+	return ensureRule(ctx, c.run, "nat", "-A", []string{"POSTROUTING", "-m", "mark", "--mark", masqMark, "-j", "MASQUERADE"})
 }
 
-// ensure adds rule (with op -I or -A) unless it is there already.
-func (c *Chain) ensure(ctx context.Context, op string, rule []string) error {
-	if _, err := c.run(ctx, nil, "iptables", append([]string{"-w", "-t", "nat", "-C"}, rule...)...); err == nil {
+// ensureRule adds rule to table (with op -I or -A) unless it is there.
+func ensureRule(ctx context.Context, run Runner, table, op string, rule []string) error {
+	if _, err := run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", table, "-C"}, rule...)...); err == nil {
 		return nil
 	}
-	_, err := c.run(ctx, nil, "iptables", append([]string{"-w", "-t", "nat", op}, rule...)...)
+	_, err := run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", table, op}, rule...)...)
 	return err
 }
 
-// Close removes the chain and the jumps to it.
+// Close removes the chain and the jumps to it, giving up after 10 s.
 func (c *Chain) Close(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.hooked, c.applied = false, ""
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	return remove(ctx, c.run, c.name)
 }
 
@@ -136,15 +149,15 @@ func (c *Chain) Close(ctx context.Context) error {
 func remove(ctx context.Context, run Runner, name string) error {
 	for _, hook := range []string{"PREROUTING", "OUTPUT"} {
 		for range 8 { // a jump added twice by a race is deleted twice
-			if _, err := run(ctx, nil, "iptables", "-w", "-t", "nat", "-D", hook, "-j", name); err != nil {
+			if _, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", "nat", "-D", hook, "-j", name); err != nil {
 				break
 			}
 		}
 	}
-	if _, err := run(ctx, nil, "iptables", "-w", "-t", "nat", "-F", name); err != nil {
+	if _, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", "nat", "-F", name); err != nil {
 		return nil // no such chain
 	}
-	_, err := run(ctx, nil, "iptables", "-w", "-t", "nat", "-X", name)
+	_, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", "nat", "-X", name)
 	return err
 }
 

@@ -134,8 +134,33 @@ func TestChainSync(t *testing.T) {
 	if err := c.Sync(ctx, rules); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.calls) != n+1 || !strings.HasPrefix(f.calls[n], "iptables-restore -w --noflush") {
+	if len(f.calls) != n+1 || !strings.HasPrefix(f.calls[n], "iptables-restore -w 5 --noflush") {
 		t.Errorf("changed sync ran %v, want one iptables-restore", f.calls[n:])
+	}
+
+	// Rules removed behind sw's back come back at the next refresh.
+	delete(f.present, "OUTPUT -j SW-X")
+	c.written = c.written.Add(-refreshEvery)
+	if err := c.Sync(ctx, rules); err != nil {
+		t.Fatal(err)
+	}
+	if !f.present["OUTPUT -j SW-X"] {
+		t.Errorf("jump not restored at refresh; calls %v", f.calls)
+	}
+}
+
+func TestRouteLocalnetGuardFirst(t *testing.T) {
+	f := &fakeTables{present: map[string]bool{}}
+	err := RouteLocalnet(context.Background(), f.run, "no-such-if0")
+	guard := "INPUT -i no-such-if0 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
+	if !f.present[guard] {
+		t.Fatalf("guard not added before route_localnet; calls %v", f.calls)
+	}
+	if err == nil || !strings.Contains(err.Error(), "route_localnet") {
+		t.Fatalf("a missing interface should fail at route_localnet, got %v", err)
+	}
+	if RouteLocalnet(context.Background(), f.run, "../x") == nil {
+		t.Fatal("a path in the interface name was accepted")
 	}
 }
 

@@ -93,14 +93,17 @@ func wrapUpdate(next cli.ActionFunc) cli.ActionFunc {
 			return err
 		}
 		on := c.Bool("autolock")
-		if err := cl.SetPlugin(c.Context, "autolock", on); err != nil {
-			return err
-		}
+		// The other settings first: when they are refused, autolock
+		// has not been switched either.
 		if c.IsSet("cert-expiry") {
 			if err := next(c); err != nil { // prints "Swarm updated."
 				return err
 			}
-		} else {
+		}
+		if err := cl.SetPlugin(c.Context, "autolock", on); err != nil {
+			return err
+		}
+		if !c.IsSet("cert-expiry") {
 			fmt.Fprintln(c.App.Writer, "Swarm updated.")
 		}
 		if on {

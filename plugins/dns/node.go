@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"sw/cluster/hooks"
 	"sw/cluster/store"
+	"sw/cluster/types"
 	"sw/cluster/watch"
 	swdns "sw/dns"
 	"sw/loadbalancer/nat"
@@ -24,6 +26,10 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	if tn.Gateway == "" {
 		return fmt.Errorf("dns: this node has no task network")
 	}
+	if sub, err := netip.ParsePrefix(tn.Subnet); err == nil && sub.Overlaps(VIPRange) {
+		host.Logger().Error("dns: the task network overlaps the virtual IP range; VIPs may not be reachable",
+			"network", tn.Subnet, "vips", VIPRange)
+	}
 	srv := &swdns.Server{Addr: net.JoinHostPort(tn.Gateway, "53"), Upstreams: upstreams(),
 		ReusePort: true, Logger: host.Logger()}
 	srv.SetRecords(Records(host.Store().View()))
@@ -34,23 +40,19 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	host.SetTaskDNS([]string{tn.Gateway})
 	defer host.SetTaskDNS(nil)
 
-	chain := nat.NewChain(nat.ChainPrefix+"V-"+short(host.NodeID()), os.Getpid(), nat.Exec)
+	chain := nat.NewChain(nat.ChainPrefix+"V-"+types.ShortID(host.NodeID()), os.Getpid(), nat.Exec)
 	defer chain.Close(context.Background())
 	if err := nat.Collect(ctx, nat.Exec, chain.Name(), nat.Alive); err != nil {
 		host.Logger().Warn("dns: cannot remove rules left by a dead daemon", "err", err)
 	}
-	var failed string
+	var report hooks.ErrorOnce
 	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
 		srv.SetRecords(Records(view))
 		err := chain.Sync(ctx, VIPRules(view, tn.Bridge))
-		if err != nil && err.Error() != failed {
-			host.Logger().Error("dns: cannot program virtual IPs", "err", err)
-		}
+		report.Report(host.Logger(), "dns: cannot program virtual IPs", err)
 		if err != nil {
-			failed = err.Error()
 			return time.Now().Add(5 * time.Second), nil // retry, quietly
 		}
-		failed = ""
 		return time.Time{}, nil
 	})
 	return nil
@@ -63,11 +65,4 @@ func upstreams() []string {
 		return strings.Split(v, ",")
 	}
 	return swdns.HostUpstreams("/etc/resolv.conf")
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -20,17 +20,14 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	defer proxy.Close()
 	kernel := newKernelPath(ctx, host)
 	defer kernel.close()
-	var lastErr string
+	var report hooks.ErrorOnce
 	for {
 		changed := host.Store().Changed()
 		want := Frontends(host.Store().View(), host.IngressAddr(), host.NodeID())
-		kernel.sync(ctx, want)
-		if err := proxy.Sync(want); err != nil && err.Error() != lastErr {
-			host.Logger().Error("ingress: cannot open published port", "err", err)
-			lastErr = err.Error()
-		} else if err == nil {
-			lastErr = ""
-		}
+		report.Report(host.Logger(), "ingress: cannot open published port", proxy.Sync(want))
+		// The kernel forwards only the ports this node holds open: a port
+		// another program has keeps going to that program.
+		kernel.sync(ctx, held(want, proxy.Frontends()))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -38,6 +35,17 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 		case <-time.After(5 * time.Second): // retry ports that failed to open
 		}
 	}
+}
+
+// held keeps the listeners of want that are open.
+func held(want map[loadbalancer.Frontend][]string, open []loadbalancer.Frontend) map[loadbalancer.Frontend][]string {
+	out := make(map[loadbalancer.Frontend][]string, len(open))
+	for _, fe := range open {
+		if be, ok := want[fe]; ok {
+			out[fe] = be
+		}
+	}
+	return out
 }
 
 // Frontends computes the listeners node nodeID should have: one per

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"sw/cluster/hooks"
+	"sw/cluster/types"
 	"sw/loadbalancer"
 	"sw/loadbalancer/nat"
 )
@@ -20,7 +21,7 @@ import (
 type kernelPath struct {
 	chain  *nat.Chain
 	host   hooks.Host
-	failed string // the last error logged, to log each failure once
+	report hooks.ErrorOnce
 }
 
 // newKernelPath returns nil when the kernel path is switched off.
@@ -29,7 +30,7 @@ func newKernelPath(ctx context.Context, host hooks.Host) *kernelPath {
 		host.Logger().Info("ingress: kernel forwarding off (SW_INGRESS_USERSPACE=1); userspace proxy only")
 		return nil
 	}
-	name := nat.ChainPrefix + "M-" + short(host.NodeID())
+	name := nat.ChainPrefix + "M-" + types.ShortID(host.NodeID())
 	k := &kernelPath{chain: nat.NewChain(name, os.Getpid(), nat.Exec), host: host}
 	if err := nat.Collect(ctx, nat.Exec, name, nat.Alive); err != nil {
 		host.Logger().Warn("ingress: cannot remove forwarding rules left by a dead daemon", "err", err)
@@ -42,18 +43,24 @@ func (k *kernelPath) sync(ctx context.Context, want map[loadbalancer.Frontend][]
 	if k == nil {
 		return
 	}
-	err := nat.RouteLocalnet(k.host.TaskNetwork().Bridge)
+	var err error
+	if loopback(k.host.IngressAddr()) {
+		// Traffic to 127.0.0.0/8 may only be forwarded to containers with
+		// route_localnet on their bridge (guarded against containers
+		// reaching the host's loopback services).
+		err = nat.RouteLocalnet(ctx, nat.Exec, k.host.TaskNetwork().Bridge)
+	}
 	if err == nil {
 		err = k.chain.Sync(ctx, Rules(want))
 	}
-	switch {
-	case err != nil && err.Error() != k.failed:
-		k.host.Logger().Warn("ingress: kernel forwarding unavailable; the userspace proxy serves", "err", err)
-		k.failed = err.Error()
-	case err == nil && k.failed != "":
-		k.host.Logger().Info("ingress: kernel forwarding restored")
-		k.failed = ""
-	}
+	k.report.Report(k.host.Logger(), "ingress: kernel forwarding unavailable; the userspace proxy serves", err)
+}
+
+// loopback reports whether published ports listen on a loopback address
+// (or on all addresses, 127.0.0.1 among them).
+func loopback(addr string) bool {
+	ip := net.ParseIP(addr)
+	return addr == "" || ip == nil || ip.IsLoopback() || ip.IsUnspecified()
 }
 
 // close removes the node's rules.
@@ -78,13 +85,6 @@ func Rules(want map[loadbalancer.Frontend][]string) []nat.Rule {
 		rules = append(rules, nat.Rule{Proto: fe.Proto, Dst: host, Port: uint16(port), Backends: want[fe]})
 	}
 	return rules
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // sortedFrontends orders the listeners so that equal states render equal

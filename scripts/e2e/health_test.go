@@ -190,10 +190,17 @@ func TestHealthCheckMesh(t *testing.T) {
 		}
 		return false
 	})
-	// Until its replacement is healthy (3s restart delay, then the first
-	// check), only the healthy task answers.
-	if seen := answers(6); len(seen) != 1 || seen[well] != 6 {
-		t.Fatalf("after %s turned unhealthy: answers %v, want all 6 from %s", sick, seen, well)
+	// The mesh follows the committed state within moments (the kernel
+	// rules are rewritten as the FAILED status lands); then, until the
+	// replacement is healthy (3s restart delay, then the first check),
+	// only the healthy task answers.
+	var last map[string]int
+	deadline := time.Now().Add(2 * time.Second)
+	for last = answers(6); len(last) != 1 || last[well] != 6; last = answers(6) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s turned unhealthy: answers %v, want all 6 from %s", sick, last, well)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	waitFor(t, 30*time.Second, "a healthy replacement in slot 1 answering", func() bool {
 		seen := answers(4)
