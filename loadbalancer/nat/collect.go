@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,18 +14,37 @@ import (
 )
 
 // ownerTag starts the comment of a chain's first rule, before the owner's
-// process ID.
+// process ID and its start time (so a reused PID is not taken for it).
 const ownerTag = "sw owner pid "
 
+// Owner identifies the process that owns a chain.
+type Owner struct {
+	PID int
+	// Start is the process's start time in clock ticks since boot
+	// (/proc/PID/stat field 22); 0 if unknown.
+	Start uint64
+}
+
+// Self is this process as an owner.
+func Self() Owner {
+	pid := os.Getpid()
+	return Owner{PID: pid, Start: startTime(pid)}
+}
+
+func (o Owner) tag() string {
+	return fmt.Sprintf("%s%d start %d", ownerTag, o.PID, o.Start)
+}
+
 // Collect removes the chains whose owner process is gone (a daemon killed
-// before it could remove its own), except keep. alive says whether a
-// process ID still runs (see [Alive]).
-func Collect(ctx context.Context, run Runner, keep string, alive func(pid int) bool) error {
+// before it could remove its own), except keep, and the filter rules of
+// bridges that are gone (CollectFilter). alive says whether an owner still
+// runs (see [Alive]).
+func Collect(ctx context.Context, run Runner, keep string, alive func(Owner) bool) error {
 	out, err := run(ctx, nil, "iptables-save", "-t", "nat")
 	if err != nil {
 		return err
 	}
-	var errs []error
+	errs := []error{CollectFilter(ctx, run, InterfaceExists)}
 	for name, pid := range Owners(out) {
 		if name != keep && !alive(pid) {
 			errs = append(errs, remove(ctx, run, name))
@@ -34,9 +54,9 @@ func Collect(ctx context.Context, run Runner, keep string, alive func(pid int) b
 }
 
 // Owners reads iptables-save output and returns this package's chains by
-// the process ID that owns them. It is a pure function.
-func Owners(save []byte) map[string]int {
-	owners := map[string]int{}
+// the process that owns them. It is a pure function.
+func Owners(save []byte) map[string]Owner {
+	owners := map[string]Owner{}
 	sc := bufio.NewScanner(bytes.NewReader(save))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -48,22 +68,50 @@ func Owners(save []byte) map[string]int {
 		if i < 0 {
 			continue
 		}
-		rest := strings.TrimLeft(line[i+len(ownerTag):], " ")
-		end := strings.IndexAny(rest, "\" ")
-		if end < 0 {
-			end = len(rest)
+		var o Owner
+		rest := strings.TrimRight(line[i+len(ownerTag):], "\" ")
+		if _, err := fmt.Sscanf(rest, "%d start %d", &o.PID, &o.Start); err != nil && o.PID == 0 {
+			continue
 		}
-		if pid, err := strconv.Atoi(rest[:end]); err == nil {
-			owners[f[1]] = pid
-		}
+		owners[f[1]] = o
 	}
 	return owners
 }
 
-// Alive reports whether a process with this ID exists on this host.
-func Alive(pid int) bool {
-	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
-	return err == nil
+// Alive reports whether the owner still runs on this host: its PID exists
+// and, when known, started when the owner did.
+func Alive(o Owner) bool {
+	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(o.PID))); err != nil {
+		return false
+	}
+	return o.Start == 0 || startTime(o.PID) == o.Start
+}
+
+// startTime reads a process's start time from /proc/PID/stat; 0 if it
+// cannot.
+func startTime(pid int) uint64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; count from after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64) // field 22 overall
+	return v
+}
+
+// RejectUnrouted makes sure traffic arriving on iface for prefix that no
+// rule translated (a virtual IP with no running task) is refused here,
+// instead of going out the default route to whatever has that address.
+func RejectUnrouted(ctx context.Context, run Runner, iface, prefix string) error {
+	return ensureRule(ctx, run, "filter", "-I", []string{"FORWARD", "-i", iface, "-d", prefix, "-j", "REJECT"})
 }
 
 // RouteLocalnet lets traffic addressed to 127.0.0.0/8 be forwarded to
@@ -89,4 +137,57 @@ func RouteLocalnet(ctx context.Context, run Runner, iface string) error {
 		return fmt.Errorf("nat: enable route_localnet on %s: %w", iface, err)
 	}
 	return nil
+}
+
+// CollectFilter removes the filter rules this package added for bridges
+// that no longer exist (a swarm's task network removed): the loopback
+// guard of RouteLocalnet and the refusal of RejectUnrouted. exists says
+// whether an interface is there (see [InterfaceExists]).
+func CollectFilter(ctx context.Context, run Runner, exists func(string) bool) error {
+	out, err := run(ctx, nil, "iptables-save", "-t", "filter")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, rule := range StaleFilterRules(out, exists) {
+		_, err := run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", "filter", "-D"}, rule...)...)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// StaleFilterRules picks, from iptables-save output, this package's filter
+// rules whose bridge is gone, as the arguments that delete them. It is a
+// pure function.
+func StaleFilterRules(save []byte, exists func(string) bool) [][]string {
+	var out [][]string
+	sc := bufio.NewScanner(bytes.NewReader(save))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || f[0] != "-A" || (f[1] != "INPUT" && f[1] != "FORWARD") {
+			continue
+		}
+		iface := ""
+		for i := 2; i+1 < len(f); i++ {
+			if f[i] == "-i" {
+				iface = f[i+1]
+			}
+		}
+		ours := strings.HasPrefix(iface, bridgePrefix) &&
+			(strings.Contains(sc.Text(), "-d 127.0.0.0/8") && strings.Contains(sc.Text(), "-j DROP") ||
+				strings.Contains(sc.Text(), "-j REJECT"))
+		if ours && !exists(iface) {
+			out = append(out, f[1:])
+		}
+	}
+	return out
+}
+
+// bridgePrefix starts the names of swarm task network bridges.
+const bridgePrefix = "sw-"
+
+// InterfaceExists reports whether the host has a network interface name.
+func InterfaceExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
 }

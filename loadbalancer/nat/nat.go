@@ -62,9 +62,9 @@ func Exec(ctx context.Context, stdin []byte, name string, args ...string) ([]byt
 
 // Chain is one owner's chain. Its methods are safe for concurrent use.
 type Chain struct {
-	name string
-	pid  int
-	run  Runner
+	name  string
+	owner Owner
+	run   Runner
 
 	mu      sync.Mutex
 	hooked  bool      // jumps and the masquerade rule are in place
@@ -80,9 +80,9 @@ const refreshEvery = 30 * time.Second
 const lockWait = "5"
 
 // NewChain returns the chain called name (at most 28 characters, starting
-// with ChainPrefix), owned by process pid, driven through run.
-func NewChain(name string, pid int, run Runner) *Chain {
-	return &Chain{name: name, pid: pid, run: run}
+// with ChainPrefix), owned by owner (usually [Self]), driven through run.
+func NewChain(name string, owner Owner, run Runner) *Chain {
+	return &Chain{name: name, owner: owner, run: run}
 }
 
 // Name is the chain's name.
@@ -94,7 +94,7 @@ func (c *Chain) Name() string { return c.name }
 func (c *Chain) Sync(ctx context.Context, rules []Rule) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	body := Render(c.name, c.pid, rules)
+	body := Render(c.name, c.owner, rules)
 	fresh := time.Since(c.written) < refreshEvery
 	if c.hooked && body == c.applied && fresh {
 		return nil
@@ -162,11 +162,11 @@ func remove(ctx context.Context, run Runner, name string) error {
 }
 
 // Render writes the iptables-restore input that replaces chain name's
-// rules with rules, owned by pid. It is a pure function.
-func Render(name string, pid int, rules []Rule) string {
+// rules with rules, owned by owner. It is a pure function.
+func Render(name string, owner Owner, rules []Rule) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*nat\n:%s - [0:0]\n", name)
-	fmt.Fprintf(&b, "-A %s -m comment --comment \"%s%d\"\n", name, ownerTag, pid)
+	fmt.Fprintf(&b, "-A %s -m comment --comment \"%s\"\n", name, owner.tag())
 	for _, r := range rules {
 		if len(r.Backends) == 0 {
 			continue

@@ -14,31 +14,31 @@ func TestRender(t *testing.T) {
 		want  []string
 	}{
 		{"empty chain keeps the owner", nil, []string{
-			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42"`, "COMMIT"}},
+			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT"}},
 		{"published port, three backends round-robin", []Rule{{Proto: "tcp", Dst: "127.0.0.2", Port: 80,
 			Backends: []string{"172.18.0.2:8080", "172.18.0.3:8080", "172.18.0.4:8080"}}}, []string{
-			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42"`,
+			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
 			"-A SW-X -d 127.0.0.2/32 -p tcp --dport 80 -j MARK --set-xmark 0x20000/0x20000",
 			"-A SW-X -d 127.0.0.2/32 -p tcp --dport 80 -m statistic --mode nth --every 3 --packet 0 -j DNAT --to-destination 172.18.0.2:8080",
 			"-A SW-X -d 127.0.0.2/32 -p tcp --dport 80 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 172.18.0.3:8080",
 			"-A SW-X -d 127.0.0.2/32 -p tcp --dport 80 -j DNAT --to-destination 172.18.0.4:8080",
 			"COMMIT"}},
 		{"all local addresses, udp", []Rule{{Proto: "udp", Port: 53, Backends: []string{"10.1.0.2:5353"}}}, []string{
-			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42"`,
+			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
 			"-A SW-X -m addrtype --dst-type LOCAL -p udp --dport 53 -j MARK --set-xmark 0x20000/0x20000",
 			"-A SW-X -m addrtype --dst-type LOCAL -p udp --dport 53 -j DNAT --to-destination 10.1.0.2:5353",
 			"COMMIT"}},
 		{"virtual IP on a bridge, any port", []Rule{{Dst: "10.0.0.2", InIface: "sw-abc", Backends: []string{"172.18.0.2"}}}, []string{
-			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42"`,
+			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
 			"-A SW-X -i sw-abc -d 10.0.0.2/32 -j MARK --set-xmark 0x20000/0x20000",
 			"-A SW-X -i sw-abc -d 10.0.0.2/32 -j DNAT --to-destination 172.18.0.2",
 			"COMMIT"}},
 		{"a rule with no backend is left out", []Rule{{Proto: "tcp", Dst: "127.0.0.2", Port: 80}}, []string{
-			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42"`, "COMMIT"}},
+			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := strings.Split(strings.TrimSuffix(Render("SW-X", 42, tt.rules), "\n"), "\n")
+			got := strings.Split(strings.TrimSuffix(Render("SW-X", Owner{PID: 42, Start: 7}, tt.rules), "\n"), "\n")
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
@@ -55,13 +55,13 @@ func TestOwners(t *testing.T) {
 :DOCKER - [0:0]
 -A PREROUTING -j SW-A
 -A SW-A -m comment --comment "sw owner pid 100" 
--A SW-B -m comment --comment "sw owner pid 200"
+-A SW-B -m comment --comment "sw owner pid 200 start 9"
 -A SW-B -d 127.0.0.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 172.17.0.2:80
 -A DOCKER -i docker0 -j RETURN
 COMMIT
 `)
 	got := Owners(save)
-	if len(got) != 2 || got["SW-A"] != 100 || got["SW-B"] != 200 {
+	if len(got) != 2 || got["SW-A"] != (Owner{PID: 100}) || got["SW-B"] != (Owner{PID: 200, Start: 9}) {
 		t.Fatalf("Owners = %v", got)
 	}
 }
@@ -112,7 +112,7 @@ func indexOf(s []string, v string) int {
 
 func TestChainSync(t *testing.T) {
 	f := &fakeTables{present: map[string]bool{}}
-	c := NewChain("SW-X", 7, f.run)
+	c := NewChain("SW-X", Owner{PID: 7}, f.run)
 	ctx := context.Background()
 	rules := []Rule{{Proto: "tcp", Dst: "127.0.0.2", Port: 80, Backends: []string{"1.2.3.4:80"}}}
 	if err := c.Sync(ctx, rules); err != nil {
@@ -166,7 +166,7 @@ func TestRouteLocalnetGuardFirst(t *testing.T) {
 
 func TestChainSyncFailureRetries(t *testing.T) {
 	f := &fakeTables{present: map[string]bool{}, fail: "iptables-restore"}
-	c := NewChain("SW-X", 7, f.run)
+	c := NewChain("SW-X", Owner{PID: 7}, f.run)
 	ctx := context.Background()
 	if err := c.Sync(ctx, nil); err == nil {
 		t.Fatal("want the restore error")
@@ -189,12 +189,49 @@ func TestCollect(t *testing.T) {
 		}
 		return f.run(ctx, stdin, name, args...)
 	}
-	err := Collect(context.Background(), run, "SW-ME", func(pid int) bool { return pid == 2 })
+	err := Collect(context.Background(), run, "SW-ME", func(o Owner) bool { return o.PID == 2 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	joined := strings.Join(f.calls, "\n")
 	if !strings.Contains(joined, "-X SW-DEAD") || strings.Contains(joined, "SW-LIVE") || strings.Contains(joined, "SW-ME") {
 		t.Fatalf("calls:\n%s", joined)
+	}
+}
+
+func TestAliveChecksStartTime(t *testing.T) {
+	me := Self()
+	if me.Start == 0 || !Alive(me) {
+		t.Fatalf("this process %+v is not alive", me)
+	}
+	if Alive(Owner{PID: me.PID, Start: me.Start + 1}) {
+		t.Fatal("a reused PID (other start time) counts as the owner")
+	}
+	if !Alive(Owner{PID: me.PID}) {
+		t.Fatal("an owner of unknown start time with a live PID counts as dead")
+	}
+}
+
+func TestStaleFilterRules(t *testing.T) {
+	save := []byte(`*filter
+-A INPUT -d 127.0.0.0/8 -i sw-gone -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A INPUT -d 127.0.0.0/8 -i sw-live -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A FORWARD -d 10.0.0.0/16 -i sw-gone -j REJECT --reject-with icmp-port-unreachable
+-A FORWARD -i docker0 -o docker0 -j ACCEPT
+-A FORWARD -d 10.0.0.0/16 -i eth9 -j REJECT --reject-with icmp-port-unreachable
+COMMIT
+`)
+	got := StaleFilterRules(save, func(name string) bool { return name == "sw-live" })
+	want := []string{
+		"INPUT -d 127.0.0.0/8 -i sw-gone -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP",
+		"FORWARD -d 10.0.0.0/16 -i sw-gone -j REJECT --reject-with icmp-port-unreachable",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
+	}
+	for i := range want {
+		if strings.Join(got[i], " ") != want[i] {
+			t.Errorf("rule %d: %q, want %q", i, strings.Join(got[i], " "), want[i])
+		}
 	}
 }

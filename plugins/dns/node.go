@@ -40,10 +40,13 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	host.SetTaskDNS([]string{tn.Gateway})
 	defer host.SetTaskDNS(nil)
 
-	chain := nat.NewChain(nat.ChainPrefix+"V-"+types.ShortID(host.NodeID()), os.Getpid(), nat.Exec)
+	chain := nat.NewChain(nat.ChainPrefix+"V-"+types.ShortID(host.NodeID()), nat.Self(), nat.Exec)
 	defer chain.Close(context.Background())
 	if err := nat.Collect(ctx, nat.Exec, chain.Name(), nat.Alive); err != nil {
 		host.Logger().Warn("dns: cannot remove rules left by a dead daemon", "err", err)
+	}
+	if err := nat.RejectUnrouted(ctx, nat.Exec, tn.Bridge, VIPRange.String()); err != nil {
+		host.Logger().Warn("dns: cannot refuse traffic to virtual IPs with no task", "err", err)
 	}
 	var report hooks.ErrorOnce
 	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {

@@ -31,7 +31,7 @@ func newKernelPath(ctx context.Context, host hooks.Host) *kernelPath {
 		return nil
 	}
 	name := nat.ChainPrefix + "M-" + types.ShortID(host.NodeID())
-	k := &kernelPath{chain: nat.NewChain(name, os.Getpid(), nat.Exec), host: host}
+	k := &kernelPath{chain: nat.NewChain(name, nat.Self(), nat.Exec), host: host}
 	if err := nat.Collect(ctx, nat.Exec, name, nat.Alive); err != nil {
 		host.Logger().Warn("ingress: cannot remove forwarding rules left by a dead daemon", "err", err)
 	}

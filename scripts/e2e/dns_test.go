@@ -170,4 +170,16 @@ func TestDNS(t *testing.T) {
 	if out, ok := httpInside(t, c, "web", 8080); !ok || !strings.Contains(out, "hello from web.") {
 		t.Fatalf("VIP after enable: %q", out)
 	}
+
+	// A VIP with no running task refuses connections on the spot; the
+	// packets never leave for whatever else has that address.
+	m.ok("service", "scale", "web=0")
+	var took time.Duration
+	var out string
+	took = timed(func() {
+		out, _ = inside(t, c, "sh", "-c", "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "+vip+" 8080; echo rc=$?")
+	})
+	if strings.Contains(out, "hello from") || !strings.Contains(out, "rc=1") || took > 2*time.Second {
+		t.Fatalf("VIP with no task: %q after %s, want a refusal at once", out, took)
+	}
 }
