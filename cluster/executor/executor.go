@@ -215,19 +215,32 @@ func (d *Docker) List(ctx context.Context) ([]Container, error) {
 // Exits streams this node's task container deaths until ctx ends or the
 // stream breaks (the error channel then says why).
 func (d *Docker) Exits(ctx context.Context) (<-chan Exit, <-chan error) {
+	return watchEvents(ctx, d, "die", func(m events.Message) (Exit, bool) {
+		code, _ := strconv.Atoi(m.Actor.Attributes["exitCode"])
+		return Exit{ContainerID: m.Actor.ID, TaskID: m.Actor.Attributes[types.LabelTask], ExitCode: code}, true
+	})
+}
+
+// watchEvents streams one kind of event of this node's task containers,
+// each turned into a T by conv (false: skip it), until ctx ends or the
+// stream breaks (the error channel then says why).
+func watchEvents[T any](ctx context.Context, d *Docker, event string, conv func(events.Message) (T, bool)) (<-chan T, <-chan error) {
 	msgs, errs := d.cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("type", "container"), filters.Arg("event", "die"),
+		filters.Arg("type", "container"), filters.Arg("event", event),
 		filters.Arg("label", types.LabelNode+"="+d.nodeID))})
-	out := make(chan Exit)
+	out := make(chan T)
 	errOut := make(chan error, 1)
 	go func() {
 		defer close(out)
 		for {
 			select {
 			case m := <-msgs:
-				code, _ := strconv.Atoi(m.Actor.Attributes["exitCode"])
+				v, ok := conv(m)
+				if !ok {
+					continue
+				}
 				select {
-				case out <- Exit{ContainerID: m.Actor.ID, TaskID: m.Actor.Attributes[types.LabelTask], ExitCode: code}:
+				case out <- v:
 				case <-ctx.Done():
 					return
 				}

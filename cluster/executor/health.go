@@ -6,7 +6,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/filters"
 
 	"sw/cluster/types"
 )
@@ -56,32 +55,9 @@ func healthStatus(st *container.State) string {
 func (d *Docker) HealthChanges(ctx context.Context) (<-chan HealthChange, <-chan error) {
 	// The engine matches "health_status" against the event's action
 	// ("health_status: healthy") by prefix.
-	msgs, errs := d.cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("type", "container"), filters.Arg("event", "health_status"),
-		filters.Arg("label", types.LabelNode+"="+d.nodeID))})
-	out := make(chan HealthChange)
-	errOut := make(chan error, 1)
-	go func() {
-		defer close(out)
-		for {
-			select {
-			case m := <-msgs:
-				status, ok := strings.CutPrefix(string(m.Action), "health_status:")
-				if !ok {
-					continue
-				}
-				hc := HealthChange{ContainerID: m.Actor.ID, TaskID: m.Actor.Attributes[types.LabelTask],
-					Status: strings.TrimSpace(status)}
-				select {
-				case out <- hc:
-				case <-ctx.Done():
-					return
-				}
-			case err := <-errs:
-				errOut <- err
-				return
-			}
-		}
-	}()
-	return out, errOut
+	return watchEvents(ctx, d, "health_status", func(m events.Message) (HealthChange, bool) {
+		status, ok := strings.CutPrefix(string(m.Action), "health_status:")
+		return HealthChange{ContainerID: m.Actor.ID, TaskID: m.Actor.Attributes[types.LabelTask],
+			Status: strings.TrimSpace(status)}, ok
+	})
 }
