@@ -335,31 +335,18 @@ func (f *fakeExec) List(ctx context.Context) ([]executor.Container, error) {
 
 // Exits forwards the test's events until ctx ends.
 func (f *fakeExec) Exits(ctx context.Context) (<-chan executor.Exit, <-chan error) {
-	out := make(chan executor.Exit)
-	errs := make(chan error, 1)
-	go func() {
-		defer close(out)
-		for {
-			select {
-			case <-ctx.Done():
-				errs <- ctx.Err()
-				return
-			case e := <-f.exits:
-				select {
-				case out <- e:
-				case <-ctx.Done():
-					errs <- ctx.Err()
-					return
-				}
-			}
-		}
-	}()
-	return out, errs
+	return forward(ctx, f.exits)
 }
 
 // HealthChanges forwards the test's health events until ctx ends.
 func (f *fakeExec) HealthChanges(ctx context.Context) (<-chan executor.HealthChange, <-chan error) {
-	out := make(chan executor.HealthChange)
+	return forward(ctx, f.healths)
+}
+
+// forward relays in to the returned channel until ctx ends, then reports
+// ctx's error, as the engine's event streams end.
+func forward[T any](ctx context.Context, in <-chan T) (<-chan T, <-chan error) {
+	out := make(chan T)
 	errs := make(chan error, 1)
 	go func() {
 		defer close(out)
@@ -368,7 +355,7 @@ func (f *fakeExec) HealthChanges(ctx context.Context) (<-chan executor.HealthCha
 			case <-ctx.Done():
 				errs <- ctx.Err()
 				return
-			case e := <-f.healths:
+			case e := <-in:
 				select {
 				case out <- e:
 				case <-ctx.Done():

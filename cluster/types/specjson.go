@@ -79,3 +79,36 @@ func (s *ServiceSpec) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// serviceJSON is a Service as stored, plus Docker's read-only Endpoint
+// section, so `{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}` works as
+// with `docker service inspect`. Decoding ignores Endpoint: the VIP lives
+// in the spec.
+type serviceJSON struct {
+	serviceAlias
+	Endpoint *endpointStateJSON `json:"Endpoint,omitempty"`
+}
+
+type serviceAlias Service
+
+type endpointStateJSON struct {
+	Spec       endpointJSON    `json:"Spec"`
+	VirtualIPs []virtualIPJSON `json:"VirtualIPs,omitempty"`
+}
+
+type virtualIPJSON struct {
+	NetworkID string `json:"NetworkID"`
+	Addr      string `json:"Addr"`
+}
+
+// MarshalJSON writes the service with Docker's Endpoint section.
+func (s Service) MarshalJSON() ([]byte, error) {
+	out := serviceJSON{serviceAlias: serviceAlias(s)}
+	if s.Spec.EndpointMode != "" || len(s.Spec.Ports) > 0 {
+		out.Endpoint = &endpointStateJSON{Spec: endpointJSON{Mode: s.Spec.EndpointMode, Ports: s.Spec.Ports}}
+		if s.Spec.VirtualIP != "" {
+			out.Endpoint.VirtualIPs = []virtualIPJSON{{NetworkID: "tasks", Addr: s.Spec.VirtualIP + "/16"}}
+		}
+	}
+	return json.Marshal(out)
+}

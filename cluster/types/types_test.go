@@ -219,3 +219,29 @@ func TestPortString(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 }
+
+func TestServiceJSONEndpoint(t *testing.T) {
+	s := Service{ID: "s1", Spec: ServiceSpec{Name: "web", Mode: ModeReplicated, Replicas: 2,
+		EndpointMode: EndpointVIP, VirtualIP: "10.0.0.2"}}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		ID       string
+		Endpoint struct {
+			Spec       struct{ Mode string }
+			VirtualIPs []struct{ Addr string }
+		}
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ID != "s1" || m.Endpoint.Spec.Mode != "vip" || len(m.Endpoint.VirtualIPs) != 1 || m.Endpoint.VirtualIPs[0].Addr != "10.0.0.2/16" {
+		t.Fatalf("JSON %s", b)
+	}
+	var back Service
+	if err := json.Unmarshal(b, &back); err != nil || back.Spec.VirtualIP != "10.0.0.2" || back.ID != "s1" {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+}

@@ -124,6 +124,9 @@ func TestDNS(t *testing.T) {
 	if net.ParseIP(vip) == nil || !strings.HasPrefix(vip, "10.0.") {
 		t.Fatalf("web's virtual IP %q", vip)
 	}
+	if got := strings.TrimSpace(m.ok("service", "inspect", "--format", "{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}", "web")); got != vip+"/16" {
+		t.Fatalf("Docker's .Endpoint.VirtualIPs path: %q, want %s/16", got, vip)
+	}
 	if pretty := m.ok("service", "inspect", "--pretty", "web"); !strings.Contains(pretty, "Endpoint Mode:\tvip\n") ||
 		!strings.Contains(pretty, "Virtual IP:\t"+vip+"\n") {
 		t.Fatalf("inspect --pretty lacks the endpoint:\n%s", pretty)
