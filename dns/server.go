@@ -80,15 +80,23 @@ func (s *Server) Start(ctx context.Context) error {
 		select {
 		case err := <-started:
 			if err != nil {
-				s.Close()
+				s.abort(pc, ln)
 				return fmt.Errorf("dns: serve %s: %w", s.Addr, err)
 			}
 		case <-ctx.Done():
-			s.Close()
+			s.abort(pc, ln)
 			return ctx.Err()
 		}
 	}
 	return nil
+}
+
+// abort stops a Start that failed: a server that had not started yet
+// ignores Shutdown, so its sockets are closed here too.
+func (s *Server) abort(pc net.PacketConn, ln net.Listener) {
+	s.Close()
+	pc.Close()
+	ln.Close()
 }
 
 // LocalAddr is the UDP address served (useful when Addr had port 0).

@@ -164,12 +164,17 @@ func (d *Daemon) keepKeysSealed(ctx context.Context, sw *swarm) {
 	}
 	for {
 		changed := sw.store.Changed()
-		var want []byte
-		if c := sw.store.View().Cluster(); c != nil {
-			want = c.UnlockKey
+		c := sw.store.View().Cluster()
+		if c == nil { // not applied yet (just after init): nothing to follow
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+			continue
 		}
 		var retry <-chan time.Time
-		if err := d.keys.follow(want, sw.raft); err != nil {
+		if err := d.keys.follow(c.UnlockKey, sw.raft); err != nil {
 			d.log.Error("autolock: updating this manager's key file failed; retrying", "err", err)
 			retry = time.After(2 * time.Second)
 		}

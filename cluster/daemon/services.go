@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -44,6 +45,7 @@ func (d *Daemon) CreateService(ctx context.Context, s types.ServiceSpec) (string
 	for attempt := 1; ; attempt++ {
 		spec := s
 		spec.Ports = slices.Clone(s.Ports) // mutators pick ports in place
+		changed := sw.store.Changed()
 		view := sw.store.View()
 		if view.ServiceByName(spec.Name) != nil {
 			return "", store.Errorf(store.ErrNameInUse, "service %q already exists", spec.Name)
@@ -58,6 +60,14 @@ func (d *Daemon) CreateService(ctx context.Context, s types.ServiceSpec) (string
 		}
 		if !errors.Is(err, store.ErrAddrInUse) || attempt == 3 {
 			return "", err
+		}
+		// The create that took the address is committed; on a follower
+		// it may not be applied here yet: wait for the next commit.
+		select {
+		case <-changed:
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return "", ctx.Err()
 		}
 	}
 }

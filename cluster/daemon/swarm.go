@@ -150,7 +150,14 @@ func (d *Daemon) gossipLoop(ctx context.Context, sw *swarm, peers func() []strin
 // name without taking the daemon down.
 func runPlugin(ctx context.Context, name string, nr hooks.NodeRunner, host hooks.Host, log *slog.Logger) {
 	backoff := time.Second
-	for !runPluginOnce(ctx, name, nr, host, log) {
+	for {
+		started := time.Now()
+		if runPluginOnce(ctx, name, nr, host, log) {
+			return
+		}
+		if time.Since(started) > time.Minute { // it ran a while: start again soon
+			backoff = time.Second
+		}
 		log.Info("plugin restarting", "plugin", name, "in", backoff)
 		select {
 		case <-ctx.Done():

@@ -297,17 +297,36 @@ func (w *writer) checkAddrs(s *types.Service) error {
 	return nil
 }
 
+// newAddrs is s with only the addresses old did not have: an update is
+// refused for taking an address, never for keeping one.
+func newAddrs(old, s *types.Service) *types.Service {
+	n := &types.Service{ID: s.ID}
+	if s.Spec.VirtualIP != old.Spec.VirtualIP {
+		n.Spec.VirtualIP = s.Spec.VirtualIP
+	}
+	for _, p := range s.Spec.Ports {
+		kept := false
+		for _, op := range old.Spec.Ports {
+			kept = kept || p.PublishedPort == op.PublishedPort && p.Protocol == op.Protocol
+		}
+		if !kept {
+			n.Spec.Ports = append(n.Spec.Ports, p)
+		}
+	}
+	return n
+}
+
 func (w *writer) updateService(s *types.Service) error {
 	raw, _ := w.tx.First(tableServices, indexID, s.ID)
 	if raw == nil {
 		return &NotFoundError{Kind: "service", Ref: s.ID}
 	}
-	if err := w.checkAddrs(s); err != nil {
-		return err
-	}
 	old := raw.(*types.Service)
 	if old.Version != s.Version {
 		return Errorf(ErrConflict, "service %s was changed concurrently; retry", old.Spec.Name)
+	}
+	if err := w.checkAddrs(newAddrs(old, s)); err != nil {
+		return err
 	}
 	if s.Spec.Name != old.Spec.Name {
 		if other, _ := w.tx.First(tableServices, indexName, s.Spec.Name); other != nil {

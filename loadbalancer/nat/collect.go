@@ -111,8 +111,22 @@ func startTime(pid int) uint64 {
 // rule translated (a virtual IP with no running task) is refused here,
 // instead of going out the default route to whatever has that address.
 func RejectUnrouted(ctx context.Context, run Runner, iface, prefix string) error {
-	return ensureRule(ctx, run, "filter", "-I", []string{"FORWARD", "-i", iface, "-d", prefix, "-j", "REJECT"})
+	return ensureRule(ctx, run, "filter", "-I", rejectRule(iface, prefix))
 }
+
+// ForgetUnrouted removes what RejectUnrouted added.
+func ForgetUnrouted(ctx context.Context, run Runner, iface, prefix string) error {
+	_, err := run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", "filter", "-D"}, rejectRule(iface, prefix)...)...)
+	return err
+}
+
+func rejectRule(iface, prefix string) []string {
+	return []string{"FORWARD", "-i", iface, "-d", prefix, "-m", "comment", "--comment", filterTag, "-j", "REJECT"}
+}
+
+// filterTag marks this package's filter rules, so that only they are
+// ever collected.
+const filterTag = "sw-managed"
 
 // RouteLocalnet lets traffic addressed to 127.0.0.0/8 be forwarded to
 // containers behind bridge iface (as Docker does when it forwards loopback
@@ -125,7 +139,7 @@ func RouteLocalnet(ctx context.Context, run Runner, iface string) error {
 		return fmt.Errorf("nat: bad interface name %q", iface)
 	}
 	guard := []string{"INPUT", "-i", iface, "-d", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate",
-		"RELATED,ESTABLISHED,DNAT", "-j", "DROP"}
+		"RELATED,ESTABLISHED,DNAT", "-m", "comment", "--comment", filterTag, "-j", "DROP"}
 	if err := ensureRule(ctx, run, "filter", "-I", guard); err != nil {
 		return err
 	}
@@ -173,9 +187,7 @@ func StaleFilterRules(save []byte, exists func(string) bool) [][]string {
 				iface = f[i+1]
 			}
 		}
-		ours := strings.HasPrefix(iface, bridgePrefix) &&
-			(strings.Contains(sc.Text(), "-d 127.0.0.0/8") && strings.Contains(sc.Text(), "-j DROP") ||
-				strings.Contains(sc.Text(), "-j REJECT"))
+		ours := strings.HasPrefix(iface, bridgePrefix) && strings.Contains(sc.Text(), "--comment "+filterTag+" ")
 		if ours && !exists(iface) {
 			out = append(out, f[1:])
 		}

@@ -152,7 +152,7 @@ func TestChainSync(t *testing.T) {
 func TestRouteLocalnetGuardFirst(t *testing.T) {
 	f := &fakeTables{present: map[string]bool{}}
 	err := RouteLocalnet(context.Background(), f.run, "no-such-if0")
-	guard := "INPUT -i no-such-if0 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
+	guard := "INPUT -i no-such-if0 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment sw-managed -j DROP"
 	if !f.present[guard] {
 		t.Fatalf("guard not added before route_localnet; calls %v", f.calls)
 	}
@@ -214,17 +214,18 @@ func TestAliveChecksStartTime(t *testing.T) {
 
 func TestStaleFilterRules(t *testing.T) {
 	save := []byte(`*filter
--A INPUT -d 127.0.0.0/8 -i sw-gone -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
--A INPUT -d 127.0.0.0/8 -i sw-live -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
--A FORWARD -d 10.0.0.0/16 -i sw-gone -j REJECT --reject-with icmp-port-unreachable
+-A INPUT -d 127.0.0.0/8 -i sw-gone -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment sw-managed -j DROP
+-A INPUT -d 127.0.0.0/8 -i sw-live -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment sw-managed -j DROP
+-A FORWARD -d 10.0.0.0/16 -i sw-gone -m comment --comment sw-managed -j REJECT --reject-with icmp-port-unreachable
+-A FORWARD -i sw-uplink -j REJECT --reject-with icmp-port-unreachable
 -A FORWARD -i docker0 -o docker0 -j ACCEPT
--A FORWARD -d 10.0.0.0/16 -i eth9 -j REJECT --reject-with icmp-port-unreachable
+-A FORWARD -d 10.0.0.0/16 -i eth9 -m comment --comment sw-managed -j REJECT --reject-with icmp-port-unreachable
 COMMIT
 `)
 	got := StaleFilterRules(save, func(name string) bool { return name == "sw-live" })
-	want := []string{
-		"INPUT -d 127.0.0.0/8 -i sw-gone -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP",
-		"FORWARD -d 10.0.0.0/16 -i sw-gone -j REJECT --reject-with icmp-port-unreachable",
+	want := []string{ // not the admin's own sw-uplink rule, which has no sw tag
+		"INPUT -d 127.0.0.0/8 -i sw-gone -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment sw-managed -j DROP",
+		"FORWARD -d 10.0.0.0/16 -i sw-gone -m comment --comment sw-managed -j REJECT --reject-with icmp-port-unreachable",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %q", got)

@@ -45,21 +45,29 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	if err := nat.Collect(ctx, nat.Exec, chain.Name(), nat.Alive); err != nil {
 		host.Logger().Warn("dns: cannot remove rules left by a dead daemon", "err", err)
 	}
-	if err := nat.RejectUnrouted(ctx, nat.Exec, tn.Bridge, VIPRange.String()); err != nil {
-		host.Logger().Warn("dns: cannot refuse traffic to virtual IPs with no task", "err", err)
-	}
+	defer nat.ForgetUnrouted(context.Background(), nat.Exec, tn.Bridge, VIPRange.String())
 	var report hooks.ErrorOnce
+	var guarded time.Time
 	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
 		srv.SetRecords(Records(view))
 		err := chain.Sync(ctx, VIPRules(view, tn.Bridge))
+		if err == nil && time.Since(guarded) > refreshEvery {
+			// VIPs with no task refuse connections here rather than
+			// leave for another host (made sure again now and then).
+			err = nat.RejectUnrouted(ctx, nat.Exec, tn.Bridge, VIPRange.String())
+			guarded = time.Now()
+		}
 		report.Report(host.Logger(), "dns: cannot program virtual IPs", err)
 		if err != nil {
 			return time.Now().Add(5 * time.Second), nil // retry, quietly
 		}
-		return time.Time{}, nil
+		return time.Now().Add(refreshEvery), nil // the rules' refresh
 	})
 	return nil
 }
+
+// refreshEvery is how often rules removed behind sw's back are restored.
+const refreshEvery = 30 * time.Second
 
 // upstreams are the resolvers for other names: SW_DNS_UPSTREAM
 // ("ip:port,…") if set, else the host's /etc/resolv.conf.
