@@ -45,12 +45,35 @@ func Collect(ctx context.Context, run Runner, keep string, alive func(Owner) boo
 		return err
 	}
 	errs := []error{CollectFilter(ctx, run, InterfaceExists)}
-	for name, pid := range Owners(out) {
+	owners := Owners(out)
+	for name, pid := range owners {
 		if name != keep && !alive(pid) {
 			errs = append(errs, remove(ctx, run, name))
 		}
 	}
+	for _, name := range Orphans(out, owners) {
+		if name != keep {
+			errs = append(errs, remove(ctx, run, name))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Orphans lists this package's chains that have no owner rule: emptied by
+// an owner that stopped before deleting them. A chain in use always has
+// one, as iptables-restore writes it with the rules in one step.
+func Orphans(save []byte, owners map[string]Owner) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(save))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) > 0 && strings.HasPrefix(f[0], ":"+ChainPrefix) {
+			if name := f[0][1:]; owners[name] == (Owner{}) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // Owners reads iptables-save output and returns this package's chains by

@@ -64,6 +64,10 @@ COMMIT
 	if len(got) != 2 || got["SW-A"] != (Owner{PID: 100}) || got["SW-B"] != (Owner{PID: 200, Start: 9}) {
 		t.Fatalf("Owners = %v", got)
 	}
+	orphaned := append(save, []byte(":SW-EMPTY - [0:0]\n")...)
+	if o := Orphans(orphaned, Owners(orphaned)); len(o) != 1 || o[0] != "SW-EMPTY" {
+		t.Fatalf("Orphans = %v, want [SW-EMPTY]", o)
+	}
 }
 
 // fakeTables records commands and answers -C (check) from a set of rules.
