@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -44,19 +43,20 @@ func Collect(ctx context.Context, run Runner, keep string, alive func(Owner) boo
 	if err != nil {
 		return err
 	}
-	errs := []error{CollectFilter(ctx, run, InterfaceExists)}
+	// Removals are best effort: another daemon starting at the same time
+	// may be removing the same leftovers.
 	owners := Owners(out)
 	for name, pid := range owners {
 		if name != keep && !alive(pid) {
-			errs = append(errs, remove(ctx, run, name))
+			_ = remove(ctx, run, name)
 		}
 	}
 	for _, name := range Orphans(out, owners) {
 		if name != keep {
-			errs = append(errs, remove(ctx, run, name))
+			_ = remove(ctx, run, name)
 		}
 	}
-	return errors.Join(errs...)
+	return CollectFilter(ctx, run, InterfaceExists)
 }
 
 // Orphans lists this package's chains that have no owner rule: emptied by
@@ -185,12 +185,11 @@ func CollectFilter(ctx context.Context, run Runner, exists func(string) bool) er
 	if err != nil {
 		return err
 	}
-	var errs []error
 	for _, rule := range StaleFilterRules(out, exists) {
-		_, err := run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", "filter", "-D"}, rule...)...)
-		errs = append(errs, err)
+		// Best effort, as in Collect.
+		_, _ = run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", "filter", "-D"}, rule...)...)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // StaleFilterRules picks, from iptables-save output, this package's filter

@@ -30,6 +30,16 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 		host.Logger().Error("dns: the task network overlaps the virtual IP range; VIPs may not be reachable",
 			"network", tn.Subnet, "vips", VIPRange)
 	}
+	chain := nat.NewChain(nat.ChainPrefix+"V-"+types.ShortID(host.NodeID()), nat.Self(), nat.Exec)
+	defer chain.Close(context.Background())
+	if err := nat.Collect(ctx, nat.Exec, chain.Name(), nat.Alive); err != nil {
+		host.Logger().Warn("dns: cannot remove rules left by a dead daemon", "err", err)
+	}
+	defer nat.ForgetUnrouted(context.Background(), nat.Exec, tn.Bridge, VIPRange.String())
+	// The VIPs work before their names resolve: the rules first, then
+	// the server.
+	var report hooks.ErrorOnce
+	report.Report(host.Logger(), "dns: cannot program virtual IPs", chain.Sync(ctx, VIPRules(host.Store().View(), tn.Bridge)))
 	srv := &swdns.Server{Addr: net.JoinHostPort(tn.Gateway, "53"), Upstreams: upstreams(),
 		ReusePort: true, Logger: host.Logger()}
 	srv.SetRecords(Records(host.Store().View()))
@@ -40,13 +50,6 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	host.SetTaskDNS([]string{tn.Gateway})
 	defer host.SetTaskDNS(nil)
 
-	chain := nat.NewChain(nat.ChainPrefix+"V-"+types.ShortID(host.NodeID()), nat.Self(), nat.Exec)
-	defer chain.Close(context.Background())
-	if err := nat.Collect(ctx, nat.Exec, chain.Name(), nat.Alive); err != nil {
-		host.Logger().Warn("dns: cannot remove rules left by a dead daemon", "err", err)
-	}
-	defer nat.ForgetUnrouted(context.Background(), nat.Exec, tn.Bridge, VIPRange.String())
-	var report hooks.ErrorOnce
 	var guarded time.Time
 	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
 		srv.SetRecords(Records(view))
