@@ -43,6 +43,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 source scripts/lib/images.sh
+source scripts/lib/daemon.sh
 
 RUNS=${RUNS:-5}
 WORKERS=${WORKERS:-1}
@@ -108,11 +109,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f\n", b - a }'; }
 # utc EPOCHREALTIME: the time as the daemon logs print it, to find a run in them
 utc() { date -u -d "@$1" +%H:%M:%S.%3N; }
 
-# median / min / max of the arguments
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+# min / max of the arguments (median: scripts/lib/daemon.sh)
 minof() { printf '%s\n' "$@" | sort -g | head -n1; }
 maxof() { printf '%s\n' "$@" | sort -g | tail -n1; }
 

@@ -62,16 +62,8 @@ cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM
-	stop_daemon "$DAEMON_PID" "$NODE_ID" "$SW" "$SOCK"
 	remove_labeled "$DIRECT_LABEL"
-	if [ -n "${KEEP_LOG:-}" ] && [ -f "$DLOG" ]; then
-		cp "$DLOG" "$KEEP_LOG" && log "daemon log kept at $KEEP_LOG"
-	fi
-	if ((rc != 0)) && [ -f "$DLOG" ]; then
-		log "--- last lines of the daemon log:"
-		tail -n 30 "$DLOG" >&2
-	fi
-	rm -rf -- "$WORK"
+	finish_single_node "$rc"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -85,12 +77,6 @@ fail() {
 
 now() { printf '%s\n' "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
-
-# median of the arguments (mean of the middle two for an even count)
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # wait_gone SERVICE: until no container of the service is left (60 s max)
 wait_gone() {
@@ -125,15 +111,8 @@ fi
 docker image inspect "$IMAGE" >/dev/null 2>&1 || fail "image $IMAGE is not on the engine"
 
 log "== starting the sw daemon on $BENCH_IP (work dir $WORK)"
-"$SW" -H "unix://$SOCK" daemon --data-dir "$WORK/data" --hostname "bench-create" \
-	--ingress-addr "$BENCH_IP" >"$DLOG" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
-[ -S "$SOCK" ] || fail "daemon socket $SOCK did not appear"
 # shellcheck disable=SC2086 # INIT_FLAGS is a list of flags
-sw swarm init --listen-addr "$BENCH_IP:2377" ${INIT_FLAGS:-} >/dev/null || fail "swarm init"
-NODE_ID=$(sw info --format '{{.NodeID}}')
-[ -n "$NODE_ID" ] || fail "no node ID from sw info"
+start_single_node bench-create "$BENCH_IP" ${INIT_FLAGS:-} || fail "starting the daemon"
 # The direct side starts its containers the way sw's tasks are: on the
 # swarm's task network, with its name server.
 CLUSTER=$(sw info --format '{{.ClusterID}}')

@@ -38,9 +38,7 @@ sw() { "$SW" -H "unix://$SOCK" "$@"; }
 cleanup() {
 	local rc=$?
 	set +e
-	stop_daemon "$DAEMON_PID" "$NODE_ID" "$SW" "$SOCK"
-	((rc != 0)) && [ -f "$DLOG" ] && tail -n 30 "$DLOG" >&2
-	rm -rf -- "$WORK"
+	finish_single_node "$rc"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -54,11 +52,7 @@ printf 'FROM scratch\nCOPY dnsload /dnsload\nENTRYPOINT ["/dnsload"]\n' >"$WORK/
 docker build -q -t sw-dnsload:latest -f "$WORK/Dockerfile" "$WORK" >/dev/null
 
 log "== starting the sw daemon on $BENCH_IP"
-"$SW" -H "unix://$SOCK" daemon --data-dir "$WORK/data" --hostname bench-dns --ingress-addr "$BENCH_IP" >"$DLOG" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
-sw swarm init --listen-addr "$BENCH_IP:2377" >/dev/null || fail "swarm init"
-NODE_ID=$(sw info --format '{{.NodeID}}')
+start_single_node bench-dns "$BENCH_IP" || fail "starting the daemon"
 CLUSTER=$(sw info --format '{{.ClusterID}}')
 NET="sw_${CLUSTER:0:12}"
 GW=$(docker network inspect -f '{{(index .IPAM.Config 0).Gateway}}' "$NET")
@@ -73,7 +67,6 @@ load() {
 		-server "$1" -name "$2" -c "$CLIENTS" -d "$DURATION" 2>&1) || fail "dnsload $1 $2: $out"
 	awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["qps"], v["p99_ms"], v["failed"] }' <<<"$out"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A QPS P99
 CASES=(embedded direct baseline)

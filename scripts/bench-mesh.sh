@@ -81,15 +81,7 @@ cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM
-	stop_daemon "$DAEMON_PID" "$NODE_ID" "$SW" "$SOCK"
-	if [ -n "${KEEP_LOG:-}" ] && [ -f "$DLOG" ]; then
-		cp "$DLOG" "$KEEP_LOG" && log "daemon log kept at $KEEP_LOG"
-	fi
-	if ((rc != 0)) && [ -f "$DLOG" ]; then
-		log "--- last lines of the daemon log:"
-		tail -n 30 "$DLOG" >&2
-	fi
-	rm -rf -- "$WORK"
+	finish_single_node "$rc"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -99,12 +91,6 @@ trap 'exit 143' TERM
 fail() {
 	log "bench-mesh: FAIL: $*"
 	exit 1
-}
-
-# median of the arguments (mean of the middle two for an even count)
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "n/a" }'; }
@@ -164,14 +150,7 @@ fi
 docker image inspect "$IMAGE" >/dev/null 2>&1 || fail "image $IMAGE is not on the engine"
 
 log "== starting the sw daemon on $BENCH_IP (work dir $WORK)"
-"$SW" -H "unix://$SOCK" daemon --data-dir "$WORK/data" --hostname "bench-mesh" \
-	--ingress-addr "$BENCH_IP" >"$DLOG" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
-[ -S "$SOCK" ] || fail "daemon socket $SOCK did not appear"
-sw swarm init --listen-addr "$BENCH_IP:2377" >/dev/null || fail "swarm init"
-NODE_ID=$(sw info --format '{{.NodeID}}')
-[ -n "$NODE_ID" ] || fail "no node ID from sw info"
+start_single_node bench-mesh "$BENCH_IP" || fail "starting the daemon"
 
 log "== sw service create --name $SERVICE --replicas 1 -p $PORT:8080 $IMAGE"
 sw service create --name "$SERVICE" --replicas 1 -p "$PORT:8080" "$IMAGE" >/dev/null || fail "service create"
