@@ -29,9 +29,10 @@ type Backend interface {
 	Plugins(ctx context.Context) ([]Plugin, error)
 	SetPlugin(ctx context.Context, name string, on bool) error
 	UpdateSwarm(ctx context.Context, req SwarmUpdateRequest) error
-	// Store returns the replicated state, or an error saying why this node
-	// cannot serve cluster state (not in a swarm, not a manager).
-	Store() (*store.Store, error)
+	// Store returns the replicated state, holding at least every write
+	// acknowledged before the call, or an error saying why this node cannot
+	// serve cluster state (not in a swarm, not a manager, no leader).
+	Store(ctx context.Context) (*store.Store, error)
 	CreateService(ctx context.Context, spec types.ServiceSpec) (string, error)
 	UpdateService(ctx context.Context, id string, version uint64, spec types.ServiceSpec) error
 	RemoveService(ctx context.Context, id string) error
@@ -146,7 +147,7 @@ func decode(r *http.Request, v any) error {
 // with ?wait=INDEX, until the store has moved past INDEX (a blocking
 // query) or 30 s pass.
 func (s *Server) view(w http.ResponseWriter, r *http.Request) (*store.ReadTx, bool) {
-	st, err := s.backend.Store()
+	st, err := s.backend.Store(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return nil, false

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -72,6 +73,8 @@ type Node struct {
 	snaps     *sealedSnapshots
 	transport *raft.NetworkTransport
 	store     *store.Store
+	// barrierTerm is the last term ReadIndex saw a barrier commit in.
+	barrierTerm atomic.Uint64
 }
 
 var _ store.Proposer = (*Node)(nil)
@@ -246,6 +249,43 @@ func (n *Node) WaitLeader(ctx context.Context) error {
 	}
 }
 
+// ReadIndex returns, on the leader, the log index of the last command it
+// has committed, once a round of heartbeats confirms that it still leads:
+// every write acknowledged before the call is at or before that index, so
+// a store that has applied it serves a linearizable read. The first call
+// of a term waits for a barrier, as a new leader's commit index may lag
+// behind what its predecessor committed until an entry of its own term
+// commits.
+func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, ErrNotLeader
+	}
+	term := n.raft.CurrentTerm()
+	if n.barrierTerm.Load() != term {
+		if err := n.Barrier(ctx); err != nil {
+			return 0, leadershipErr(err)
+		}
+		n.barrierTerm.Store(term)
+	}
+	commit := n.raft.CommitIndex()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, leadershipErr(err)
+	}
+	return n.lastCommandAtOrBefore(commit), nil
+}
+
+// leadershipErr maps Raft's errors of a node that stopped leading to
+// ErrNotLeader.
+func leadershipErr(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrRaftShutdown):
+		return ErrNotLeader
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return ErrTimeout
+	}
+	return fmt.Errorf("consensus: %w", err)
+}
+
 // Barrier waits until every entry committed before it is applied locally.
 func (n *Node) Barrier(ctx context.Context) error {
 	timeout := DefaultProposeTimeout
@@ -272,6 +312,23 @@ func (n *Node) Servers() ([]Server, error) {
 		out = append(out, Server{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
 	}
 	return out, nil
+}
+
+// Member reports whether node id is in this manager's latest Raft
+// configuration. known is false while that configuration is empty: a
+// manager that has just joined and not yet heard from its leader.
+func (n *Node) Member(id string) (member, known bool) {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false, false
+	}
+	servers := f.Configuration().Servers
+	for _, s := range servers {
+		if string(s.ID) == id {
+			return true, true
+		}
+	}
+	return false, len(servers) > 0
 }
 
 // AddVoter adds (or re-addresses) a voting manager; leader only.
@@ -321,7 +378,7 @@ func (n *Node) CaughtUp() bool {
 // before i, looking back a little way (0 if none is found there: older
 // entries are in the snapshot restored at start).
 func (n *Node) lastCommandAtOrBefore(i uint64) uint64 {
-	for j := i; j > 0 && i-j < 64; j-- {
+	for j := i; j > 0 && i-j < 256; j-- {
 		var l raft.Log
 		if err := n.sealed.GetLog(j, &l); err != nil {
 			return 0

@@ -83,3 +83,63 @@ func TestSingleVoterPersists(t *testing.T) {
 		t.Fatal("svc2 lost across restart")
 	}
 }
+
+// TestReadIndexAndMembers: the leader's read index covers its last
+// committed command; a follower has none to give; membership follows the
+// configuration, unknown while a new manager's is still empty.
+func TestReadIndexAndMembers(t *testing.T) {
+	dir1, addr1 := t.TempDir(), freeAddr(t)
+	n1, st1 := open(t, dir1, addr1, true)
+	defer n1.Close()
+	dir2, addr2 := t.TempDir(), freeAddr(t)
+	st2 := store.New()
+	n2, err := Open(Config{Dir: dir2, NodeID: "n2", BindAddr: addr2, AdvertiseAddr: addr2,
+		HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond, Keys: testKeys}, st2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Close()
+	if member, known := n2.Member("n1"); member || known {
+		t.Fatalf("a manager not yet added: Member = %v, %v; want false, false", member, known)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n1.AddVoter(ctx, "n2", addr2); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		svc := &types.Service{ID: fmt.Sprintf("s%d", i), Spec: types.ServiceSpec{Name: fmt.Sprintf("svc%d", i)}}
+		if err := n1.Propose(ctx, &store.Command{Changes: []store.Change{{CreateService: svc}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := n1.ReadIndex(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx != st1.Index() || idx == 0 {
+		t.Fatalf("read index %d, want the last command's index %d", idx, st1.Index())
+	}
+	if _, err := n2.ReadIndex(ctx); err != ErrNotLeader {
+		t.Fatalf("a follower's ReadIndex: %v, want ErrNotLeader", err)
+	}
+	st2.WaitPast(ctx, idx-1, 5*time.Second)
+	if st2.View().ServiceByName("svc2") == nil {
+		t.Fatal("the follower reached the read index without the last write")
+	}
+	for _, tc := range []struct {
+		n             *Node
+		id            string
+		member, known bool
+	}{{n1, "n1", true, true}, {n1, "n2", true, true}, {n1, "n3", false, true}, {n2, "n1", true, true}} {
+		if m, k := tc.n.Member(tc.id); m != tc.member || k != tc.known {
+			t.Errorf("Member(%s) = %v, %v; want %v, %v", tc.id, m, k, tc.member, tc.known)
+		}
+	}
+	if err := n1.RemoveServer(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	if m, k := n1.Member("n2"); m || !k {
+		t.Fatalf("a removed manager: Member = %v, %v; want false, true", m, k)
+	}
+}

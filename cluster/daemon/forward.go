@@ -11,10 +11,12 @@ import (
 	"sw/cluster/consensus"
 	"sw/cluster/peer"
 	"sw/cluster/store"
+	"sw/cluster/types"
 )
 
 // forwarder proposes through Raft on the leader, and from any other
-// manager hands the command to the leader over the peer API.
+// manager hands the command to the leader over the peer API; it also
+// finds, for a read, the index the leader has committed (ReadIndex).
 type forwarder struct {
 	raft  *consensus.Node
 	store *store.Store
@@ -30,15 +32,64 @@ var errNoLeader = store.Errorf(api.ErrUnavailable, "the swarm has no leader: quo
 	"'sw swarm init --force-new-cluster' on a surviving manager to continue from its state as the only manager")
 
 // Propose commits cmd, wherever the leader is. It gives up within the
-// context's deadline or DefaultProposeTimeout.
+// context's deadline or DefaultProposeTimeout. Every try carries the same
+// request ID, so a command re-sent after its leader died — which may have
+// committed it — is applied once, and answered as the first copy was.
 func (f *forwarder) Propose(ctx context.Context, cmd *store.Command) error {
+	if cmd.RequestID == "" {
+		cmd.RequestID = types.NewID()
+	}
+	return f.atLeader(ctx, func() error { return f.raft.Propose(ctx, cmd) }, func(addr string) error {
+		var resp peer.ProposeResponse
+		if err := f.peers.Do(ctx, addr, http.MethodPost, peer.PathPropose, nil, peer.ProposeRequest{Command: *cmd}, &resp); err != nil {
+			return err
+		}
+		// Read your writes: wait until this manager has applied it too.
+		f.store.WaitPast(ctx, resp.Index-1, 5*time.Second)
+		return nil
+	})
+}
+
+// CatchUp waits until this manager's store holds every write acknowledged
+// anywhere before the call, so that a read on any manager is as current
+// as one on the leader: the leader confirms it still leads and names the
+// last command it has committed (Raft's read index), and the store waits
+// for it. Docker proxies reads to the leader for the same effect.
+func (f *forwarder) CatchUp(ctx context.Context) error {
+	var idx uint64
+	err := f.atLeader(ctx, func() (err error) {
+		idx, err = f.raft.ReadIndex(ctx)
+		return err
+	}, func(addr string) error {
+		var resp peer.ReadIndexResponse
+		if err := f.peers.Do(ctx, addr, http.MethodGet, peer.PathReadIndex, nil, nil, &resp); err != nil {
+			return err
+		}
+		idx = resp.Index
+		return nil
+	})
+	if err != nil || idx == 0 {
+		return err
+	}
+	f.store.WaitPast(ctx, idx-1, consensus.DefaultProposeTimeout)
+	if f.store.Index() < idx {
+		return store.Errorf(api.ErrUnavailable, "this manager has not caught up with the leader in time (it has applied index %d of %d); try again shortly",
+			f.store.Index(), idx)
+	}
+	return nil
+}
+
+// atLeader runs local on this manager if it leads, else remote against
+// the leader's address, retrying while there is no leader or the leader
+// changes, up to ctx's deadline or DefaultProposeTimeout.
+func (f *forwarder) atLeader(ctx context.Context, local func() error, remote func(addr string) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, consensus.DefaultProposeTimeout)
 		defer cancel()
 	}
 	for {
-		err := f.once(ctx, cmd)
+		err := f.once(ctx, local, remote)
 		if !errors.Is(err, errRetry) {
 			return err
 		}
@@ -52,8 +103,8 @@ func (f *forwarder) Propose(ctx context.Context, cmd *store.Command) error {
 
 var errRetry = errors.New("retry")
 
-func (f *forwarder) once(ctx context.Context, cmd *store.Command) error {
-	err := f.raft.Propose(ctx, cmd)
+func (f *forwarder) once(ctx context.Context, local func() error, remote func(addr string) error) error {
+	err := local()
 	switch {
 	case err == nil:
 		return nil
@@ -67,13 +118,10 @@ func (f *forwarder) once(ctx context.Context, cmd *store.Command) error {
 	if addr == "" {
 		return errRetry // an election may be under way
 	}
-	var resp peer.ProposeResponse
-	err = f.peers.Do(ctx, addr, http.MethodPost, peer.PathPropose, nil, peer.ProposeRequest{Command: *cmd}, &resp)
+	err = remote(addr)
 	var pe *peer.Error
 	switch {
 	case err == nil:
-		// Read your writes: wait until this manager has applied it too.
-		f.store.WaitPast(ctx, resp.Index-1, 5*time.Second)
 		return nil
 	case errors.As(err, &pe):
 		if pe.Code == codeNotLeader {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -28,7 +29,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		m := sw.tls.Load()
 		return pki.ServerTLS(m.ca, m.cert, false, sw.refuseRemoved), nil
 	}}
-	mux, err := peer.Listen(sw.id.ListenAddr, serverConf, d.log)
+	mux, err := peer.Listen(sw.id.ListenAddr, serverConf, sw.authorizePeer, d.log)
 	if err != nil {
 		return err
 	}
@@ -48,6 +49,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		return err
 	}
 	sw.raft = r
+	sw.raftUp.Store(r)
 	sw.proposer = &forwarder{raft: r, store: sw.store, peers: sw.peers}
 	sw.peerSrv = d.servePeers(ctx, sw)
 	sw.wg.Add(6)
@@ -93,6 +95,26 @@ func (sw *swarm) refuseRemoved(id pki.NodeIdentity) error {
 	}
 	if c := sw.store.View().Cluster(); c != nil && c.Removed(id.NodeID) {
 		return fmt.Errorf("node %s was removed from the swarm", id.NodeID)
+	}
+	return nil
+}
+
+// authorizePeer opens the Raft stream only to a manager certificate of a
+// member of this manager's Raft configuration: a demoted manager, whose
+// certificate still says manager until it expires, is refused once it is
+// out of the configuration. (The handshake already checked the CA, the
+// cluster and the removed list.) A manager that has just joined, with an
+// empty configuration, takes any manager: the leader that is adding it.
+func (sw *swarm) authorizePeer(kind byte, id *pki.NodeIdentity) error {
+	if err := peer.ManagersOnRaft(kind, id); err != nil || kind != peer.KindRaft {
+		return err
+	}
+	r := sw.raftUp.Load()
+	if r == nil {
+		return errors.New("raft is not running here yet")
+	}
+	if member, known := r.Member(id.NodeID); known && !member {
+		return fmt.Errorf("node %s is not a member of this manager's Raft configuration", id.NodeID)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -42,6 +43,7 @@ func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
 	mux.HandleFunc("POST "+peer.PathStatus, h.nodeOnly(h.status))
 	mux.HandleFunc("POST "+peer.PathRenew, h.nodeOnly(h.renew))
 	mux.HandleFunc("POST "+peer.PathLeave, h.managerOnly(h.leave))
+	mux.HandleFunc("GET "+peer.PathReadIndex, h.managerOnly(h.readIndex))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		// Requests end with the swarm runtime, so a session held open on a
 		// stopping manager returns at once.
@@ -57,31 +59,65 @@ type peerHandlers struct {
 
 type identityKey struct{}
 
-// nodeOnly admits callers with a valid node certificate.
+// nodeOnly admits callers with a node certificate of a current node of
+// the swarm (see knownAs).
 func (h *peerHandlers) nodeOnly(next func(http.ResponseWriter, *http.Request, pki.NodeIdentity)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil {
+		var id pki.NodeIdentity
+		ok := false
+		if r.TLS != nil {
+			id, ok = pki.IdentityFromConnState(*r.TLS)
+		}
+		if !ok {
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: codeForbidden})
 			return
 		}
-		id, ok := pki.IdentityFromConnState(*r.TLS)
-		if !ok {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: codeForbidden})
+		if err := h.knownAs(id.NodeID, ""); err != nil {
+			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
 			return
 		}
 		next(w, r, id)
 	}
 }
 
-// managerOnly admits callers with a manager certificate.
+// managerOnly admits callers with a manager certificate of a node the
+// swarm still has as a manager: a demoted manager's certificate says
+// manager until it expires, but the store says worker.
 func (h *peerHandlers) managerOnly(next func(http.ResponseWriter, *http.Request, pki.NodeIdentity)) http.HandlerFunc {
-	return h.nodeOnly(func(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
-		if !id.IsManager() {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var id pki.NodeIdentity
+		ok := false
+		if r.TLS != nil {
+			id, ok = pki.IdentityFromConnState(*r.TLS)
+		}
+		if !ok || !id.IsManager() {
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "only managers may do this", Code: codeForbidden})
 			return
 		}
+		if err := h.knownAs(id.NodeID, types.RoleManager); err != nil {
+			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+			return
+		}
 		next(w, r, id)
-	})
+	}
+}
+
+// knownAs checks that the store has node id, with the given role if one
+// is given. A node this manager's store does not know yet (it may lag
+// behind the leader by a few entries) passes on a follower: every request
+// it can make there is either read-only or passed on to the leader, whose
+// store is current and decides.
+func (h *peerHandlers) knownAs(id string, role types.NodeRole) error {
+	n := h.sw.store.View().Node(id)
+	switch {
+	case n == nil && h.sw.raft.IsLeader():
+		return fmt.Errorf("node %s is not part of this swarm", id)
+	case n == nil:
+		return nil
+	case role != "" && n.Role != role:
+		return fmt.Errorf("node %s is not a %s of this swarm", id, role)
+	}
+	return nil
 }
 
 func peerError(w http.ResponseWriter, code int, body peer.ErrorBody) {
@@ -119,12 +155,29 @@ func (h *peerHandlers) propose(w http.ResponseWriter, r *http.Request, _ pki.Nod
 	peerOK(w, peer.ProposeResponse{Index: idx})
 }
 
+// readIndex answers a follower's read with the leader's read index
+// (leader only).
+func (h *peerHandlers) readIndex(w http.ResponseWriter, r *http.Request, _ pki.NodeIdentity) {
+	idx, err := h.sw.raft.ReadIndex(r.Context())
+	if err != nil {
+		peerFail(w, err)
+		return
+	}
+	peerOK(w, peer.ReadIndexResponse{Index: idx})
+}
+
 // raftJoin adds the calling manager as a voter, on the leader (others
 // pass the request on).
 func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var req peer.RaftJoinRequest
-	if err := readJSON(r, &req); err != nil || req.NodeID != id.NodeID {
+	if err := readJSON(r, &req); err != nil || req.NodeID == "" || req.Addr == "" {
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request", Code: codeBadRequest})
+		return
+	}
+	// A manager asks for itself, or a follower passes a request on; the
+	// node to add must be a manager of the swarm either way.
+	if err := h.knownAs(req.NodeID, types.RoleManager); err != nil {
+		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)

@@ -36,10 +36,13 @@ type swarm struct {
 	wg     sync.WaitGroup
 
 	// managers only
-	mux      *peer.Mux
-	raft     *consensus.Node
+	mux  *peer.Mux
+	raft *consensus.Node
+	// raftUp is raft once it runs, for the mux's authorizer, which runs
+	// from the moment the port opens.
+	raftUp   atomic.Pointer[consensus.Node]
 	store    *store.Store
-	proposer store.Proposer
+	proposer *forwarder
 	peerSrv  *peerServer
 	// ready is closed once the local store holds every committed entry;
 	// readers and the agent wait for it.
@@ -207,10 +210,14 @@ func (d *Daemon) forget() error {
 	return os.RemoveAll(filepath.Join(d.cfg.DataDir, "raft"))
 }
 
-// Store returns the replicated state of a manager.
-func (d *Daemon) Store() (*store.Store, error) {
+// Store returns the replicated state of a manager, once it holds every
+// write acknowledged before the call (see forwarder.CatchUp).
+func (d *Daemon) Store(ctx context.Context) (*store.Store, error) {
 	sw, err := d.current()
 	if err != nil {
+		return nil, err
+	}
+	if err := sw.proposer.CatchUp(ctx); err != nil {
 		return nil, err
 	}
 	return sw.store, nil

@@ -67,7 +67,7 @@ type fakeManager struct {
 
 func startFakeManager(t *testing.T, p *remotePKI) *fakeManager {
 	t.Helper()
-	m, err := peer.Listen("127.0.0.1:0", pki.ServerTLS(p.ca.Cert, p.manager, true), slog.New(slog.DiscardHandler))
+	m, err := peer.Listen("127.0.0.1:0", pki.ServerTLS(p.ca.Cert, p.manager, true), nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -245,7 +245,7 @@ func TestClientTransportFailures(t *testing.T) {
 func TestJoinClient(t *testing.T) {
 	p := newTestPKI(t, "c1")
 	other := newTestPKI(t, "c1")
-	m, err := Listen("127.0.0.1:0", pki.ServerTLS(p.ca.Cert, p.manager, false), discardLog())
+	m, err := Listen("127.0.0.1:0", pki.ServerTLS(p.ca.Cert, p.manager, false), nil, discardLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package peer carries all node-to-node traffic on one TLS port per
 // manager: each connection announces what it is with its first byte —
-// Raft's stream or the control API (HTTP) — and the mux hands it to the
-// right consumer. Raft uses it through StreamLayer.
+// Raft's stream or the control API (HTTP) — and the mux hands it, once its
+// Authorizer admits the peer for that kind, to the right consumer. Raft
+// uses it through StreamLayer.
 package peer
 
 import (
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"golang.org/x/time/rate"
+
+	"sw/cluster/pki"
 )
 
 // Connection kinds, the first byte a dialer writes.
@@ -26,23 +30,54 @@ const (
 // ErrClosed is returned by Accept after Close.
 var ErrClosed = errors.New("peer: listener closed")
 
+// Authorizer decides whether a peer may open a connection of a kind. id is
+// the peer's verified node identity, nil when it showed no certificate (a
+// joining node). A non-nil error refuses the connection.
+type Authorizer func(kind byte, id *pki.NodeIdentity) error
+
+// ManagersOnRaft is the base policy every Authorizer should start from:
+// the Raft stream is open only to a verified manager certificate (its
+// cluster and CA were checked in the handshake); the API is open to all,
+// its routes checking what each needs.
+func ManagersOnRaft(kind byte, id *pki.NodeIdentity) error {
+	if kind != KindRaft {
+		return nil
+	}
+	if id == nil {
+		return errors.New("raft needs a manager certificate; the peer showed none")
+	}
+	if !id.IsManager() {
+		return fmt.Errorf("raft needs a manager certificate; node %s is a %s", id.NodeID, id.Role)
+	}
+	return nil
+}
+
 // Mux splits one TLS listener into per-kind listeners.
 type Mux struct {
 	ln     net.Listener
 	log    *slog.Logger
+	auth   Authorizer
 	queues map[byte]*queue
 	once   sync.Once
 	done   chan struct{}
+	// refusals limits the logging of refused connections, so that a flood
+	// of them cannot flood the log.
+	refusals rate.Sometimes
 }
 
 // Listen opens the TLS port. Handshakes and kind bytes are read off the
-// accept loop, so a slow peer cannot stall others.
-func Listen(addr string, conf *tls.Config, log *slog.Logger) (*Mux, error) {
+// accept loop, so a slow peer cannot stall others. Every connection must
+// pass auth for its kind before it is handed on; nil means ManagersOnRaft.
+func Listen(addr string, conf *tls.Config, auth Authorizer, log *slog.Logger) (*Mux, error) {
 	ln, err := tls.Listen("tcp", addr, conf)
 	if err != nil {
 		return nil, fmt.Errorf("peer: listen on %s: %w", addr, err)
 	}
-	m := &Mux{ln: ln, log: log, done: make(chan struct{}), queues: map[byte]*queue{}}
+	if auth == nil {
+		auth = ManagersOnRaft
+	}
+	m := &Mux{ln: ln, log: log, auth: auth, done: make(chan struct{}), queues: map[byte]*queue{},
+		refusals: rate.Sometimes{First: 10, Interval: 10 * time.Second}}
 	for _, k := range []byte{KindRaft, KindAPI} {
 		m.queues[k] = &queue{mux: m, ch: make(chan net.Conn, 64), done: make(chan struct{})}
 	}
@@ -79,9 +114,41 @@ func (m *Mux) route(c net.Conn) {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	q := m.queues[kind[0]]
-	if q == nil || !q.put(c) {
+	if q == nil {
+		c.Close()
+		return
+	}
+	if err := m.auth(kind[0], peerIdentity(c)); err != nil {
+		m.refusals.Do(func() {
+			m.log.Warn("peer: connection refused", "kind", kindName(kind[0]), "from", c.RemoteAddr().String(), "err", err)
+		})
+		c.Close()
+		return
+	}
+	if !q.put(c) {
 		c.Close()
 	}
+}
+
+func kindName(k byte) string {
+	if k == KindRaft {
+		return "raft"
+	}
+	return "api"
+}
+
+// peerIdentity is the verified identity of a connection's peer, nil if it
+// showed no certificate. The handshake is done: the kind byte was read.
+func peerIdentity(c net.Conn) *pki.NodeIdentity {
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	id, ok := pki.IdentityFromConnState(tc.ConnectionState())
+	if !ok {
+		return nil
+	}
+	return &id
 }
 
 // Addr is the listening address.

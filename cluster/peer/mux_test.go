@@ -60,7 +60,7 @@ func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func startMux(t *testing.T, p *testPKI) *Mux {
 	t.Helper()
-	m, err := Listen("127.0.0.1:0", p.serverTLS(), discardLog())
+	m, err := Listen("127.0.0.1:0", p.serverTLS(), nil, discardLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func expectClosedByServer(t *testing.T, c net.Conn) {
 func TestMuxRoutesByKind(t *testing.T) {
 	p := newTestPKI(t, "c1")
 	m := startMux(t, p)
-	d := p.dialer(p.worker)
+	d := p.dialer(p.manager)
 	cases := []struct {
 		name    string
 		kind    byte
@@ -161,7 +161,7 @@ func TestMuxRoutesByKind(t *testing.T) {
 				t.Fatalf("accepted %T, want *tls.Conn", r.c)
 			}
 			id, ok := pki.IdentityFromConnState(tc2.ConnectionState())
-			if !ok || id.NodeID != "wrk1" {
+			if !ok || id.NodeID != "mgr1" {
 				t.Fatalf("peer identity %+v, %v", id, ok)
 			}
 			// And the bytes flow back.
@@ -276,7 +276,7 @@ func TestQueueClose(t *testing.T) {
 
 	// The other kind still works.
 	acc := acceptAsync(m.Listener(KindRaft))
-	c, err := d.Dial(testCtx(t), m.Addr().String(), KindRaft)
+	c, err := p.dialer(p.manager).Dial(testCtx(t), m.Addr().String(), KindRaft)
 	if err != nil {
 		t.Fatalf("Dial after closing the API listener: %v", err)
 	}
@@ -292,14 +292,14 @@ func TestQueueClose(t *testing.T) {
 // closes connections that were queued but never accepted.
 func TestMuxClose(t *testing.T) {
 	p := newTestPKI(t, "c1")
-	m, err := Listen("127.0.0.1:0", p.serverTLS(), discardLog())
+	m, err := Listen("127.0.0.1:0", p.serverTLS(), nil, discardLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := p.dialer(p.worker)
 
 	// A connection that is routed but not accepted yet.
-	queued, err := d.Dial(testCtx(t), m.Addr().String(), KindRaft)
+	queued, err := p.dialer(p.manager).Dial(testCtx(t), m.Addr().String(), KindRaft)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestMuxClose(t *testing.T) {
 func TestListenError(t *testing.T) {
 	p := newTestPKI(t, "c1")
 	m := startMux(t, p)
-	if _, err := Listen(m.Addr().String(), p.serverTLS(), discardLog()); err == nil {
+	if _, err := Listen(m.Addr().String(), p.serverTLS(), nil, discardLog()); err == nil {
 		t.Fatal("listened twice on one port")
 	}
 }
@@ -434,4 +434,66 @@ func deadAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// TestMuxAuthorizes: a connection reaches its kind's listener only if the
+// authorizer admits its peer; the default policy keeps Raft to managers.
+func TestMuxAuthorizes(t *testing.T) {
+	p := newTestPKI(t, "c1")
+	onlyMgr1 := func(kind byte, id *pki.NodeIdentity) error {
+		if err := ManagersOnRaft(kind, id); err != nil {
+			return err
+		}
+		if kind == KindRaft && id.NodeID != "mgr1" {
+			return errors.New("not a member")
+		}
+		return nil
+	}
+	mgr2 := p.issue(t, "mgr2", pki.RoleManager)
+	cases := []struct {
+		name      string
+		auth      Authorizer
+		cert      *tls.Certificate
+		kind      byte
+		delivered bool
+	}{
+		{"default: manager on raft", nil, &p.manager, KindRaft, true},
+		{"default: worker on raft", nil, &p.worker, KindRaft, false},
+		{"default: no certificate on raft", nil, nil, KindRaft, false},
+		{"default: worker on the API", nil, &p.worker, KindAPI, true},
+		{"default: no certificate on the API", nil, nil, KindAPI, true},
+		{"members only: a member", onlyMgr1, &p.manager, KindRaft, true},
+		{"members only: a manager not a member", onlyMgr1, &mgr2, KindRaft, false},
+		{"members only: the API is open", onlyMgr1, &mgr2, KindAPI, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Listen("127.0.0.1:0", pki.ServerTLS(p.ca.Cert, p.manager, false), tc.auth, discardLog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			acc := acceptAsync(m.Listener(tc.kind))
+			d := &Dialer{TLS: func() *tls.Config { return pki.ClientTLS(p.ca.Cert, tc.cert) }}
+			c, err := d.Dial(testCtx(t), m.Addr().String(), tc.kind)
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			defer c.Close()
+			if !tc.delivered {
+				expectClosedByServer(t, c)
+				select {
+				case r := <-acc:
+					t.Fatalf("a refused connection was accepted: %v", r.err)
+				case <-time.After(50 * time.Millisecond):
+				}
+				return
+			}
+			r := waitAccept(t, acc)
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			r.c.Close()
+		})
+	}
 }

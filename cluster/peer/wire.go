@@ -14,6 +14,8 @@ const (
 	PathStatus   = "/peer/status"
 	PathRenew    = "/peer/renew"
 	PathLeave    = "/peer/leave"
+	// PathReadIndex asks the leader for its read index.
+	PathReadIndex = "/peer/read-index"
 )
 
 // JoinRequest is what a joining node sends, with only the join token to
@@ -53,6 +55,13 @@ type ProposeRequest struct {
 
 // ProposeResponse says where the command landed in the log.
 type ProposeResponse struct {
+	Index uint64 `json:"Index"`
+}
+
+// ReadIndexResponse is the leader's read index: the last command it has
+// committed, at a moment it was sure it led. A read that waits until its
+// store has applied it sees every write acknowledged before the request.
+type ReadIndexResponse struct {
 	Index uint64 `json:"Index"`
 }
 

@@ -12,8 +12,12 @@ import (
 // Command is one entry of the Raft log: a batch of changes applied
 // atomically, all or nothing, at the leader's proposal time.
 type Command struct {
-	Time    time.Time `json:"Time"`
-	Changes []Change  `json:"Changes"`
+	Time time.Time `json:"Time"`
+	// RequestID, when set, makes the command apply at most once: the same
+	// ID applied again (a write re-sent after a leader change, when the
+	// first copy may have committed) is answered with the first result.
+	RequestID string   `json:"RequestID,omitempty"`
+	Changes   []Change `json:"Changes"`
 }
 
 // Change is one mutation; exactly one field is set.

@@ -35,13 +35,19 @@ type snapshotData struct {
 	Nodes    []*types.Node    `json:"Nodes"`
 	Services []*types.Service `json:"Services"`
 	Tasks    []*types.Task    `json:"Tasks"`
+	// Requests are the request IDs applied lately, oldest first.
+	Requests []RequestRecord `json:"Requests,omitempty"`
 }
 
 // Snapshot captures the state at this moment; raft persists it later.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	r := f.Store.View()
+	f.Store.mu.Lock()
+	reqs := f.Store.requests.records()
+	f.Store.mu.Unlock()
 	return &fsmSnapshot{data: snapshotData{
 		Index: r.Index, Cluster: r.Cluster(), Nodes: r.Nodes(), Services: r.Services(), Tasks: r.Tasks(),
+		Requests: reqs,
 	}}, nil
 }
 
@@ -75,6 +81,7 @@ func (s *Store) restore(d *snapshotData) error {
 	s.mu.Lock()
 	s.db = db
 	s.index = d.Index
+	s.requests = requestLogFrom(d.Requests)
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()

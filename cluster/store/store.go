@@ -18,6 +18,8 @@ type Store struct {
 	mu      sync.Mutex
 	index   uint64
 	changed chan struct{}
+	// requests are the request IDs applied lately (guarded by mu).
+	requests requestLog
 }
 
 // New returns an empty store.
@@ -53,8 +55,30 @@ func (s *Store) View() *ReadTx {
 }
 
 // Apply applies a command at the given log index: all its changes or none.
-// It returns the first change's error, if any.
+// It returns the first change's error, if any. A command whose RequestID
+// was applied before is not applied again: it returns the first one's
+// result (a write retried after a leader change lands once).
 func (s *Store) Apply(index uint64, cmd *Command) error {
+	if cmd.RequestID != "" {
+		s.mu.Lock()
+		rec := s.requests.get(cmd.RequestID)
+		s.mu.Unlock()
+		if rec != nil {
+			s.commitIndex(index)
+			return rec.result()
+		}
+	}
+	err := s.applyChanges(index, cmd)
+	if cmd.RequestID != "" {
+		s.mu.Lock()
+		s.requests.add(recordOf(cmd.RequestID, index, cmd.Time, err), cmd.Time)
+		s.mu.Unlock()
+	}
+	s.commitIndex(index)
+	return err
+}
+
+func (s *Store) applyChanges(index uint64, cmd *Command) error {
 	s.mu.Lock()
 	db := s.db
 	s.mu.Unlock()
@@ -64,12 +88,10 @@ func (s *Store) Apply(index uint64, cmd *Command) error {
 	for i := range cmd.Changes {
 		if err := w.apply(&cmd.Changes[i]); err != nil {
 			tx.Abort()
-			s.commitIndex(index)
 			return err
 		}
 	}
 	tx.Commit()
-	s.commitIndex(index)
 	return nil
 }
 
@@ -254,11 +276,17 @@ func (w *writer) updateNode(u *NodeUpdate) error {
 }
 
 func (w *writer) createService(s *types.Service) error {
+	// The ID first: a create whose service is already there is this very
+	// request again (IDs are random and made once per request), from
+	// before its request ID was forgotten; it succeeds, changing nothing.
+	if raw, _ := w.tx.First(tableServices, indexID, s.ID); raw != nil {
+		if raw.(*types.Service).Spec.Name == s.Spec.Name {
+			return nil
+		}
+		return fmt.Errorf("%w: service %s", ErrExists, s.ID)
+	}
 	if old, _ := w.tx.First(tableServices, indexName, s.Spec.Name); old != nil {
 		return Errorf(ErrNameInUse, "service %q already exists", s.Spec.Name)
-	}
-	if old, _ := w.tx.First(tableServices, indexID, s.ID); old != nil {
-		return fmt.Errorf("%w: service %s", ErrExists, s.ID)
 	}
 	if err := w.checkAddrs(s); err != nil {
 		return err

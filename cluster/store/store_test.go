@@ -714,8 +714,16 @@ func TestFSMApply(t *testing.T) {
 	if st.Index() != 7 || st.View().Node("n1").Version != 7 || !st.View().Service("s1").CreatedAt.Equal(t0) {
 		t.Fatal("log entry not applied at its index and time")
 	}
-	if res := fsm.Apply(&raft.Log{Index: 8, Type: raft.LogCommand, Data: data}); !errors.Is(res.(error), ErrNameInUse) {
+	// The same create again (same service ID) is that service: success.
+	if res := fsm.Apply(&raft.Log{Index: 8, Type: raft.LogCommand, Data: data}); res != nil {
 		t.Fatalf("replayed create: %v", res)
+	}
+	if got := st.View().Service("s1").Version; got != 7 {
+		t.Fatalf("the replayed create changed the service: version %d", got)
+	}
+	other, _ := (&Command{Time: t0, Changes: []Change{{CreateService: svc("s2", "web")}}}).Encode()
+	if res := fsm.Apply(&raft.Log{Index: 8, Type: raft.LogCommand, Data: other}); !errors.Is(res.(error), ErrNameInUse) {
+		t.Fatalf("another create of the name: %v", res)
 	}
 	if res := fsm.Apply(&raft.Log{Index: 9, Type: raft.LogCommand, Data: []byte("{")}); !errors.Is(res.(error), ErrBadCommand) {
 		t.Fatalf("garbage entry: %v", res)
