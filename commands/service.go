@@ -96,6 +96,11 @@ func servicePs(c *cli.Context) error {
 			return err
 		}
 		tasks = append(tasks, ts...)
+		// A service the orchestrator leaves alone says why, on stderr so
+		// that the table stays as scripts read it.
+		if s, err := cl.Service(c.Context, ref); err == nil && s.ReconcileError != "" {
+			fmt.Fprintf(c.App.ErrWriter, "Warning: service %s: %s\n", s.Spec.Name, s.ReconcileError)
+		}
 	}
 	return printTasks(c, tasks)
 }
@@ -185,6 +190,9 @@ func serviceInspect(c *cli.Context) error {
 func prettyService(c *cli.Context, s *types.Service) {
 	w := c.App.Writer
 	fmt.Fprintf(w, "ID:\t\t%s\nName:\t\t%s\n", s.ID, s.Spec.Name)
+	if s.ReconcileError != "" {
+		fmt.Fprintf(w, "Error:\t\t%s\n", s.ReconcileError)
+	}
 	if len(s.Spec.Labels) > 0 {
 		fmt.Fprintf(w, "Labels:\n")
 		for k, v := range s.Spec.Labels {

@@ -40,5 +40,8 @@ func (o *Orchestrator) step(ctx context.Context, view *store.ReadTx) (time.Time,
 	if plan.Empty() {
 		return plan.WakeAt, nil
 	}
-	return plan.WakeAt, o.Proposer.Propose(ctx, &store.Command{Changes: plan.Changes()})
+	// A big plan goes as several commands. This loop runs again only once
+	// they are all in, so it never sees them half applied, except after a
+	// failure (a lost leadership), which the next pass repairs.
+	return plan.WakeAt, store.ProposeAll(ctx, o.Proposer, plan.Changes())
 }

@@ -10,29 +10,43 @@
 package orchestrator
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
 	"sw/cluster/hooks"
+	"sw/cluster/spec"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
+
+// MaxCreatesPerService bounds the tasks one reconciliation makes for one
+// service: a service of many replicas gets them over several passes (each
+// pass runs again at the commit of the last), so no spec makes one pass,
+// or one log entry, grow with its replica count.
+const MaxCreatesPerService = 500
 
 // Plan is what one reconciliation decided.
 type Plan struct {
 	Create []*types.Task
 	Desire []store.TaskDesiredFrom
 	Delete []string
+	// Problems report services whose reconcile error changed: set, or
+	// cleared (an empty message).
+	Problems []store.ServiceProblem
 	// WakeAt is when a delayed decision (a restart) falls due; zero if none.
 	WakeAt time.Time
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Create)+len(p.Desire)+len(p.Delete) == 0 }
+func (p *Plan) Empty() bool { return len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems) == 0 }
 
 // Changes turns the plan into store changes.
 func (p *Plan) Changes() []store.Change {
-	out := make([]store.Change, 0, len(p.Create)+len(p.Desire)+len(p.Delete))
+	out := make([]store.Change, 0, len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems))
+	for i := range p.Problems {
+		out = append(out, store.Change{ServiceProblem: &p.Problems[i]})
+	}
 	for _, t := range p.Create {
 		out = append(out, store.Change{CreateTask: t})
 	}
@@ -92,8 +106,14 @@ func Reconcile(in Input) Plan {
 	}
 	var p Plan
 	for _, svc := range in.Services {
-		r := reconciler{in: &in, plan: &p, svc: svc, nodes: nodes}
-		r.service(byService[svc.ID])
+		problem := unreconcilable(svc)
+		if problem != svc.ReconcileError {
+			p.Problems = append(p.Problems, store.ServiceProblem{ServiceID: svc.ID, Message: problem})
+		}
+		if problem == "" {
+			r := reconciler{in: &in, plan: &p, svc: svc, nodes: nodes}
+			r.service(byService[svc.ID])
+		}
 		delete(byService, svc.ID)
 	}
 	for _, t := range in.Tasks { // services removed; in input order, for determinism
@@ -105,6 +125,18 @@ func Reconcile(in Input) Plan {
 		}
 	}
 	return p
+}
+
+// unreconcilable says why a stored service must not be reconciled, or ""
+// if it can be: a spec beyond the limits (stored before they existed, or
+// written around them) is left as it is and reported, never followed into
+// unbounded work. Its tasks, if any, are left alone too.
+func unreconcilable(svc *types.Service) string {
+	if svc.Spec.Mode != types.ModeGlobal && svc.Spec.Replicas > spec.MaxReplicas {
+		return fmt.Sprintf("this service is not reconciled: it asks for %d replicas, more than the maximum of %d; "+
+			"scale it down (sw service scale %s=N)", svc.Spec.Replicas, spec.MaxReplicas, svc.Spec.Name)
+	}
+	return ""
 }
 
 // stopped reports whether a task is done with its node, so that a task no
@@ -136,6 +168,8 @@ type reconciler struct {
 	// checks are the filters' tests for the service's placement (nil
 	// until first needed).
 	checks []func(*types.Node) bool
+	// created counts the tasks this pass made for the service.
+	created int
 }
 
 // fits reports whether node n meets the service's current placement.

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -908,5 +909,103 @@ func TestPlanDesireOnlyForward(t *testing.T) {
 	p.desire(task, types.TaskRemove)
 	if len(p.Desire) != 1 {
 		t.Fatalf("forward desire not planned")
+	}
+}
+
+// TestReconcileBounded: a service of many replicas gets at most
+// MaxCreatesPerService new tasks a pass, in slot order, and all of them
+// over the passes that follow; the other services are not held up.
+func TestReconcileBounded(t *testing.T) {
+	big := service(svcOpt{replicas: 3*MaxCreatesPerService + 7})
+	small := service(svcOpt{replicas: 2})
+	small.ID, small.Spec.Name = "s2", "api"
+	in := Input{Now: t0, Services: []*types.Service{big, small}, NewID: seqIDs()}
+	passes := 0
+	for {
+		p := Reconcile(in)
+		if p.Empty() {
+			break
+		}
+		passes++
+		perService := map[string]int{}
+		for _, task := range p.Create {
+			perService[task.ServiceID]++
+		}
+		if perService["s1"] > MaxCreatesPerService {
+			t.Fatalf("pass %d made %d tasks for one service", passes, perService["s1"])
+		}
+		if passes == 1 && perService["s2"] != 2 {
+			t.Fatalf("the small service waited behind the big one: %d tasks in the first pass", perService["s2"])
+		}
+		if passes == 1 && (p.Create[0].Slot != 1 || p.Create[MaxCreatesPerService-1].Slot != MaxCreatesPerService) {
+			t.Fatalf("first pass made slots %d..%d, want 1..%d", p.Create[0].Slot, p.Create[MaxCreatesPerService-1].Slot, MaxCreatesPerService)
+		}
+		in.Tasks = append(in.Tasks, p.Create...)
+		if passes > 10 {
+			t.Fatal("no convergence in 10 passes")
+		}
+	}
+	if passes != 4 || len(in.Tasks) != int(big.Spec.Replicas+small.Spec.Replicas) {
+		t.Fatalf("%d passes made %d tasks; want 4 passes, %d tasks", passes, len(in.Tasks), big.Spec.Replicas+2)
+	}
+	slots := map[uint64]bool{}
+	for _, task := range in.Tasks {
+		if task.ServiceID == "s1" {
+			slots[task.Slot] = true
+		}
+	}
+	if len(slots) != int(big.Spec.Replicas) {
+		t.Fatalf("%d distinct slots for %d replicas", len(slots), big.Spec.Replicas)
+	}
+}
+
+// TestReconcileBoundedRestarts: replacements count against the bound
+// too, and a restart put off to a later pass keeps its attempt count.
+func TestReconcileBoundedRestarts(t *testing.T) {
+	n := MaxCreatesPerService + 3
+	c := reconcileCase{svc: service(svcOpt{replicas: uint64(n)}), nodes: readyNodes("n1")}
+	for i := 1; i <= n; i++ {
+		c.tasks = append(c.tasks, tk{id: fmt.Sprintf("t%d", i), slot: uint64(i), node: "n1", desired: run,
+			state: types.TaskFailed, attempt: 2, created: uint64(i)})
+	}
+	in := c.input()
+	p := Reconcile(in)
+	if len(p.Create) != MaxCreatesPerService || len(p.Desire) != MaxCreatesPerService {
+		t.Fatalf("first pass: %d creates, %d desires; want %d of each", len(p.Create), len(p.Desire), MaxCreatesPerService)
+	}
+	for _, task := range p.Create {
+		if task.Attempt != 3 {
+			t.Fatalf("slot %d restarted as attempt %d, want 3", task.Slot, task.Attempt)
+		}
+	}
+}
+
+// TestReconcileUnreconcilable: a stored service beyond the limits is
+// reported, not followed: no task is made, whatever it asks; the report
+// is written once, and cleared when the service is scaled down.
+func TestReconcileUnreconcilable(t *testing.T) {
+	huge := service(svcOpt{replicas: math.MaxUint64})
+	in := Input{Now: t0, Services: []*types.Service{huge}, NewID: seqIDs()}
+	p := Reconcile(in)
+	if len(p.Create)+len(p.Desire)+len(p.Delete) != 0 {
+		t.Fatalf("an unreconcilable service got a plan: %s", show(describe(p)))
+	}
+	if len(p.Problems) != 1 || p.Problems[0].ServiceID != "s1" ||
+		!strings.Contains(p.Problems[0].Message, "18446744073709551615 replicas, more than the maximum of 100000") {
+		t.Fatalf("problems: %+v", p.Problems)
+	}
+	reported := *huge
+	reported.ReconcileError = p.Problems[0].Message
+	if p := Reconcile(Input{Now: t0, Services: []*types.Service{&reported}}); !p.Empty() {
+		t.Fatalf("the same report again: %+v", p.Problems)
+	}
+	scaled := reported
+	scaled.Spec.Replicas = 2
+	p = Reconcile(Input{Now: t0, Services: []*types.Service{&scaled}, NewID: seqIDs()})
+	if len(p.Problems) != 1 || p.Problems[0].Message != "" || len(p.Create) != 2 {
+		t.Fatalf("after scaling down: problems %+v, %d creates", p.Problems, len(p.Create))
+	}
+	if ch := p.Changes(); ch[0].ServiceProblem == nil {
+		t.Fatal("Changes() leaves out the problem report")
 	}
 }

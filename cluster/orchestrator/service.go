@@ -36,10 +36,17 @@ func (r *reconciler) service(tasks []*types.Task) {
 		r.trimHistory(s)
 	}
 	for _, w := range sortedWanted(wanted) { // slots with no task at all
+		if !r.canCreate() {
+			break // the rest at the next pass
+		}
 		r.plan.Create = append(r.plan.Create, r.newTask(w.slot, w.nodeID, 0))
 	}
 	r.rollingUpdate(outdated, inFlight)
 }
+
+// canCreate reports whether this pass may make another task for the
+// service (MaxCreatesPerService); the count covers every kind of create.
+func (r *reconciler) canCreate() bool { return r.created < MaxCreatesPerService }
 
 // wantedSpot names a slot that should exist: a replica number, or a node.
 type wantedSpot struct {
@@ -128,6 +135,9 @@ func (r *reconciler) slotState(s *slot) slotStatus {
 	}
 	if live.Slot != 0 && live.NodeID != "" {
 		if nodeLost(live, r.nodes) {
+			if !r.canCreate() {
+				return slotWaiting // at the next pass
+			}
 			// Its node cannot stop it: replace it now, on another node.
 			r.plan.desire(live, types.TaskShutdown)
 			r.plan.Create = append(r.plan.Create, r.newTask(live.Slot, "", live.Attempt))
@@ -164,6 +174,9 @@ func (r *reconciler) refill(s *slot) slotStatus {
 	if last.Status.State.Terminal() && !r.restartable(last) && last.SpecVersion == r.svc.SpecVersion {
 		return slotSteady // finished: the restart policy says it stays down
 	}
+	if !r.canCreate() {
+		return slotWaiting
+	}
 	r.plan.Create = append(r.plan.Create, r.newTask(last.Slot, nodeOfSlot(last), last.Attempt))
 	return slotStarting
 }
@@ -192,6 +205,9 @@ func (r *reconciler) restart(s *slot, live *types.Task) slotStatus {
 	due := live.Status.Timestamp.Add(r.svc.Spec.Restart.Delay)
 	if r.in.Now.Before(due) {
 		r.plan.wake(due)
+		return slotWaiting
+	}
+	if !r.canCreate() {
 		return slotWaiting
 	}
 	r.plan.desire(live, types.TaskShutdown)
@@ -238,6 +254,7 @@ func (r *reconciler) trimHistory(s *slot) {
 }
 
 func (r *reconciler) newTask(slotNum uint64, nodeID string, attempt uint64) *types.Task {
+	r.created++
 	spec := r.svc.Spec
 	return &types.Task{
 		ID:           r.in.NewID(),

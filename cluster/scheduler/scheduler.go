@@ -361,7 +361,7 @@ func (s *Scheduler) step(ctx context.Context, view *store.ReadTx) (time.Time, er
 	if len(as) == 0 {
 		return time.Time{}, nil
 	}
-	return time.Time{}, s.Proposer.Propose(ctx, &store.Command{Changes: Changes(as)})
+	return time.Time{}, store.ProposeAll(ctx, s.Proposer, Changes(as))
 }
 
 // dropUnchangedPending avoids rewriting a pending task with the same

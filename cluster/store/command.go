@@ -35,6 +35,9 @@ type Change struct {
 	// SpecVersion when the change calls for new tasks; it never goes down.
 	UpdateService *types.Service   `json:",omitempty"`
 	DeleteService string           `json:",omitempty"`
+	// ServiceProblem records why the orchestrator does not reconcile a
+	// service (an empty message clears it); the spec is left alone.
+	ServiceProblem *ServiceProblem `json:",omitempty"`
 	CreateTask    *types.Task      `json:",omitempty"`
 	TaskStatus    *TaskStatusFrom  `json:",omitempty"`
 	TaskDesired   *TaskDesiredFrom `json:",omitempty"`
@@ -57,6 +60,13 @@ type NodeUpdate struct {
 	Availability *types.Availability `json:"Availability,omitempty"`
 	Labels       map[string]string   `json:"Labels,omitempty"`
 	SetLabels    bool                `json:"SetLabels,omitempty"`
+}
+
+// ServiceProblem is the orchestrator's report on a service it cannot
+// reconcile; it is dropped for a service that is gone.
+type ServiceProblem struct {
+	ServiceID string `json:"ServiceID"`
+	Message   string `json:"Message,omitempty"`
 }
 
 // TaskStatusFrom reports a task's observed status from the node running it.
@@ -105,6 +115,34 @@ func DecodeCommand(b []byte) (*Command, error) {
 		return nil, errors.Join(ErrBadCommand, err)
 	}
 	return &c, nil
+}
+
+// MaxBatch is the most changes a leader loop puts in one command: a plan
+// of more is proposed as several, so no log entry grows with the size of
+// the swarm.
+const MaxBatch = 1000
+
+// Batches cuts changes into commands of at most MaxBatch changes each, in
+// order.
+func Batches(changes []Change) []*Command {
+	var out []*Command
+	for len(changes) > 0 {
+		n := min(len(changes), MaxBatch)
+		out = append(out, &Command{Changes: changes[:n:n]})
+		changes = changes[n:]
+	}
+	return out
+}
+
+// ProposeAll proposes the changes in batches (Batches), one after the
+// other, stopping at the first failure.
+func ProposeAll(ctx context.Context, p Proposer, changes []Change) error {
+	for _, cmd := range Batches(changes) {
+		if err := p.Propose(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Proposer commits commands: through Raft in a daemon, directly in tests.

@@ -191,6 +191,8 @@ func (w *writer) apply(c *Change) error {
 		return w.updateService(c.UpdateService)
 	case c.DeleteService != "":
 		return w.delete(tableServices, c.DeleteService)
+	case c.ServiceProblem != nil:
+		return w.serviceProblem(c.ServiceProblem)
 	case c.CreateTask != nil:
 		return w.createTask(c.CreateTask)
 	case c.TaskStatus != nil:
@@ -369,6 +371,17 @@ func (w *writer) updateService(s *types.Service) error {
 	// SpecVersion; it never goes backwards, or tasks made from a later
 	// spec would never be seen as outdated again.
 	v.SpecVersion = max(s.SpecVersion, old.SpecVersion)
+	w.stamp(&v.Meta, false)
+	return w.insert(tableServices, &v)
+}
+
+func (w *writer) serviceProblem(p *ServiceProblem) error {
+	raw, _ := w.tx.First(tableServices, indexID, p.ServiceID)
+	if raw == nil || raw.(*types.Service).ReconcileError == p.Message {
+		return nil
+	}
+	v := *raw.(*types.Service)
+	v.ReconcileError = p.Message
 	w.stamp(&v.Meta, false)
 	return w.insert(tableServices, &v)
 }

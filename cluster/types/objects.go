@@ -223,6 +223,9 @@ type Service struct {
 	// were made from, so outdated tasks can be replaced.
 	SpecVersion  uint64       `json:"SpecVersion"`
 	PreviousSpec *ServiceSpec `json:"PreviousSpec,omitempty"`
+	// ReconcileError says why the orchestrator leaves the service as it
+	// is (a spec beyond the limits); empty while it is reconciled.
+	ReconcileError string `json:"ReconcileError,omitempty"`
 }
 
 // TaskStatus is a task's observed state, reported by the node running it.
