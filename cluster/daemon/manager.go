@@ -66,7 +66,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	go func() { defer sw.wg.Done(); d.watchReady(ctx, sw) }()
 	sw.wg.Add(1)
 	go func() { defer sw.wg.Done(); d.keepKeysSealed(ctx, sw) }()
-	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, func() []string { return d.managerAddrs(sw) }) }()
+	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, func() []string { return d.gossipPeers(sw) }) }()
 	go func() {
 		defer sw.wg.Done()
 		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log,
@@ -134,6 +134,24 @@ func (d *Daemon) managerAddrs(sw *swarm) []string {
 		}
 	}
 	return sw.id.Managers
+}
+
+// gossipPeers are the nodes a manager keeps in its gossip pool: the
+// managers, then every node the store has as ready. A manager restarted
+// with a fresh pool must reach the workers itself: a worker that still
+// gets answers from the manager's address never notices the restart, and
+// without this the leader would call it down and move its tasks.
+func (d *Daemon) gossipPeers(sw *swarm) []string {
+	out := d.managerAddrs(sw)
+	if !sw.isReady() {
+		return out
+	}
+	for _, n := range sw.store.View().Nodes() {
+		if n.State == types.NodeReady && n.Addr != "" {
+			out = append(out, n.Addr)
+		}
+	}
+	return out
 }
 
 // watchReady marks the store ready once it has applied every entry known

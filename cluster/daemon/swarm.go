@@ -56,6 +56,16 @@ type swarm struct {
 
 func (sw *swarm) markReady() { sw.readyOnce.Do(func() { close(sw.ready) }) }
 
+// isReady reports whether the store has caught up (ready is closed).
+func (sw *swarm) isReady() bool {
+	select {
+	case <-sw.ready:
+		return true
+	default:
+		return false
+	}
+}
+
 func now() time.Time { return time.Now().UTC() }
 
 // startOptions say how Raft starts on a manager.
@@ -122,18 +132,20 @@ func (d *Daemon) startGossip(sw *swarm) error {
 	return nil
 }
 
-// gossipLoop keeps the managers in this node's gossip pool: at start, and
-// whenever one is missing (a partition healed, a manager restarted with a
-// fresh pool of its own).
+// gossipLoop keeps the given peers (addresses, host[:port]) in this node's
+// gossip pool: at start, and whenever one is missing (a partition healed,
+// a node restarted with a fresh pool of its own).
 func (d *Daemon) gossipLoop(ctx context.Context, sw *swarm, peers func() []string) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
 		alive := sw.pool.AliveHosts()
 		var addrs []string
+		seen := map[string]bool{hostOf(sw.id.AdvertiseAddr): true}
 		for _, a := range peers() {
-			if a != sw.id.AdvertiseAddr && !alive[hostOf(a)] {
-				addrs = append(addrs, membership.GossipAddr(hostOf(a)))
+			if h := hostOf(a); !seen[h] && !alive[h] {
+				seen[h] = true
+				addrs = append(addrs, membership.GossipAddr(h))
 			}
 		}
 		if len(addrs) > 0 {

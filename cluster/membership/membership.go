@@ -54,6 +54,9 @@ func Start(cfg Config) (*Pool, error) {
 	ml.ProbeTimeout = 300 * time.Millisecond
 	ml.SuspicionMult = 3
 	ml.GossipInterval = 100 * time.Millisecond
+	// A join to a host that is gone gives up after 2 s, not 10: the join
+	// loops try the nodes they miss one after the other.
+	ml.TCPTimeout = 2 * time.Second
 	sc.MemberlistConfig = ml
 	sc.ReapInterval = 5 * time.Second
 	sc.TombstoneTimeout = time.Minute
