@@ -33,16 +33,16 @@ type Change struct {
 	// UpdateService replaces a service's spec; it fails with ErrConflict
 	// unless the stored Version equals the given one. The caller bumps
 	// SpecVersion when the change calls for new tasks; it never goes down.
-	UpdateService *types.Service   `json:",omitempty"`
-	DeleteService string           `json:",omitempty"`
+	UpdateService *types.Service `json:",omitempty"`
+	DeleteService string         `json:",omitempty"`
 	// ServiceProblem records why the orchestrator does not reconcile a
 	// service (an empty message clears it); the spec is left alone.
-	ServiceProblem *ServiceProblem `json:",omitempty"`
-	CreateTask    *types.Task      `json:",omitempty"`
-	TaskStatus    *TaskStatusFrom  `json:",omitempty"`
-	TaskDesired   *TaskDesiredFrom `json:",omitempty"`
-	AssignTask    *TaskAssignment  `json:",omitempty"`
-	DeleteTask    string           `json:",omitempty"`
+	ServiceProblem *ServiceProblem  `json:",omitempty"`
+	CreateTask     *types.Task      `json:",omitempty"`
+	TaskStatus     *TaskStatusFrom  `json:",omitempty"`
+	TaskDesired    *TaskDesiredFrom `json:",omitempty"`
+	AssignTask     *TaskAssignment  `json:",omitempty"`
+	DeleteTask     string           `json:",omitempty"`
 }
 
 // NodeStateFrom sets a node's observed state; it is dropped for a node that
