@@ -23,10 +23,11 @@ func daemonCommand(plugins []hooks.Plugin) *cli.Command {
 			&cli.StringFlag{Name: "ingress-addr", Usage: "address published ports listen on (default: all)"},
 			&cli.StringFlag{Name: "config", Usage: "config file (default /etc/sw/daemon.yaml or $HOME/.sw/daemon.yaml)"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "min-free-disk", Usage: "space a manager keeps free in its data dir; with less it refuses writes (default 64MiB)"},
 		},
 		Action: func(c *cli.Context) error {
 			set := map[string]string{}
-			for _, name := range []string{"data-dir", "hostname", "ingress-addr", "log-level"} {
+			for _, name := range []string{"data-dir", "hostname", "ingress-addr", "log-level", "min-free-disk"} {
 				if c.IsSet(name) {
 					set[name] = c.String(name)
 				}
@@ -45,8 +46,12 @@ func daemonCommand(plugins []hooks.Plugin) *cli.Command {
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			minFree, err := cfg.MinFreeBytes()
+			if err != nil {
+				return err
+			}
 			d, err := daemon.New(ctx, daemon.Config{DataDir: cfg.DataDir, Socket: cfg.SocketPath(),
-				Hostname: cfg.Hostname, IngressAddr: cfg.IngressAddr, Plugins: plugins, Logger: log})
+				Hostname: cfg.Hostname, IngressAddr: cfg.IngressAddr, Plugins: plugins, Logger: log, MinFreeDisk: minFree})
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/viper"
 )
 
@@ -19,12 +20,27 @@ type Daemon struct {
 	Hostname    string `mapstructure:"hostname"`
 	IngressAddr string `mapstructure:"ingress-addr"`
 	LogLevel    string `mapstructure:"log-level"`
+	// MinFreeDisk is the space a manager keeps free in its data dir: with
+	// less, it refuses writes (they fail clearly, nothing is half
+	// written) until space is freed. A size: "64MiB", "1GB", "0" for none.
+	MinFreeDisk string `mapstructure:"min-free-disk"`
+}
+
+// MinFreeBytes parses MinFreeDisk.
+func (d Daemon) MinFreeBytes() (int64, error) {
+	n, err := units.RAMInBytes(d.MinFreeDisk)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("config: min-free-disk %q: want a size such as 64MiB", d.MinFreeDisk)
+	}
+	return n, nil
 }
 
 // Defaults.
 const (
 	DefaultDataDir = "/var/lib/sw"
 	DefaultHost    = "unix:///run/sw/sw.sock"
+	// DefaultMinFreeDisk is the space a manager keeps free by default.
+	DefaultMinFreeDisk = "64MiB"
 )
 
 // Load reads the configuration; flags holds the flags the user set.
@@ -35,6 +51,7 @@ func Load(file string, flags map[string]string) (Daemon, error) {
 	v.SetDefault("hostname", "")
 	v.SetDefault("ingress-addr", "")
 	v.SetDefault("log-level", "info")
+	v.SetDefault("min-free-disk", DefaultMinFreeDisk)
 	v.SetEnvPrefix("SW")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
@@ -57,6 +74,9 @@ func Load(file string, flags map[string]string) (Daemon, error) {
 	var d Daemon
 	if err := v.Unmarshal(&d); err != nil {
 		return Daemon{}, fmt.Errorf("config: %w", err)
+	}
+	if _, err := d.MinFreeBytes(); err != nil {
+		return Daemon{}, err
 	}
 	if !strings.HasPrefix(d.Host, "unix://") || d.SocketPath() == "" {
 		return Daemon{}, fmt.Errorf("config: host %q: want unix:///path/to/sw.sock", d.Host)

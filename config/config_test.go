@@ -45,8 +45,8 @@ log-level: debug
 `
 
 func TestLoad(t *testing.T) {
-	defaults := Daemon{DataDir: DefaultDataDir, Host: DefaultHost, LogLevel: "info"}
-	fromFile := Daemon{DataDir: "/srv/sw", Host: "unix:///srv/sw/sw.sock", Hostname: "file-host", IngressAddr: "10.0.0.1", LogLevel: "debug"}
+	defaults := Daemon{DataDir: DefaultDataDir, Host: DefaultHost, LogLevel: "info", MinFreeDisk: DefaultMinFreeDisk}
+	fromFile := Daemon{DataDir: "/srv/sw", Host: "unix:///srv/sw/sw.sock", Hostname: "file-host", IngressAddr: "10.0.0.1", LogLevel: "debug", MinFreeDisk: DefaultMinFreeDisk}
 	tests := []struct {
 		name     string
 		file     string // written to a temporary directory as daemon.yaml when set
@@ -60,35 +60,38 @@ func TestLoad(t *testing.T) {
 		{name: "defaults", want: defaults},
 		{name: "file", file: fileYAML, want: fromFile},
 		{name: "partial file keeps defaults", file: "data-dir: /data\n",
-			want: Daemon{DataDir: "/data", Host: DefaultHost, LogLevel: "info"}},
+			want: Daemon{DataDir: "/data", Host: DefaultHost, LogLevel: "info", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "yml extension", file: "hostname: h\n", fileName: "sw.yml",
-			want: Daemon{DataDir: DefaultDataDir, Host: DefaultHost, Hostname: "h", LogLevel: "info"}},
+			want: Daemon{DataDir: DefaultDataDir, Host: DefaultHost, Hostname: "h", LogLevel: "info", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "json file", file: `{"data-dir": "/j", "log-level": "warn"}`, fileName: "daemon.json",
-			want: Daemon{DataDir: "/j", Host: DefaultHost, LogLevel: "warn"}},
+			want: Daemon{DataDir: "/j", Host: DefaultHost, LogLevel: "warn", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "file in HOME found without --config", homeFile: "hostname: home-host\n",
-			want: Daemon{DataDir: DefaultDataDir, Host: DefaultHost, Hostname: "home-host", LogLevel: "info"}},
+			want: Daemon{DataDir: DefaultDataDir, Host: DefaultHost, Hostname: "home-host", LogLevel: "info", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "--config wins over HOME", file: fileYAML, homeFile: "hostname: home-host\n", want: fromFile},
 		{name: "env over defaults",
 			env: map[string]string{"SW_DATA_DIR": "/env", "SW_HOSTNAME": "env-host", "SW_INGRESS_ADDR": "127.0.0.1",
 				"SW_LOG_LEVEL": "error", "SW_HOST": "unix:///env.sock"},
-			want: Daemon{DataDir: "/env", Host: "unix:///env.sock", Hostname: "env-host", IngressAddr: "127.0.0.1", LogLevel: "error"}},
+			want: Daemon{DataDir: "/env", Host: "unix:///env.sock", Hostname: "env-host", IngressAddr: "127.0.0.1", LogLevel: "error", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "env over file", file: fileYAML,
 			env:  map[string]string{"SW_DATA_DIR": "/env", "SW_LOG_LEVEL": "warn"},
-			want: Daemon{DataDir: "/env", Host: "unix:///srv/sw/sw.sock", Hostname: "file-host", IngressAddr: "10.0.0.1", LogLevel: "warn"}},
+			want: Daemon{DataDir: "/env", Host: "unix:///srv/sw/sw.sock", Hostname: "file-host", IngressAddr: "10.0.0.1", LogLevel: "warn", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "flags over env over file", file: fileYAML,
 			env:   map[string]string{"SW_DATA_DIR": "/env", "SW_HOSTNAME": "env-host"},
 			flags: map[string]string{"data-dir": "/flag", "log-level": "debug", "host": "unix:///flag.sock"},
-			want:  Daemon{DataDir: "/flag", Host: "unix:///flag.sock", Hostname: "env-host", IngressAddr: "10.0.0.1", LogLevel: "debug"}},
+			want:  Daemon{DataDir: "/flag", Host: "unix:///flag.sock", Hostname: "env-host", IngressAddr: "10.0.0.1", LogLevel: "debug", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "flags over defaults",
 			flags: map[string]string{"hostname": "flag-host", "ingress-addr": "0.0.0.0"},
-			want:  Daemon{DataDir: DefaultDataDir, Host: DefaultHost, Hostname: "flag-host", IngressAddr: "0.0.0.0", LogLevel: "info"}},
+			want:  Daemon{DataDir: DefaultDataDir, Host: DefaultHost, Hostname: "flag-host", IngressAddr: "0.0.0.0", LogLevel: "info", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "bad host scheme in file", file: "host: tcp://127.0.0.1:2375\n", wantErr: `host "tcp://127.0.0.1:2375"`},
 		{name: "bad host scheme in env", env: map[string]string{"SW_HOST": "/run/sw.sock"}, wantErr: `host "/run/sw.sock"`},
 		{name: "bad host scheme in flags", flags: map[string]string{"host": "http://x"}, wantErr: "want unix:///path/to/sw.sock"},
 		{name: "flag fixes a bad host from the file", file: "host: tcp://x\n", flags: map[string]string{"host": "unix:///ok.sock"},
-			want: Daemon{DataDir: DefaultDataDir, Host: "unix:///ok.sock", LogLevel: "info"}},
+			want: Daemon{DataDir: DefaultDataDir, Host: "unix:///ok.sock", LogLevel: "info", MinFreeDisk: DefaultMinFreeDisk}},
 		{name: "host without a path", flags: map[string]string{"host": "unix://"}, wantErr: `host "unix://"`},
 		{name: "bad YAML", file: "data-dir: [unclosed\n", wantErr: "config:"},
+		{name: "min free disk from a flag", flags: map[string]string{"min-free-disk": "1GiB"},
+			want: Daemon{DataDir: DefaultDataDir, Host: DefaultHost, LogLevel: "info", MinFreeDisk: "1GiB"}},
+		{name: "bad min free disk", env: map[string]string{"SW_MIN_FREE_DISK": "lots"}, wantErr: `min-free-disk "lots"`},
 		{name: "bad file in HOME", homeFile: "data-dir: [unclosed\n", wantErr: "config:"},
 	}
 	for _, tt := range tests {

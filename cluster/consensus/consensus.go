@@ -47,6 +47,11 @@ type Config struct {
 	// Keys holds the data key that encrypts the log entries and snapshots
 	// on disk (required). Rotate it with Keys.Rotate, then Reencrypt.
 	Keys *seal.Keyring
+	// MinFree is the space (bytes) to keep free in Dir: with less, Propose
+	// refuses the write (ErrNoSpace) before Raft writes anything, so a
+	// full disk is a clear refusal rather than a failed log write, which
+	// would depose the leader. Zero: no check.
+	MinFree uint64
 }
 
 // Default timeouts: a leader's death is noticed in 0.5–1 s and a new one
@@ -75,6 +80,7 @@ type Node struct {
 	store     *store.Store
 	// barrierTerm is the last term ReadIndex saw a barrier commit in.
 	barrierTerm atomic.Uint64
+	space       spaceCheck
 }
 
 var _ store.Proposer = (*Node)(nil)
@@ -129,7 +135,8 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 		bolt.Close()
 		return nil, fmt.Errorf("consensus: start: %w", err)
 	}
-	return &Node{raft: r, logs: bolt, sealed: logs, snaps: snaps, transport: trans, store: st}, nil
+	return &Node{raft: r, logs: bolt, sealed: logs, snaps: snaps, transport: trans, store: st,
+		space: spaceCheck{dir: cfg.Dir, min: cfg.MinFree}}, nil
 }
 
 func transport(cfg Config, rc *raft.Config) (*raft.NetworkTransport, error) {
@@ -192,6 +199,9 @@ func (n *Node) Propose(ctx context.Context, cmd *store.Command) error {
 func (n *Node) ProposeIndex(ctx context.Context, cmd *store.Command) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
+	}
+	if err := n.space.check(); err != nil {
+		return 0, err
 	}
 	if cmd.Time.IsZero() {
 		cmd.Time = time.Now().UTC()

@@ -31,6 +31,9 @@ type Config struct {
 	IngressAddr string
 	Plugins     []hooks.Plugin
 	Logger      *slog.Logger
+	// MinFreeDisk is the space (bytes) a manager keeps free in DataDir:
+	// with less, writes are refused until space is freed.
+	MinFreeDisk int64
 }
 
 // Daemon is one running node.

@@ -111,6 +111,8 @@ func (f *forwarder) once(ctx context.Context, local func() error, remote func(ad
 	case errors.Is(err, consensus.ErrNotLeader):
 	case errors.Is(err, consensus.ErrTimeout):
 		return errNoLeader
+	case errors.Is(err, consensus.ErrNoSpace):
+		return store.Errorf(api.ErrUnavailable, "%s", err)
 	default:
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"golang.org/x/sys/unix"
 )
 
 // The fault suite: faults a swarm must survive with nothing acknowledged
@@ -483,5 +485,89 @@ func TestFaultWorkerKilledMidUpdate(t *testing.T) {
 		sum(runningContainers(t, "wu-web", w1, w2)), len(desired)-4)
 	if len(desired) != 4 {
 		t.Fatalf("%d tasks desired running, want 4: %v", len(desired), desired)
+	}
+}
+
+// fill writes a file into dir until its file system has less than left
+// bytes free; it returns the file's path.
+func fill(t *testing.T, dir string, left uint64) string {
+	t.Helper()
+	path := filepath.Join(dir, "fill")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for i := 0; i < 4096; i++ {
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Bavail*uint64(st.Bsize) < left {
+			return path
+		}
+		if _, err := f.Write(chunk); err != nil {
+			return path // full
+		}
+	}
+	t.Fatal("the file system never filled")
+	return ""
+}
+
+// TestFaultDiskFull: a manager whose data dir (a small tmpfs) fills up
+// refuses writes with a clear error, loses nothing, and takes writes again
+// once space is freed, across a restart too.
+func TestFaultDiskFull(t *testing.T) {
+	var mnt string
+	m := newNodeWith(t, "df", func(dataDir string) {
+		mnt = dataDir
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m,mode=0700", "tmpfs", dataDir).CombinedOutput(); err != nil {
+			t.Fatalf("mounting a tmpfs for the data dir (the test needs root): %v\n%s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("umount", "-l", dataDir).Run() })
+	}, "--min-free-disk", "16MiB")
+	m.initSwarm()
+	m.ok("service", "create", "-d", "--name", "df-before", "--replicas", "0", demoImage)
+	junk := fill(t, mnt, 8<<20)
+
+	r := m.sw("service", "create", "-d", "--name", "df-full", "--replicas", "0", demoImage)
+	if r.code == 0 || !strings.Contains(r.stderr, "no space left for the swarm's state") || !strings.Contains(r.stderr, "--min-free-disk") {
+		t.Fatalf("create on a full disk: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	refused := 0
+	for i := 0; i < 5; i++ {
+		if r := m.sw("service", "update", "-d", "--env-add", fmt.Sprintf("N=%d", i), "df-before"); r.code != 0 {
+			refused++
+		}
+	}
+	if out := m.ok("service", "ls", "--format", "{{.Name}}"); strings.TrimSpace(out) != "df-before" {
+		t.Fatalf("services on a full disk: %q", out)
+	}
+	if err := os.Remove(junk); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a write once space is back", func() (bool, string) {
+		r := m.sw("service", "create", "-d", "--name", "df-after", "--replicas", "0", demoImage)
+		return r.code == 0, r.stderr
+	})
+	m.kill()
+	m.start()
+	var names []string
+	eventually(t, 20*time.Second, "both services after a restart", func() (bool, string) {
+		r := m.sw("service", "ls", "--format", "{{.Name}}")
+		names = lines(r.stdout)
+		return r.code == 0 && len(names) == 2, r.stdout + r.stderr
+	})
+	fmt.Printf("fault suite: disk full on a manager: writes refused %d of %d, services kept %d of 1, "+
+		"acknowledged after space returned %d, lost 0, after a restart %v\n", refused+1, 6, 1, 1, names)
+	if refused != 5 {
+		t.Fatalf("%d of 5 updates on a full disk were refused", refused)
+	}
+	if env := m.ok("service", "inspect", "--format", envFormat, "df-before"); strings.Contains(env, "N=") {
+		t.Fatalf("a refused update was applied: %s", env)
 	}
 }

@@ -102,6 +102,8 @@ type node struct {
 	log     *syncBuffer
 	id      string
 	stopped bool
+	// args are extra daemon flags.
+	args []string
 }
 
 // ipBase is this test process's own loopback /24 (127.X.Y.0), so that two
@@ -111,9 +113,20 @@ var ipBase = fmt.Sprintf("127.%d.%d.", 1+(os.Getpid()>>8)%250, 1+os.Getpid()%250
 // newNode starts a daemon on its own loopback address (ipBase + N).
 func newNode(t *testing.T, name string) *node {
 	t.Helper()
+	return newNodeWith(t, name, nil)
+}
+
+// newNodeWith is newNode with prepare run on the data dir's path before
+// the daemon starts (to mount something there, say), and extra daemon
+// flags.
+func newNodeWith(t *testing.T, name string, prepare func(dataDir string), args ...string) *node {
+	t.Helper()
 	dir := t.TempDir()
 	n := &node{t: t, name: name, ip: fmt.Sprintf("%s%d", ipBase, nextIP.Add(1)), dir: dir,
-		sock: filepath.Join(dir, "sw.sock")}
+		sock: filepath.Join(dir, "sw.sock"), args: args}
+	if prepare != nil {
+		prepare(filepath.Join(dir, "data"))
+	}
 	n.start()
 	t.Cleanup(n.cleanup)
 	return n
@@ -122,8 +135,8 @@ func newNode(t *testing.T, name string) *node {
 func (n *node) start() {
 	n.t.Helper()
 	n.log = &syncBuffer{}
-	n.cmd = exec.Command(swBin, "-H", "unix://"+n.sock, "daemon", "--data-dir", filepath.Join(n.dir, "data"),
-		"--hostname", n.name, "--ingress-addr", n.ip)
+	n.cmd = exec.Command(swBin, append([]string{"-H", "unix://" + n.sock, "daemon", "--data-dir", filepath.Join(n.dir, "data"),
+		"--hostname", n.name, "--ingress-addr", n.ip}, n.args...)...)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatalf("starting daemon: %v", err)
