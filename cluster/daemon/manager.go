@@ -43,7 +43,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		Dir: filepath.Join(d.cfg.DataDir, "raft"), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
 		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log, Keys: d.keys.keyring(),
 		MinFree: uint64(max(d.cfg.MinFreeDisk, 0)),
-		Layer: &peer.StreamLayer{Listener: mux.Listener(peer.KindRaft), Dialer: sw.dialer, Advertise: adv},
+		Layer:   &peer.StreamLayer{Listener: mux.Listener(peer.KindRaft), Dialer: sw.dialer, Advertise: adv},
 	}, sw.store)
 	if err != nil {
 		mux.Close()
