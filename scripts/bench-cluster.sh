@@ -16,6 +16,8 @@
 #   SW_CLUSTER_NET  its loopback /24 prefix (default 127.0.4)
 #   KEEP_LOGS       if set, the daemon logs are kept in $SW_CLUSTER_DIR/logs
 #                   (they always are when the script fails)
+#   BENCH_SW        an sw binary to measure instead of building this tree's
+#                   (scripts/bench-before-after.sh uses it)
 #
 # 1. Leader failover (3 managers): find the leader (`info {{.LeaderID}}`
 #    against each node's `{{.NodeID}}`), SIGKILL its daemon
@@ -59,6 +61,10 @@ export SW_CLUSTER_NET=${SW_CLUSTER_NET:-127.0.4}
 unset SW_HOST SW_BIN SW_DATA_DIR SW_HOSTNAME SW_INGRESS_ADDR SW_LOG_LEVEL
 DIR=$SW_CLUSTER_DIR
 SW=$DIR/bin/sw
+if [ -n "${BENCH_SW:-}" ]; then
+	export SW_BIN=$BENCH_SW # cluster.sh runs it instead of building
+	SW=$BENCH_SW
+fi
 TOTAL=$((MANAGERS + WORKERS))
 
 for v in RUNS WORKERS REPLICAS TIMEOUT IDLE; do

@@ -14,6 +14,8 @@
 #   IMAGE     image to run (default sw-demo:latest, built locally)
 #   KEEP_LOG  if set, the daemon log is copied to this path at the end
 #   INIT_FLAGS extra `sw swarm init` flags, e.g. "--no-plugin dns" to measure a plugin's cost
+#   BENCH_SW  an sw binary to measure instead of building this tree's
+#             (scripts/bench-before-after.sh uses it)
 #
 # For every N, sw and direct runs alternate (which goes first flips every
 # run) so drift on the engine affects both. The sw time runs from
@@ -102,7 +104,11 @@ note_foreign() {
 }
 
 log "== building sw and benchdirect"
-go build -o "$SW" .
+if [ -n "${BENCH_SW:-}" ]; then
+	cp "$BENCH_SW" "$SW"
+else
+	go build -o "$SW" .
+fi
 go build -o "$DIRECT" ./scripts/benchdirect
 if [ "$IMAGE" = sw-demo:latest ]; then
 	log "== building the demo image"

@@ -12,7 +12,7 @@ import (
 	"sw/cluster/types"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -25,12 +25,12 @@ func freeAddr(t *testing.T) string {
 // testKeys is the data key the tests' Raft data is sealed with.
 var testKeys = seal.NewKeyring(seal.Key{1, 2, 3}, nil)
 
-func open(t *testing.T, dir, addr string, bootstrap bool) (*Node, *store.Store) {
+func open(t testing.TB, dir, addr string, bootstrap bool) (*Node, *store.Store) {
 	t.Helper()
 	return openWith(t, dir, addr, bootstrap, testKeys)
 }
 
-func openWith(t *testing.T, dir, addr string, bootstrap bool, keys *seal.Keyring) (*Node, *store.Store) {
+func openWith(t testing.TB, dir, addr string, bootstrap bool, keys *seal.Keyring) (*Node, *store.Store) {
 	t.Helper()
 	st := store.New()
 	n, err := Open(Config{Dir: dir, NodeID: "n1", BindAddr: addr, AdvertiseAddr: addr, Bootstrap: bootstrap,
@@ -141,5 +141,17 @@ func TestReadIndexAndMembers(t *testing.T) {
 	}
 	if m, k := n1.Member("n2"); m || !k {
 		t.Fatalf("a removed manager: Member = %v, %v; want false, true", m, k)
+	}
+}
+
+// BenchmarkMember is the daemon's per-connection Raft membership lookup.
+func BenchmarkMember(b *testing.B) {
+	n, _ := open(b, b.TempDir(), freeAddr(b), true)
+	defer n.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if m, _ := n.Member("n1"); !m {
+			b.Fatal("n1 is not a member")
+		}
 	}
 }

@@ -24,7 +24,7 @@ type testPKI struct {
 	clusterI string
 }
 
-func newTestPKI(t *testing.T, cluster string) *testPKI {
+func newTestPKI(t testing.TB, cluster string) *testPKI {
 	t.Helper()
 	ca, err := pki.NewRootCA(time.Now())
 	if err != nil {
@@ -36,7 +36,7 @@ func newTestPKI(t *testing.T, cluster string) *testPKI {
 	return p
 }
 
-func (p *testPKI) issue(t *testing.T, nodeID, role string) tls.Certificate {
+func (p *testPKI) issue(t testing.TB, nodeID, role string) tls.Certificate {
 	t.Helper()
 	certPEM, keyPEM, err := p.ca.IssueNodeCert(nodeID, role, p.clusterI, []net.IP{net.ParseIP("127.0.0.1")}, time.Now(), 0)
 	if err != nil {
@@ -496,4 +496,53 @@ func TestMuxAuthorizes(t *testing.T) {
 			r.c.Close()
 		})
 	}
+}
+
+// benchRaftConnect measures opening one Raft connection through the mux
+// (TCP, TLS handshake with both certificates verified, the kind byte, the
+// authorizer, the hand-over to Accept).
+func benchRaftConnect(b *testing.B, auth Authorizer) {
+	p := newTestPKI(b, "c1")
+	m, err := Listen("127.0.0.1:0", p.serverTLS(), auth, discardLog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	d := p.dialer(p.manager)
+	addr := m.Addr().String()
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		acc := acceptAsync(m.Listener(KindRaft))
+		c, err := d.Dial(ctx, addr, KindRaft)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := <-acc
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		r.c.Close()
+		c.Close()
+	}
+}
+
+// BenchmarkRaftConnect compares the connection with no authorization at
+// all against the default policy and one that also looks the peer up, as
+// the daemon's does in the Raft configuration.
+func BenchmarkRaftConnect(b *testing.B) {
+	members := map[string]bool{"mgr1": true}
+	b.Run("open", func(b *testing.B) { benchRaftConnect(b, func(byte, *pki.NodeIdentity) error { return nil }) })
+	b.Run("managers", func(b *testing.B) { benchRaftConnect(b, ManagersOnRaft) })
+	b.Run("members", func(b *testing.B) {
+		benchRaftConnect(b, func(k byte, id *pki.NodeIdentity) error {
+			if err := ManagersOnRaft(k, id); err != nil {
+				return err
+			}
+			if !members[id.NodeID] {
+				return errors.New("not a member")
+			}
+			return nil
+		})
+	})
 }

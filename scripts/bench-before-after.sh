@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# bench-before-after.sh: this tree against an earlier commit, in the same
+# session: bench-create.sh (N=30) and bench-cluster.sh, run ROUNDS times
+# for each binary, alternating which goes first, and the medians side by
+# side. The target of issue 8: within 5 % of the earlier commit.
+#
+#   scripts/bench-before-after.sh [REV]     REV defaults to a7ecd36 (before issue 8)
+#
+# Environment: ROUNDS (default 3) rounds; RUNS (default 3) runs per round
+# inside each script; NS (default 30) for bench-create.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+source scripts/lib/daemon.sh
+REV=${1:-a7ecd36}
+ROUNDS=${ROUNDS:-3}
+RUNS=${RUNS:-3}
+NS=${NS:-30}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sw-before-after.XXXXXX")
+trap 'git worktree remove --force "$WORK/base" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+
+echo "== building $REV and this tree" >&2
+git worktree add --detach "$WORK/base" "$REV" >/dev/null 2>&1
+(cd "$WORK/base" && go build -o "$WORK/sw-before" .)
+go build -o "$WORK/sw-after" .
+
+declare -A CREATE FO LOSS
+for r in $(seq "$ROUNDS"); do
+	order="before after"
+	((r % 2)) || order="after before"
+	for which in $order; do
+		echo "== round $r: $which" >&2
+		out=$(BENCH_SW="$WORK/sw-$which" RUNS=$RUNS NS=$NS scripts/bench-create.sh 2>/dev/null)
+		CREATE[$which]+="$(awk -v n="$NS" '$1 == n && $2 ~ /^[0-9.]+$/ { print $2 }' <<<"$out") "
+		out=$(BENCH_SW="$WORK/sw-$which" RUNS=$RUNS scripts/bench-cluster.sh 2>/dev/null)
+		FO[$which]+="$(awk '/^failover: first write ok/ { print $5 }' <<<"$out") "
+		LOSS[$which]+="$(awk '/^node loss: .* running elsewhere/ { print $6 }' <<<"$out") "
+	done
+done
+
+echo
+echo "before ($REV) vs after ($(git rev-parse --short HEAD)): $ROUNDS rounds x $RUNS runs, median of the rounds' medians, seconds"
+printf '%-38s %9s %9s %8s   %s\n' measure before after change "rounds: before | after"
+line() { # line NAME BEFORE... | AFTER...
+	local name=$1 b=$2 a=$3 mb ma
+	# shellcheck disable=SC2086
+	mb=$(median $b)
+	# shellcheck disable=SC2086
+	ma=$(median $a)
+	printf '%-38s %9s %9s %7s%%   %s| %s\n' "$name" "$mb" "$ma" \
+		"$(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%+.1f", (a / b - 1) * 100 }')" "$b" "$a"
+}
+line "service create N=$NS until running" "${CREATE[before]}" "${CREATE[after]}"
+line "leader killed: first write ok" "${FO[before]}" "${FO[after]}"
+line "worker killed: tasks running elsewhere" "${LOSS[before]}" "${LOSS[after]}"
