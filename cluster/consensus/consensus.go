@@ -66,6 +66,11 @@ const (
 // ErrNotLeader is returned by Propose on a node that is not the leader.
 var ErrNotLeader = errors.New("this manager is not the Raft leader")
 
+// ErrLeadershipLost is returned by Propose when this node stopped leading
+// while the write was in flight: it may still be committed by the next
+// leader. It matches ErrNotLeader.
+var ErrLeadershipLost = fmt.Errorf("%w: it lost the leadership with the write in flight", ErrNotLeader)
+
 // ErrTimeout is returned when a write could not be committed in time: the
 // leader cannot reach a quorum.
 var ErrTimeout = errors.New("the write was not committed in time: no quorum of managers answered")
@@ -217,8 +222,10 @@ func (n *Node) ProposeIndex(ctx context.Context, cmd *store.Command) (uint64, er
 	f := n.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
 		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
+		case errors.Is(err, raft.ErrNotLeader):
 			return 0, ErrNotLeader
+		case errors.Is(err, raft.ErrLeadershipLost):
+			return 0, ErrLeadershipLost
 		case errors.Is(err, raft.ErrEnqueueTimeout):
 			return 0, ErrTimeout
 		}

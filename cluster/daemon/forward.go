@@ -39,7 +39,13 @@ func (f *forwarder) Propose(ctx context.Context, cmd *store.Command) error {
 	if cmd.RequestID == "" {
 		cmd.RequestID = types.NewID()
 	}
-	return f.atLeader(ctx, func() error { return f.raft.Propose(ctx, cmd) }, func(addr string) error {
+	sent := false // the command went out at least once
+	err := f.atLeader(ctx, func() error {
+		err := f.raft.Propose(ctx, cmd)
+		sent = sent || errors.Is(err, consensus.ErrLeadershipLost)
+		return err
+	}, func(addr string) error {
+		sent = true
 		var resp peer.ProposeResponse
 		if err := f.peers.Do(ctx, addr, http.MethodPost, peer.PathPropose, nil, peer.ProposeRequest{Command: *cmd}, &resp); err != nil {
 			return err
@@ -48,7 +54,21 @@ func (f *forwarder) Propose(ctx context.Context, cmd *store.Command) error {
 		f.store.WaitPast(ctx, resp.Index-1, 5*time.Second)
 		return nil
 	})
+	if sent && errors.Is(err, errNoLeader) {
+		return maybeApplied{err}
+	}
+	return err
 }
+
+// maybeApplied is a write that failed after it went out to a leader that
+// then went away: the next leader may still commit it.
+type maybeApplied struct{ err error }
+
+func (e maybeApplied) Error() string {
+	return e.err.Error() + ". The change had reached a leader before it was lost and may still be applied: check before you retry"
+}
+
+func (e maybeApplied) Unwrap() error { return e.err }
 
 // CatchUp waits until this manager's store holds every write acknowledged
 // anywhere before the call, so that a read on any manager is as current
