@@ -80,7 +80,9 @@ func TestLimits(t *testing.T) {
 		{"constraints over", func(s *types.ServiceSpec) {
 			s.Placement.Constraints = repeat(MaxConstraints+1, func(i int) string { return fmt.Sprintf("node.labels.k%d==v", i) })
 		}, []string{"too many placement constraints: 65, the limit is 64"}},
-		{"constraint too long", func(s *types.ServiceSpec) { s.Placement.Constraints = []string{"node.labels.k==" + long(MaxConstraintLen)} },
+		{"constraint too long", func(s *types.ServiceSpec) {
+			s.Placement.Constraints = []string{"node.labels.k==" + long(MaxConstraintLen)}
+		},
 			[]string{"invalid placement constraint 1: 527 bytes long, the limit is 512"}},
 		{"endpoint mode too long", func(s *types.ServiceSpec) { s.EndpointMode = types.EndpointMode(long(MaxShortLen + 1)) },
 			[]string{"invalid endpoint mode: 257 bytes long, the limit is 256"}},
@@ -97,7 +99,9 @@ func TestLimits(t *testing.T) {
 			s.Container.Healthcheck = &types.HealthConfig{Interval: 25 * time.Hour, Timeout: 25 * time.Hour, StartPeriod: 25 * time.Hour}
 		}, []string{"invalid health check interval 25h0m0s: the limit is 24h0m0s", "invalid health check timeout 25h0m0s",
 			"invalid health check start period 25h0m0s"}},
-		{"health retries over", func(s *types.ServiceSpec) { s.Container.Healthcheck = &types.HealthConfig{Retries: MaxHealthRetries + 1} },
+		{"health retries over", func(s *types.ServiceSpec) {
+			s.Container.Healthcheck = &types.HealthConfig{Retries: MaxHealthRetries + 1}
+		},
 			[]string{"invalid health check retries 1001: the limit is 1000"}},
 		{"health test entries over", func(s *types.ServiceSpec) {
 			s.Container.Healthcheck = &types.HealthConfig{Test: append([]string{"CMD"}, repeat(MaxArgs, func(int) string { return "x" })...)}
