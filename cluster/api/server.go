@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"sw/cluster/store"
+	"sw/cluster/strictjson"
 	"sw/cluster/types"
 )
 
@@ -135,9 +136,21 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, code, ErrorResponse{Message: err.Error()})
 }
 
-func decode(r *http.Request, v any) error {
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
-		return errors.Join(ErrBadRequest, err)
+// MaxRequestBytes is the largest request body the API reads.
+const MaxRequestBytes = 1 << 20
+
+// decode reads a request body strictly (decodeBody) into v; a mistake in
+// it is a bad request whose message says what the mistake is.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(http.MaxBytesReader(w, r.Body, MaxRequestBytes), v)
+}
+
+// decodeBody reads exactly one JSON value into v, refusing unknown fields
+// at any depth (the service spec decodes itself strictly, as
+// types.StrictSpec) and anything after the value.
+func decodeBody(body io.Reader, v any) error {
+	if err := strictjson.Decode(body, v); err != nil {
+		return store.Errorf(ErrBadRequest, "invalid request body: %s", err)
 	}
 	return nil
 }
