@@ -192,12 +192,9 @@ func validateConstraints(cs []string) []error {
 }
 
 func validatePorts(ports []types.PortConfig) []error {
-	if len(ports) > MaxPorts {
-		return []error{fmt.Errorf("too many ports: %d, the limit is %d", len(ports), MaxPorts)}
-	}
-	var errs []error
 	seen := map[string]bool{}
-	for _, p := range ports {
+	return entries("ports", ports, MaxPorts, func(_ int, p types.PortConfig) error {
+		var errs []error
 		if p.Protocol != "tcp" && p.Protocol != "udp" {
 			errs = append(errs, fmt.Errorf("invalid protocol %q for port %d: want tcp or udp", clip(p.Protocol), p.TargetPort))
 		}
@@ -209,15 +206,15 @@ func validatePorts(ports []types.PortConfig) []error {
 		}
 		if p.PublishedPort == 0 {
 			errs = append(errs, fmt.Errorf("published port for target %d/%s is missing", p.TargetPort, clip(p.Protocol)))
-			continue
+			return errors.Join(errs...)
 		}
-		k := fmt.Sprintf("%d/%s", p.PublishedPort, p.Protocol)
+		k := fmt.Sprintf("%d/%s", p.PublishedPort, clip(p.Protocol))
 		if seen[k] {
-			errs = append(errs, fmt.Errorf("port %s is published more than once", clip(k)))
+			errs = append(errs, fmt.Errorf("port %s is published more than once", k))
 		}
 		seen[k] = true
-	}
-	return errs
+		return errors.Join(errs...)
+	})
 }
 
 // entries checks a list against its limit, then each entry with check;
