@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"sw/cluster/spec"
 	"sw/cluster/types"
 )
 
@@ -79,26 +80,51 @@ func portNumber(s, whole string) (uint16, error) {
 	return uint16(n), nil
 }
 
-// ParseReplicas reads --replicas: a whole number, zero or more.
+// ParseReplicas reads --replicas: a whole number from zero to
+// spec.MaxReplicas (the daemon enforces the limit too; this is to say so
+// before anything is sent).
 func ParseReplicas(s string) (uint64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("invalid replicas value %q: want a whole number", s)
-	}
-	if n < 0 {
+	case n < 0:
 		return 0, fmt.Errorf("invalid replicas value %q: must not be negative", s)
+	case n > spec.MaxReplicas:
+		return 0, fmt.Errorf("invalid replicas value %q: the limit is %d per service", s, spec.MaxReplicas)
 	}
 	return uint64(n), nil
 }
 
-// ParseEnv checks K=V pairs.
-func ParseEnv(vals []string) ([]string, error) {
-	for _, v := range vals {
-		if k, _, _ := strings.Cut(v, "="); k == "" {
-			return nil, fmt.Errorf("invalid environment variable %q: want KEY=VALUE", v)
-		}
+// ParseEnv reads -e/--env/--env-add values: KEY=VALUE pairs, kept as they
+// are, and bare KEYs, which take KEY's value from the CLI's environment
+// (lookup, os.LookupEnv outside tests) as Docker's CLI does. Unlike
+// Docker's, which passes an unset KEY on as it is, a KEY not set here is
+// an error: the daemon refuses entries without '=', and a variable the
+// user meant to pass should not silently go missing.
+func ParseEnv(vals []string, lookup func(string) (string, bool)) ([]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
 	}
-	return vals, nil
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		k, _, ok := strings.Cut(v, "=")
+		switch {
+		case k == "":
+			return nil, fmt.Errorf("invalid environment variable %q: want KEY=VALUE", v)
+		case strings.IndexByte(v, 0) >= 0:
+			return nil, fmt.Errorf("invalid environment variable %q: it holds a NUL byte", v)
+		case ok:
+			out = append(out, v)
+			continue
+		}
+		val, set := lookup(k)
+		if !set {
+			return nil, fmt.Errorf("invalid environment variable %q: want KEY=VALUE, or a KEY set in this shell's environment (it is not)", v)
+		}
+		out = append(out, k+"="+val)
+	}
+	return out, nil
 }
 
 // ParseLabels reads K=V labels into a map (a bare K means an empty value).

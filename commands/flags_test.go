@@ -89,6 +89,10 @@ func TestParseReplicas(t *testing.T) {
 		{in: "two", wantErr: "want a whole number"},
 		{in: "1.5", wantErr: "want a whole number"},
 		{in: "", wantErr: "want a whole number"},
+		{in: "100000", want: 100000},
+		{in: "100001", wantErr: "the limit is 100000 per service"},
+		{in: "9223372036854775807", wantErr: "the limit is 100000 per service"},
+		{in: "9223372036854775808", wantErr: "want a whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -107,6 +111,8 @@ func TestParseReplicas(t *testing.T) {
 }
 
 func TestParseEnv(t *testing.T) {
+	environ := map[string]string{"HOME": "/home/me", "EMPTY": "", "EQ": "a=b"}
+	lookup := func(k string) (string, bool) { v, ok := environ[k]; return v, ok }
 	tests := []struct {
 		name    string
 		in      []string
@@ -115,13 +121,18 @@ func TestParseEnv(t *testing.T) {
 	}{
 		{name: "none", in: nil, want: nil},
 		{name: "pairs", in: []string{"A=1", "B=x=y", "C="}, want: []string{"A=1", "B=x=y", "C="}},
-		{name: "bare key", in: []string{"HOME"}, want: []string{"HOME"}},
+		{name: "bare key from the environment", in: []string{"HOME"}, want: []string{"HOME=/home/me"}},
+		{name: "bare key set empty", in: []string{"EMPTY"}, want: []string{"EMPTY="}},
+		{name: "value with =", in: []string{"EQ", "X=1"}, want: []string{"EQ=a=b", "X=1"}},
+		{name: "pair wins over the environment", in: []string{"HOME=/elsewhere"}, want: []string{"HOME=/elsewhere"}},
+		{name: "bare key not set", in: []string{"A=1", "NOPE"}, wantErr: `invalid environment variable "NOPE": want KEY=VALUE, or a KEY set`},
 		{name: "no key", in: []string{"A=1", "=1"}, wantErr: `invalid environment variable "=1"`},
 		{name: "empty", in: []string{""}, wantErr: "want KEY=VALUE"},
+		{name: "NUL", in: []string{"A=x\x00y"}, wantErr: "NUL byte"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseEnv(tt.in)
+			got, err := ParseEnv(tt.in, lookup)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseEnv(%q) = %q, %v; want error containing %q", tt.in, got, err, tt.wantErr)

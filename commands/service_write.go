@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -79,7 +80,7 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 		errs = append(errs, err)
 		spec.Ports = append(spec.Ports, pc)
 	}
-	env, err := ParseEnv(c.StringSlice("env"))
+	env, err := ParseEnv(c.StringSlice("env"), os.LookupEnv)
 	errs = append(errs, err)
 	spec.Container.Env = env
 	labels, err := ParseLabels(c.StringSlice("label"))
@@ -190,7 +191,8 @@ func serviceUpdate(c *cli.Context) error {
 		}
 		replicas = n
 	}
-	if _, err := ParseEnv(c.StringSlice("env-add")); err != nil {
+	envAdd, err := ParseEnv(c.StringSlice("env-add"), os.LookupEnv)
+	if err != nil {
 		return err
 	}
 	health, err := parseHealthFlags(c)
@@ -214,7 +216,7 @@ func serviceUpdate(c *cli.Context) error {
 			}
 			s.Container.Image = c.String("image")
 		}
-		s.Container.Env = updateEnv(s.Container.Env, c.StringSlice("env-add"), c.StringSlice("env-rm"))
+		s.Container.Env = updateEnv(s.Container.Env, envAdd, c.StringSlice("env-rm"))
 		if c.IsSet("restart-condition") || c.IsSet("restart-delay") || c.IsSet("restart-max-attempts") {
 			cond, delay, max := string(s.Restart.Condition), s.Restart.Delay.String(), fmt.Sprint(s.Restart.MaxAttempts)
 			if c.IsSet("restart-condition") {

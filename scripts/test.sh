@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: vet, unit tests (with the race detector), and the
-# end-to-end tests that drive the built sw binary against the local Docker
-# engine, which must be running (the tests fail, not skip, without it).
+# Runs every test: vet, unit tests (with the race detector), every fuzz
+# target for a few seconds (scripts/fuzz.sh), and the end-to-end tests
+# that drive the built sw binary against the local Docker engine, which
+# must be running (the tests fail, not skip, without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -11,5 +12,7 @@ echo "== go vet"
 go vet ./...
 echo "== unit tests"
 go test -race -count=1 $(go list ./... | grep -v /scripts/e2e)
+echo "== fuzz (3 s per target)"
+FUZZTIME=3s scripts/fuzz.sh
 echo "== end-to-end tests (real Docker engine)"
 go test -count=1 -timeout 20m ./scripts/e2e/

@@ -221,7 +221,7 @@ func (c *Client) CreateService(ctx context.Context, spec types.ServiceSpec) (str
 // UpdateService replaces a service's spec, if it is still at version.
 func (c *Client) UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) error {
 	_, err := c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(ref)+"/update", nil,
-		UpdateServiceRequest{Version: version, Spec: spec}, nil)
+		UpdateServiceRequest{Version: version, Spec: types.StrictSpec{ServiceSpec: spec}}, nil)
 	return err
 }
 

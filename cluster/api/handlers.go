@@ -13,7 +13,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) init(w http.ResponseWriter, r *http.Request) {
 	var req InitRequest
-	if err := decode(r, &req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -27,7 +27,7 @@ func (s *Server) init(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	var req JoinRequest
-	if err := decode(r, &req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -50,7 +50,7 @@ func (s *Server) swarmInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateSwarm(w http.ResponseWriter, r *http.Request) {
 	var req SwarmUpdateRequest
-	if err := decode(r, &req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -63,7 +63,7 @@ func (s *Server) updateSwarm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateNode(w http.ResponseWriter, r *http.Request) {
 	var req NodeUpdateRequest
-	if err := decode(r, &req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -111,7 +111,7 @@ func (s *Server) setPlugin(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 	var req LeaveRequest
-	if err := decode(r, &req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -170,12 +170,12 @@ func (s *Server) tasks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
-	var spec types.ServiceSpec
-	if err := decode(r, &spec); err != nil {
+	var spec types.StrictSpec
+	if err := decode(w, r, &spec); err != nil {
 		writeError(w, err)
 		return
 	}
-	id, err := s.backend.CreateService(r.Context(), spec)
+	id, err := s.backend.CreateService(r.Context(), spec.ServiceSpec)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -185,7 +185,7 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 	var req UpdateServiceRequest
-	if err := decode(r, &req); err != nil {
+	if err := decode(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -198,7 +198,7 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.backend.UpdateService(r.Context(), svc.ID, req.Version, req.Spec); err != nil {
+	if err := s.backend.UpdateService(r.Context(), svc.ID, req.Version, req.Spec.ServiceSpec); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"sw/cluster/store"
+	"sw/cluster/strictjson"
 	"sw/cluster/types"
 )
 
@@ -82,25 +84,62 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	return s
 }
 
-// ListenUnix opens the socket at path with owner-only permissions.
+// ListenUnix opens the socket at path, owner-only (0600) from the moment
+// it exists there: it is bound inside a fresh directory of its own next
+// to path (mode 0700, so nobody else can reach it while its mode still
+// depends on the umask), set to 0600, and only then renamed into place.
+// Setting a restrictive umask around the bind would do too, but the umask
+// is the whole process's: every file other goroutines create meanwhile
+// would get it. Closing the listener removes the socket.
 func ListenUnix(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	if c, err := net.Dial("unix", path); err == nil {
 		c.Close()
 		return nil, errors.New("another sw daemon is already listening on " + path)
 	}
-	_ = os.Remove(path)
-	l, err := net.Listen("unix", path)
+	tmp, err := os.MkdirTemp(dir, ".sw-sock-")
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o700); err != nil {
 		return nil, err
 	}
-	return l, nil
+	bound := filepath.Join(tmp, "s")
+	l, err := net.Listen("unix", bound)
+	if err != nil {
+		return nil, err
+	}
+	ul := l.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // it is unlinked at path, below
+	if err := os.Chmod(bound, 0o600); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	if err := os.Rename(bound, path); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	return &unixListener{UnixListener: ul, path: path}, nil
+}
+
+// unixListener is a socket renamed into place: it reports, and removes
+// when closed, the path it serves at.
+type unixListener struct {
+	*net.UnixListener
+	path string
+	once sync.Once
+}
+
+func (l *unixListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
+
+func (l *unixListener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() { _ = os.Remove(l.path) })
+	return err
 }
 
 // Serve serves until Shutdown.
@@ -136,9 +175,21 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, code, ErrorResponse{Message: err.Error()})
 }
 
-func decode(r *http.Request, v any) error {
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
-		return errors.Join(ErrBadRequest, err)
+// MaxRequestBytes is the largest request body the API reads.
+const MaxRequestBytes = 1 << 20
+
+// decode reads a request body strictly (decodeBody) into v; a mistake in
+// it is a bad request whose message says what the mistake is.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(http.MaxBytesReader(w, r.Body, MaxRequestBytes), v)
+}
+
+// decodeBody reads exactly one JSON value into v, refusing unknown fields
+// at any depth (the service spec decodes itself strictly, as
+// types.StrictSpec) and anything after the value.
+func decodeBody(body io.Reader, v any) error {
+	if err := strictjson.Decode(body, v); err != nil {
+		return store.Errorf(ErrBadRequest, "invalid request body: %s", err)
 	}
 	return nil
 }

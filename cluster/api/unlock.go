@@ -33,7 +33,7 @@ func (s *Server) routeUnlock(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /v1/swarm/unlock", func(w http.ResponseWriter, r *http.Request) {
 		var req UnlockRequest
-		if err := decode(r, &req); err != nil {
+		if err := decode(w, r, &req); err != nil {
 			writeError(w, err)
 			return
 		}

@@ -101,10 +101,10 @@ type CreateResponse struct {
 }
 
 // UpdateServiceRequest replaces a service's spec if its version is still
-// the one the client read.
+// the one the client read. The spec is read strictly, as every request.
 type UpdateServiceRequest struct {
-	Version uint64            `json:"Version"`
-	Spec    types.ServiceSpec `json:"Spec"`
+	Version uint64           `json:"Version"`
+	Spec    types.StrictSpec `json:"Spec"`
 }
 
 // ErrorResponse is the body of every failed request.

@@ -7,20 +7,33 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"sw/cluster/consensus"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
+	"sw/cluster/throttle"
 	"sw/cluster/types"
 )
 
 // join admits a node that shows a valid join token: it gets an ID, a
-// certificate for the token's role, and a record in the store.
+// certificate for the token's role, and a record in the store. A source
+// address whose attempts keep failing is throttled (h.joins): its
+// requests are refused with 429 before anything in them is looked at.
 func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
+	src := sourceIP(r.RemoteAddr)
+	if ok, wait := h.joins.Allow(src); !ok {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		peerError(w, http.StatusTooManyRequests, peer.ErrorBody{Code: codeThrottled,
+			Message: fmt.Sprintf("too many failed join attempts from %s: try again in %ds", src, secs)})
+		return
+	}
 	var req peer.JoinRequest
-	if err := readJSON(r, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
+		h.joinFailed(src, "malformed request", err)
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
 		return
 	}
@@ -33,6 +46,7 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 	c := h.sw.store.View().Cluster()
 	role, err := roleForToken(c, req.Token)
 	if err != nil {
+		h.joinFailed(src, "bad join token", err)
 		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
 		return
 	}
@@ -43,6 +57,7 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 	}
 	certPEM, err := h.d.sign(c, req.CSR, n.ID, string(role), n.Addr)
 	if err != nil {
+		h.joinFailed(src, "bad certificate request", err)
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
 		return
 	}
@@ -52,6 +67,26 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 	}
 	peerOK(w, peer.JoinResponse{NodeID: n.ID, ClusterID: c.ID, Role: string(role), CertPEM: certPEM,
 		CAPEM: c.RootCA.CertPEM, GossipKey: c.GossipKey, Managers: h.d.managerAddrs(h.sw)})
+}
+
+// joinFailed logs a refused join attempt and counts it against its
+// source.
+func (h *peerHandlers) joinFailed(src, reason string, err error) {
+	throttled := h.joins.Fail(src)
+	h.d.log.Warn("join attempt refused", "source", src, "reason", reason, "err", err)
+	if throttled {
+		h.d.log.Warn("too many failed join attempts: throttling the source", "source", src,
+			"burst", throttle.DefaultBurst, "one_more_every", throttle.DefaultEvery)
+	}
+}
+
+// sourceIP is the IP address of a request's remote end (its whole
+// address if it has no port).
+func sourceIP(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
 }
 
 // roleForToken checks a join token against the cluster's current ones.

@@ -167,6 +167,8 @@ const (
 	codeUnavail    = "unavailable"
 	codeForbidden  = "forbidden"
 	codeAddrInUse  = "addr_in_use"
+	// codeThrottled: too many failed attempts from the caller's address.
+	codeThrottled = "throttled"
 )
 
 var codeKinds = []struct {

@@ -51,7 +51,8 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	}
 	sw.raft = r
 	sw.raftUp.Store(r)
-	sw.proposer = &forwarder{raft: r, store: sw.store, peers: sw.peers}
+	fwd := &forwarder{raft: r, store: sw.store, peers: sw.peers}
+	sw.proposer, sw.catchUp = fwd, fwd.CatchUp
 	sw.peerSrv = d.servePeers(ctx, sw)
 	sw.wg.Add(6)
 	go func() { defer sw.wg.Done(); d.leadership(ctx, sw) }()

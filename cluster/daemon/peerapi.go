@@ -15,6 +15,8 @@ import (
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
+	"sw/cluster/strictjson"
+	"sw/cluster/throttle"
 	"sw/cluster/types"
 )
 
@@ -34,7 +36,7 @@ func (p *peerServer) close() {
 
 // servePeers starts the peer API on the mux's API listener.
 func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
-	h := &peerHandlers{d: d, sw: sw}
+	h := &peerHandlers{d: d, sw: sw, joins: throttle.New(throttle.Config{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+peer.PathJoin, h.join)
 	mux.HandleFunc("POST "+peer.PathRaftJoin, h.managerOnly(h.raftJoin))
@@ -55,6 +57,8 @@ func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
 type peerHandlers struct {
 	d  *Daemon
 	sw *swarm
+	// joins throttles the sources of failed join attempts.
+	joins *throttle.Limiter
 }
 
 type identityKey struct{}
@@ -136,18 +140,52 @@ func peerOK(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func readJSON(r *http.Request, v any) error {
-	return json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(v)
+// maxPeerBody is the largest request body the peer API reads (a
+// forwarded command may carry a big batch of tasks).
+const maxPeerBody = 16 << 20
+
+// readJSON reads a peer request body strictly into v: one JSON value,
+// every field known (a peer of another version sending a field this one
+// lacks is refused, not half understood), at most maxPeerBody bytes.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodePeerBody(http.MaxBytesReader(w, r.Body, maxPeerBody), v)
+}
+
+func decodePeerBody(body io.Reader, v any) error {
+	if err := strictjson.Decode(body, v); err != nil {
+		return fmt.Errorf("invalid request body: %w", err)
+	}
+	return nil
+}
+
+// proposeBody is peer.ProposeRequest as the leader reads it: the envelope
+// strictly, the command as the Raft log is read (store.DecodeCommand), so
+// a forwarded command is understood exactly as its log entry will be.
+type proposeBody struct {
+	Command json.RawMessage `json:"Command"`
+}
+
+// decodePropose reads a forwarded command.
+func decodePropose(body io.Reader) (*store.Command, error) {
+	var req proposeBody
+	if err := decodePeerBody(body, &req); err != nil {
+		return nil, err
+	}
+	cmd, err := store.DecodeCommand(req.Command)
+	if err != nil {
+		return nil, fmt.Errorf("invalid request body: %w", err)
+	}
+	return cmd, nil
 }
 
 // propose applies a command forwarded by another manager (leader only).
 func (h *peerHandlers) propose(w http.ResponseWriter, r *http.Request, _ pki.NodeIdentity) {
-	var req peer.ProposeRequest
-	if err := readJSON(r, &req); err != nil {
+	cmd, err := decodePropose(http.MaxBytesReader(w, r.Body, maxPeerBody))
+	if err != nil {
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
 		return
 	}
-	idx, err := h.sw.raft.ProposeIndex(r.Context(), &req.Command)
+	idx, err := h.sw.raft.ProposeIndex(r.Context(), cmd)
 	if err != nil {
 		peerFail(w, err)
 		return
@@ -170,8 +208,12 @@ func (h *peerHandlers) readIndex(w http.ResponseWriter, r *http.Request, _ pki.N
 // pass the request on).
 func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var req peer.RaftJoinRequest
-	if err := readJSON(r, &req); err != nil || req.NodeID == "" || req.Addr == "" {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request", Code: codeBadRequest})
+	if err := readJSON(w, r, &req); err != nil {
+		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: " + err.Error(), Code: codeBadRequest})
+		return
+	}
+	if req.NodeID == "" || req.Addr == "" {
+		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: NodeID and Addr are required", Code: codeBadRequest})
 		return
 	}
 	// A manager asks for itself, or a follower passes a request on; the
@@ -244,7 +286,7 @@ func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.No
 // status commits a node's task reports; a node may report only its own.
 func (h *peerHandlers) status(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var rep peer.StatusReport
-	if err := readJSON(r, &rep); err != nil {
+	if err := readJSON(w, r, &rep); err != nil {
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
 		return
 	}
@@ -267,7 +309,7 @@ func (h *peerHandlers) status(w http.ResponseWriter, r *http.Request, id pki.Nod
 // gives it now.
 func (h *peerHandlers) renew(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var req peer.RenewRequest
-	if err := readJSON(r, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
 		return
 	}

@@ -42,8 +42,11 @@ type swarm struct {
 	// from the moment the port opens.
 	raftUp   atomic.Pointer[consensus.Node]
 	store    *store.Store
-	proposer *forwarder
-	peerSrv  *peerServer
+	proposer store.Proposer
+	// catchUp makes the store hold every write acknowledged so far
+	// (forwarder.CatchUp), before a read.
+	catchUp func(context.Context) error
+	peerSrv *peerServer
 	// ready is closed once the local store holds every committed entry;
 	// readers and the agent wait for it.
 	ready     chan struct{}
@@ -229,8 +232,10 @@ func (d *Daemon) Store(ctx context.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sw.proposer.CatchUp(ctx); err != nil {
-		return nil, err
+	if sw.catchUp != nil {
+		if err := sw.catchUp(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return sw.store, nil
 }

@@ -73,7 +73,8 @@ func ParseJoinToken(s string) (Token, error) {
 		return Token{}, fmt.Errorf("%w: it must start with %s-", ErrInvalidJoinToken, tokenPrefix)
 	}
 	if parts[1] != "1" {
-		return Token{}, fmt.Errorf("%w: unsupported version %q", ErrInvalidJoinToken, parts[1])
+		// Not quoted: a mangled token may have its secret there.
+		return Token{}, fmt.Errorf("%w: unsupported version (want %d)", ErrInvalidJoinToken, tokenVersion)
 	}
 	if len(parts) != 4 {
 		return Token{}, fmt.Errorf("%w: want %s-1-<digest>-<secret>", ErrInvalidJoinToken, tokenPrefix)

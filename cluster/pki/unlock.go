@@ -40,8 +40,9 @@ func ParseUnlockKey(s string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: it must start with %s", ErrInvalidUnlockKey, unlockPrefix)
 	}
+	// The decoder skips line breaks, even strict; a key is one line.
 	key, err := base64.RawStdEncoding.Strict().DecodeString(rest)
-	if err != nil {
+	if err != nil || strings.ContainsAny(rest, "\r\n") {
 		return nil, fmt.Errorf("%w: bad base64", ErrInvalidUnlockKey)
 	}
 	if len(key) != UnlockKeyLen {

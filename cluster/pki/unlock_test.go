@@ -40,6 +40,7 @@ func TestParseUnlockKeyMalformed(t *testing.T) {
 		{"padded base64", "SWMKEY-1-" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "bad base64"},
 		{"not base64", "SWMKEY-1-" + good[1:] + "!", "bad base64"},
 		{"URL alphabet", "SWMKEY-1-" + strings.Repeat("_", 43), "bad base64"},
+		{"line break inside (found by fuzzing)", "SWMKEY-1-" + good[:20] + "\n" + good[20:], "bad base64"},
 		{"short", "SWMKEY-1-" + base64.RawStdEncoding.EncodeToString(make([]byte, 31)), "want 32 bytes"},
 		{"long", "SWMKEY-1-" + base64.RawStdEncoding.EncodeToString(make([]byte, 33)), "want 32 bytes"},
 	}

@@ -1,11 +1,18 @@
 // Package spec checks and completes service specs: the rules every
-// service must meet, whoever submits it, and the defaults Docker applies.
+// service must meet, whoever submits it, the limits that bound what one
+// spec may cost (limits.go), and the defaults Docker applies.
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/distribution/reference"
 
 	"sw/cluster/types"
 )
@@ -33,60 +40,213 @@ func Defaults(s *types.ServiceSpec) {
 	}
 }
 
-// Validate returns every problem with a spec, joined.
+// Validate returns every problem with a spec, joined, one per line: the
+// rules of each field and the limits of limits.go. It never changes s.
 func Validate(s *types.ServiceSpec) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if !nameRE.MatchString(s.Name) {
-		bad("invalid service name %q: use 1-63 letters, digits, '-' or '_', starting and ending with a letter or digit", s.Name)
+		bad("invalid service name %q: use 1-63 letters, digits, '-' or '_', starting and ending with a letter or digit", clip(s.Name))
 	}
 	if s.Container.Image == "" {
 		bad("no image given: a service needs an image to run")
+	} else if err := ValidateImage(s.Container.Image); err != nil {
+		errs = append(errs, err)
 	}
 	switch s.Mode {
 	case types.ModeReplicated:
+		if s.Replicas > MaxReplicas {
+			bad("invalid replicas %d: the limit is %d per service", s.Replicas, MaxReplicas)
+		}
 	case types.ModeGlobal:
 		if s.Replicas != 0 {
 			bad("replicas can only be used with replicated mode")
 		}
 	default:
-		bad("invalid mode %q: want replicated or global", s.Mode)
+		bad("invalid mode %q: want replicated or global", clip(string(s.Mode)))
 	}
-	switch s.Restart.Condition {
-	case types.RestartAny, types.RestartOnFailure, types.RestartNone:
-	default:
-		bad("invalid restart condition %q: want any, on-failure or none", s.Restart.Condition)
-	}
-	if s.Restart.Delay < 0 {
-		bad("invalid restart delay %s: must not be negative", s.Restart.Delay)
-	}
+	errs = append(errs, validateRestart(s.Restart)...)
+	errs = append(errs, validateContainer(&s.Container)...)
+	errs = append(errs, validateLabels("label", s.Labels)...)
 	errs = append(errs, validatePorts(s.Ports)...)
-	errs = append(errs, validateHealth(s.Container.Healthcheck)...)
+	errs = append(errs, validateConstraints(s.Placement.Constraints)...)
+	for _, f := range []struct{ name, v string }{{"endpoint mode", string(s.EndpointMode)}, {"virtual IP", s.VirtualIP}} {
+		if len(f.v) > MaxShortLen {
+			bad("invalid %s: %d bytes long, the limit is %d", f.name, len(f.v), MaxShortLen)
+		}
+	}
+	if b, err := json.Marshal(s); err == nil && len(b) > MaxSpecBytes {
+		bad("service spec too large: %d bytes encoded, the limit is %d", len(b), MaxSpecBytes)
+	}
 	return errors.Join(errs...)
 }
 
-func validatePorts(ports []types.PortConfig) []error {
+// ValidateImage checks an image reference as Docker's service create
+// takes it: a name with an optional registry, tag and digest
+// ("busybox", "127.0.0.1:5999/none:1", "name@sha256:<64 hex>"), or a full
+// image ID (64 hex digits, with or without "sha256:").
+func ValidateImage(image string) error {
+	if len(image) > MaxImageLen {
+		return fmt.Errorf("invalid image: %d bytes long, the limit is %d", len(image), MaxImageLen)
+	}
+	if _, err := reference.ParseAnyReference(image); err != nil {
+		return fmt.Errorf("invalid image %q: %w", image, err)
+	}
+	return nil
+}
+
+func validateRestart(r types.RestartPolicy) []error {
 	var errs []error
+	switch r.Condition {
+	case types.RestartAny, types.RestartOnFailure, types.RestartNone:
+	default:
+		errs = append(errs, fmt.Errorf("invalid restart condition %q: want any, on-failure or none", clip(string(r.Condition))))
+	}
+	switch {
+	case r.Delay < 0:
+		errs = append(errs, fmt.Errorf("invalid restart delay %s: must not be negative", r.Delay))
+	case r.Delay > MaxRestartDelay:
+		errs = append(errs, fmt.Errorf("invalid restart delay %s: the limit is %s", r.Delay, MaxRestartDelay))
+	}
+	if r.MaxAttempts > MaxRestartAttempts {
+		errs = append(errs, fmt.Errorf("invalid restart max attempts %d: the limit is %d", r.MaxAttempts, MaxRestartAttempts))
+	}
+	return errs
+}
+
+func validateContainer(c *types.ContainerSpec) []error {
+	var errs []error
+	for _, l := range []struct {
+		what string
+		list []string
+	}{{"command", c.Command}, {"args", c.Args}} {
+		errs = append(errs, entries(l.what+" entries", l.list, MaxArgs, func(i int, a string) error {
+			return checkArg(l.what, i, a)
+		})...)
+	}
+	errs = append(errs, entries("env entries", c.Env, MaxEnv, func(i int, e string) error { return checkEnv(i, e) })...)
+	errs = append(errs, validateLabels("container label", c.Labels)...)
+	switch g := c.StopGracePeriod; {
+	case g < 0:
+		errs = append(errs, fmt.Errorf("invalid stop grace period %s: must not be negative", g))
+	case g > MaxStopGracePeriod:
+		errs = append(errs, fmt.Errorf("invalid stop grace period %s: the limit is %s", g, MaxStopGracePeriod))
+	}
+	return append(errs, validateHealth(c.Healthcheck)...)
+}
+
+// checkArg checks one command or argument entry: what execve can carry.
+func checkArg(what string, i int, a string) error {
+	switch {
+	case len(a) > MaxArgLen:
+		return fmt.Errorf("invalid %s entry %d: %d bytes long, the limit is %d", what, i+1, len(a), MaxArgLen)
+	case strings.IndexByte(a, 0) >= 0:
+		return fmt.Errorf("invalid %s entry %d %q: it holds a NUL byte", what, i+1, clip(a))
+	}
+	return nil
+}
+
+// checkEnv checks one environment entry: KEY=VALUE with a non-empty key.
+// A bare KEY, which Docker's CLI fills in from its own environment, is
+// the CLI's to expand: the daemon has no environment of the user's.
+func checkEnv(i int, e string) error {
+	k, _, ok := strings.Cut(e, "=")
+	switch {
+	case len(e) > MaxEnvLen:
+		return fmt.Errorf("invalid env entry %d: %d bytes long, the limit is %d", i+1, len(e), MaxEnvLen)
+	case strings.IndexByte(e, 0) >= 0:
+		return fmt.Errorf("invalid env entry %q: it holds a NUL byte", clip(e))
+	case !ok:
+		return fmt.Errorf("invalid env entry %q: want KEY=VALUE", clip(e))
+	case k == "":
+		return fmt.Errorf("invalid env entry %q: the key is empty", clip(e))
+	}
+	return nil
+}
+
+// validateLabels checks a label map; what names it in errors ("label",
+// "container label").
+func validateLabels(what string, labels map[string]string) []error {
+	keys := slices.Sorted(maps.Keys(labels))
+	return entries(what+"s", keys, MaxLabels, func(_ int, k string) error {
+		v := labels[k]
+		switch {
+		case k == "":
+			return fmt.Errorf("invalid %s: the key is empty", what)
+		case len(k) > MaxLabelKeyLen:
+			return fmt.Errorf("invalid %s %q: the key is %d bytes long, the limit is %d", what, clip(k), len(k), MaxLabelKeyLen)
+		case len(v) > MaxLabelValueLen:
+			return fmt.Errorf("invalid %s %q: the value is %d bytes long, the limit is %d", what, clip(k), len(v), MaxLabelValueLen)
+		}
+		return nil
+	})
+}
+
+func validateConstraints(cs []string) []error {
+	return entries("placement constraints", cs, MaxConstraints, func(i int, c string) error {
+		if len(c) > MaxConstraintLen {
+			return fmt.Errorf("invalid placement constraint %d: %d bytes long, the limit is %d", i+1, len(c), MaxConstraintLen)
+		}
+		return nil
+	})
+}
+
+func validatePorts(ports []types.PortConfig) []error {
 	seen := map[string]bool{}
-	for _, p := range ports {
+	return entries("ports", ports, MaxPorts, func(_ int, p types.PortConfig) error {
+		var errs []error
 		if p.Protocol != "tcp" && p.Protocol != "udp" {
-			errs = append(errs, fmt.Errorf("invalid protocol %q for port %d: want tcp or udp", p.Protocol, p.TargetPort))
+			errs = append(errs, fmt.Errorf("invalid protocol %q for port %d: want tcp or udp", clip(p.Protocol), p.TargetPort))
 		}
 		if p.PublishMode != "" && p.PublishMode != "ingress" && p.PublishMode != "host" {
-			errs = append(errs, fmt.Errorf("invalid publish mode %q for port %d: want ingress or host", p.PublishMode, p.TargetPort))
+			errs = append(errs, fmt.Errorf("invalid publish mode %q for port %d: want ingress or host", clip(p.PublishMode), p.TargetPort))
 		}
 		if p.TargetPort == 0 {
 			errs = append(errs, fmt.Errorf("invalid target port 0: want 1-65535"))
 		}
 		if p.PublishedPort == 0 {
-			errs = append(errs, fmt.Errorf("published port for target %d/%s is missing", p.TargetPort, p.Protocol))
-			continue
+			errs = append(errs, fmt.Errorf("published port for target %d/%s is missing", p.TargetPort, clip(p.Protocol)))
+			return errors.Join(errs...)
 		}
-		k := fmt.Sprintf("%d/%s", p.PublishedPort, p.Protocol)
+		k := fmt.Sprintf("%d/%s", p.PublishedPort, clip(p.Protocol))
 		if seen[k] {
 			errs = append(errs, fmt.Errorf("port %s is published more than once", k))
 		}
 		seen[k] = true
+		return errors.Join(errs...)
+	})
+}
+
+// entries checks a list against its limit, then each entry with check;
+// what names the list in errors. It spells out the first maxReported bad
+// entries and counts the rest.
+func entries[T any](what string, list []T, limit int, check func(i int, v T) error) []error {
+	if len(list) > limit {
+		return []error{fmt.Errorf("too many %s: %d, the limit is %d", what, len(list), limit)}
+	}
+	var errs []error
+	more := 0
+	for i, v := range list {
+		if err := check(i, v); err != nil {
+			if len(errs) < maxReported {
+				errs = append(errs, err)
+			} else {
+				more++
+			}
+		}
+	}
+	if more > 0 {
+		errs = append(errs, fmt.Errorf("and %d more invalid %s", more, what))
 	}
 	return errs
+}
+
+// clip shortens a value quoted in an error, so that an error about a huge
+// value is not huge itself.
+func clip(s string) string {
+	const keep = 64
+	if len(s) <= keep {
+		return s
+	}
+	return s[:keep] + "..."
 }

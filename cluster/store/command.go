@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"sw/cluster/types"
@@ -108,11 +109,14 @@ var (
 // Encode serialises a command for the Raft log.
 func (c *Command) Encode() ([]byte, error) { return json.Marshal(c) }
 
-// DecodeCommand reads a command from a Raft log entry.
+// DecodeCommand reads a command from a Raft log entry. It is lenient on
+// purpose: a field it does not know (written by another version of sw) is
+// skipped, so that every entry of the log stays readable. Errors match
+// ErrBadCommand.
 func DecodeCommand(b []byte) (*Command, error) {
 	var c Command
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, errors.Join(ErrBadCommand, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadCommand, err)
 	}
 	return &c, nil
 }

@@ -152,29 +152,34 @@ func memdbFrom(d *snapshotData) (*memdb.MemDB, error) {
 	}
 	tx := db.Txn(true)
 	defer tx.Abort()
-	put := func(table string, obj any) error {
+	put := func(table string, obj any, isNil bool) error {
+		// A null in a list decodes to a nil object, which no index can
+		// read (found by fuzzing): the snapshot is refused.
+		if isNil {
+			return fmt.Errorf("store: restore %s: a null entry", table)
+		}
 		if err := tx.Insert(table, obj); err != nil {
 			return fmt.Errorf("store: restore %s: %w", table, err)
 		}
 		return nil
 	}
 	if d.Cluster != nil {
-		if err := put(tableCluster, d.Cluster); err != nil {
+		if err := put(tableCluster, d.Cluster, false); err != nil {
 			return nil, err
 		}
 	}
 	for _, n := range d.Nodes {
-		if err := put(tableNodes, n); err != nil {
+		if err := put(tableNodes, n, n == nil); err != nil {
 			return nil, err
 		}
 	}
 	for _, s := range d.Services {
-		if err := put(tableServices, s); err != nil {
+		if err := put(tableServices, s, s == nil); err != nil {
 			return nil, err
 		}
 	}
 	for _, t := range d.Tasks {
-		if err := put(tableTasks, t); err != nil {
+		if err := put(tableTasks, t, t == nil); err != nil {
 			return nil, err
 		}
 	}

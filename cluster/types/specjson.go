@@ -1,6 +1,10 @@
 package types
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"sw/cluster/strictjson"
+)
 
 // The JSON form of a ServiceSpec follows Docker's service inspect layout
 // (TaskTemplate.ContainerSpec, Mode.Replicated.Replicas, EndpointSpec.Ports),
@@ -54,12 +58,55 @@ func (s ServiceSpec) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// UnmarshalJSON reads the spec from Docker's layout.
+// UnmarshalJSON reads the spec from Docker's layout. It is lenient, as
+// the Raft log and snapshots need: a field it does not know (written by
+// another version of sw) is skipped. Input from users goes through
+// UnmarshalStrictJSON instead.
 func (s *ServiceSpec) UnmarshalJSON(b []byte) error {
 	var in specJSON
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
+	in.to(s)
+	return nil
+}
+
+// ErrModeConflict is the error of a spec whose Mode says both replicated
+// and global; it matches strictjson.ErrInvalid too.
+var ErrModeConflict error = modeConflict{}
+
+type modeConflict struct{}
+
+func (modeConflict) Error() string {
+	return "invalid Mode: Replicated and Global are both set; a service is one or the other"
+}
+
+func (modeConflict) Is(target error) bool { return target == strictjson.ErrInvalid }
+
+// UnmarshalStrictJSON reads the spec from Docker's layout as a request
+// from a user is read: an unknown field anywhere in it, data after it,
+// or a Mode with both Replicated and Global is an error (matching
+// strictjson.ErrInvalid) that says which.
+func (s *ServiceSpec) UnmarshalStrictJSON(b []byte) error {
+	var in specJSON
+	if err := strictjson.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	if in.Mode.Global != nil && in.Mode.Replicated != nil {
+		return ErrModeConflict
+	}
+	in.to(s)
+	return nil
+}
+
+// StrictSpec is a ServiceSpec in a request body: it is written as a
+// ServiceSpec is, and read with UnmarshalStrictJSON.
+type StrictSpec struct{ ServiceSpec }
+
+// UnmarshalJSON reads the spec strictly.
+func (s *StrictSpec) UnmarshalJSON(b []byte) error { return s.ServiceSpec.UnmarshalStrictJSON(b) }
+
+func (in *specJSON) to(s *ServiceSpec) {
 	*s = ServiceSpec{Name: in.Name, Labels: in.Labels, Container: in.TaskTemplate.ContainerSpec,
 		Restart: in.TaskTemplate.RestartPolicy}
 	switch {
@@ -77,7 +124,6 @@ func (s *ServiceSpec) UnmarshalJSON(b []byte) error {
 		s.EndpointMode = in.EndpointSpec.Mode
 		s.VirtualIP = in.EndpointSpec.VirtualIP
 	}
-	return nil
 }
 
 // serviceJSON is a Service as stored, plus Docker's read-only Endpoint
