@@ -119,6 +119,18 @@ func TestBadInput(t *testing.T) {
 		{[]string{"service", "update", "--replicas", "x", "web"}, "whole number"},
 		{[]string{"service", "ls", "-f", "colour=red"}, "invalid filter"},
 		{[]string{"service", "ls", "--format", "{{.Nope}}"}, "Nope"},
+		{[]string{"service", "create", "--name", "x", "--replicas", "9223372036854775807", demoImage}, "the limit is 100000 per service"},
+		{[]string{"service", "create", "--name", "x", "--replicas", "100001", demoImage}, "the limit is 100000 per service"},
+		{[]string{"service", "scale", "web=200000"}, "the limit is 100000 per service"},
+		{[]string{"service", "update", "--replicas", "200000", "web"}, "the limit is 100000 per service"},
+		{[]string{"service", "create", "--name", "x", "echo id:bars"}, `invalid image "echo id:bars": invalid reference format`},
+		{[]string{"service", "create", "--name", "x", "../../etc/passwd@@"}, `invalid image "../../etc/passwd@@"`},
+		{[]string{"service", "create", "--name", "x", "Busybox"}, "must be lowercase"},
+		{[]string{"service", "update", "--image", "a b", "web"}, `invalid image "a b"`},
+		{[]string{"service", "create", "--name", "x", "-e", "SW_E2E_NEVER_SET", demoImage}, `invalid environment variable "SW_E2E_NEVER_SET"`},
+		{[]string{"service", "update", "--env-add", "=x", "web"}, `invalid environment variable "=x"`},
+		{[]string{"service", "create", "--name", "x", "--restart-delay", "25h", demoImage}, "invalid restart delay 25h0m0s: the limit is 24h0m0s"},
+		{[]string{"service", "create", "--name", "x", "--health-interval", "25h", demoImage}, "the limit is 24h0m0s"},
 	}
 	for _, c := range cases {
 		r := n.sw(c.args...)
@@ -127,8 +139,16 @@ func TestBadInput(t *testing.T) {
 				strings.Join(c.args, " "), r.code, r.stdout, r.stderr, c.want)
 		}
 	}
+	badAPIInput(t, n)
 	if after := n.ok("service", "ls", "--format", "{{.Name}} {{.Replicas}} {{.Ports}}"); after != before {
 		t.Fatalf("bad input changed the services:\nbefore %s\nafter  %s", before, after)
+	}
+	// A bare -e KEY takes KEY's value from the CLI's environment.
+	if r := n.swEnv([]string{"SW_E2E_FROM_ENV=from the shell"}, "service", "create", "-d", "--name", "envd", "-e", "SW_E2E_FROM_ENV", demoImage); r.code != 0 {
+		t.Fatalf("create with a bare -e KEY that is set: %+v", r)
+	}
+	if got := strings.TrimSpace(n.ok("service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}", "envd")); got != `["SW_E2E_FROM_ENV=from the shell"]` {
+		t.Errorf("env of a bare -e KEY: %s", got)
 	}
 }
 
