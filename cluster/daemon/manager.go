@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -39,8 +38,9 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		return err
 	}
 	r, err := consensus.Open(consensus.Config{
-		Dir: filepath.Join(d.cfg.DataDir, "raft"), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
+		Dir: d.raftDir(), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
 		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log, Keys: d.keys.keyring(),
+		RequireState: opts.resume, FromSnapshot: opts.fromSnapshot,
 		Layer: &peer.StreamLayer{Listener: mux.Listener(peer.KindRaft), Dialer: sw.dialer, Advertise: adv},
 	}, sw.store)
 	if err != nil {
