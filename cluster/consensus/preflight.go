@@ -405,6 +405,9 @@ func checkLogs(logs raft.LogStore, opened bool, res *CheckResult) error {
 				if errors.Is(err, raft.ErrLogNotFound) {
 					return fmt.Errorf("log entry %d is missing (the log runs from %d to %d)", i, first, last)
 				}
+				if errors.Is(err, seal.ErrDecrypt) {
+					return fmt.Errorf("log entry %d does not decrypt: %w", i, seal.ErrDecrypt)
+				}
 				return fmt.Errorf("log entry %d cannot be read: %w", i, err)
 			}
 			if l.Index != i {
