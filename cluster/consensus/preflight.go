@@ -55,6 +55,7 @@ type StateError struct {
 	Err error
 }
 
+// Error says where the data is, the file, and what is wrong with it.
 func (e *StateError) Error() string {
 	var b strings.Builder
 	if errors.Is(e.Kind, ErrNoState) {
