@@ -1,14 +1,18 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"sw/cluster/api"
+	"sw/cluster/backup"
+	"sw/cluster/hooks"
 )
 
 func swarmCommand() *cli.Command {
@@ -52,6 +56,22 @@ func swarmCommand() *cli.Command {
 				Name: "update", Usage: "update the swarm",
 				Flags:  []cli.Flag{&cli.DurationFlag{Name: "cert-expiry", Usage: "validity period for node certificates"}},
 				Action: swarmUpdate,
+			},
+			{
+				Name: "backup", Usage: "write a backup of this manager's swarm state to FILE ('-': stdout), while it runs",
+				ArgsUsage: "FILE",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"}},
+				Action:    swarmBackup,
+			},
+			{
+				Name: "restore", Usage: "make this node, outside any swarm, the single manager of the swarm a backup holds",
+				ArgsUsage: "FILE",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "advertise-addr", Usage: "advertised address (IP[:PORT]; default: the backed-up manager's)"},
+					&cli.StringFlag{Name: "listen-addr", Usage: "listen address (IP:PORT; default: the backed-up manager's)"},
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+				},
+				Action: swarmRestore,
 			},
 			{
 				Name: "leave", Usage: "leave the swarm",
@@ -182,4 +202,155 @@ func swarmUpdate(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer, "Swarm updated.")
 	return nil
+}
+
+// swarmBackup writes a backup to FILE through a temporary file renamed
+// into place (an existing FILE is replaced only by a complete backup), or
+// to stdout for '-'.
+func swarmBackup(c *cli.Context) error {
+	if err := exactArgs(c, 1, "swarm backup [-q] FILE"); err != nil {
+		return err
+	}
+	file := c.Args().First()
+	cl, err := client(c)
+	if err != nil {
+		return err
+	}
+	var info api.BackupInfo
+	out := c.App.Writer
+	if file == "-" {
+		out = c.App.ErrWriter
+		info, err = cl.Backup(c.Context, c.App.Writer)
+	} else {
+		info, err = writeBackupFile(c, cl, file)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Bool("quiet") {
+		return nil
+	}
+	where := file
+	if file == "-" {
+		where = "stdout"
+	}
+	fmt.Fprintf(out, "Backup of swarm %s written to %s: %s, Raft index %d, from manager %s.\n",
+		info.ClusterID, where, humanSize(info.Size), info.RaftIndex, info.NodeID)
+	if info.KeySealed {
+		fmt.Fprintln(out, "Its keys are sealed (autolock): restoring it needs the swarm's unlock key.")
+	} else {
+		fmt.Fprintln(out, "Autolock is off: like the manager's data dir, the backup holds the key that decrypts the swarm's state; keep it as safe as the data dir.")
+	}
+	return nil
+}
+
+func writeBackupFile(c *cli.Context, cl *api.Client, file string) (api.BackupInfo, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*") // mode 0600
+	if err != nil {
+		return api.BackupInfo{}, err
+	}
+	info, err := cl.Backup(c.Context, tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return api.BackupInfo{}, err
+	}
+	return info, nil
+}
+
+// humanSize prints a size as Docker does (decimal units).
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	f, i := float64(n), 0
+	for f >= 1000 && i < len(units)-1 {
+		f, i = f/1000, i+1
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.4g%s", f, units[i])
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// UnlockKeyReader is a plugin that reads an unlock key from the user
+// (autolock): `swarm restore` asks it for the key of a backup whose keys
+// are sealed.
+type UnlockKeyReader interface {
+	ReadUnlockKey(c *cli.Context) (string, error)
+}
+
+func swarmRestore(c *cli.Context) error {
+	if err := exactArgs(c, 1, "swarm restore [OPTIONS] FILE"); err != nil {
+		return err
+	}
+	file := c.Args().First()
+	if file == "-" {
+		return usageError("swarm restore reads a backup file: give its path (stdin may be needed for the unlock key)")
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, err := backup.ReadManifest(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	req := api.RestoreRequest{AdvertiseAddr: c.String("advertise-addr"), ListenAddr: c.String("listen-addr")}
+	if m.KeySealed {
+		if req.UnlockKey, err = readUnlockKey(c); err != nil {
+			return err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	cl, err := client(c)
+	if err != nil {
+		return err
+	}
+	resp, err := cl.Restore(c.Context, req, f)
+	if err != nil {
+		return err
+	}
+	if c.Bool("quiet") {
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "Swarm restored from %s: current node (%s) is now the only manager of swarm %s, "+
+		"with its state as of Raft index %d (%s, %s).\n", file, resp.NodeID, resp.ClusterID, resp.RaftIndex,
+		plural(resp.Services, "service"), plural(resp.Nodes, "node"))
+	if len(resp.OtherManagers) > 0 {
+		fmt.Fprintf(c.App.Writer, "\nThe old swarm's other managers are no part of it. Remove them with 'sw node demote' and 'sw node rm --force':\n")
+		for _, id := range resp.OtherManagers {
+			fmt.Fprintf(c.App.Writer, "    %s\n", id)
+		}
+		fmt.Fprintf(c.App.Writer, "then add managers with 'sw swarm join-token manager'.\n")
+	}
+	return nil
+}
+
+// readUnlockKey asks the plugin that reads unlock keys for one.
+func readUnlockKey(c *cli.Context) (string, error) {
+	ps, _ := c.App.Metadata[pluginsKey].([]hooks.Plugin)
+	for _, p := range ps {
+		if r, ok := p.(UnlockKeyReader); ok {
+			return r.ReadUnlockKey(c)
+		}
+	}
+	return "", errors.New("this backup was taken with autolock on and restoring it needs the unlock key, " +
+		"but this sw has no plugin that reads one")
 }

@@ -82,6 +82,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		}
 		body = bytes.NewReader(b)
 	}
+	return c.sendBody(ctx, method, path, q, body, nil)
+}
+
+// sendBody sends a request with the given body and headers; a status of
+// 300 or more is returned as an *Error.
+func (c *Client) sendBody(ctx context.Context, method, path string, q url.Values, body io.Reader, h http.Header) (*http.Response, error) {
 	u := "http://sw" + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -89,6 +95,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

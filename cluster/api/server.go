@@ -31,6 +31,11 @@ type Backend interface {
 	Plugins(ctx context.Context) ([]Plugin, error)
 	SetPlugin(ctx context.Context, name string, on bool) error
 	UpdateSwarm(ctx context.Context, req SwarmUpdateRequest) error
+	// Backup returns an archive of this manager's swarm state.
+	Backup(ctx context.Context) (BackupInfo, []byte, error)
+	// Restore makes a node outside any swarm the single manager of the
+	// swarm an archive holds.
+	Restore(ctx context.Context, req RestoreRequest, archive io.Reader) (RestoreResponse, error)
 	// Store returns the replicated state, holding at least every write
 	// acknowledged before the call, or an error saying why this node cannot
 	// serve cluster state (not in a swarm, not a manager, no leader).
@@ -65,6 +70,8 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /v1/swarm/join", s.join)
 	mux.HandleFunc("GET /v1/swarm", s.swarmInfo)
 	mux.HandleFunc("POST /v1/swarm/update", s.updateSwarm)
+	mux.HandleFunc("GET /v1/swarm/backup", s.backup)
+	mux.HandleFunc("POST /v1/swarm/restore", s.restore)
 	mux.HandleFunc("GET /v1/nodes", list(s, (*store.ReadTx).Nodes))
 	mux.HandleFunc("GET /v1/nodes/{ref}", get(s, (*store.ReadTx).FindNode))
 	mux.HandleFunc("POST /v1/nodes/{ref}/update", s.updateNode)

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +37,13 @@ type Config struct {
 	// ForceNewCluster rewrites the stored configuration so this node is
 	// the only voter, keeping the state (recovery from lost quorum).
 	ForceNewCluster bool
+	// RequireState refuses to start without existing state (ErrNoState):
+	// set when a manager resumes the swarm it was in, which must never
+	// come up as an empty swarm because its log vanished.
+	RequireState bool
+	// FromSnapshot accepts a dir holding snapshots but no raft.db: a
+	// backup being restored (with ForceNewCluster).
+	FromSnapshot bool
 	// Layer, when set, carries Raft (over the node's TLS port); otherwise
 	// Raft listens on BindAddr in plain TCP.
 	Layer raft.StreamLayer
@@ -90,38 +96,43 @@ type Node struct {
 
 var _ store.Proposer = (*Node)(nil)
 
-// Open starts Raft over the store, replaying what is on disk.
+// Open starts Raft over the store, replaying what is on disk. What is on
+// disk is checked first (see Check): damaged data is a *StateError
+// wrapping ErrDamaged, and with RequireState a dir without state one
+// wrapping ErrNoState; nothing panics.
 func Open(cfg Config, st *store.Store) (*Node, error) {
 	if cfg.Keys == nil {
 		return nil, errNoKeys
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("consensus: %w", err)
-	}
 	rc := raftConfig(cfg)
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	opened, res, err := preflight(cfg.Dir, preflightOptions{keys: cfg.Keys, log: rc.Logger,
+		snapshotOnly: cfg.FromSnapshot, forRaft: true, requireState: cfg.RequireState})
 	if err != nil {
-		return nil, fmt.Errorf("consensus: open log: %w", err)
+		return nil, err
 	}
-	logs := &sealedLogs{inner: bolt, ring: cfg.Keys}
-	snaps, err := newSealedSnapshots(filepath.Join(cfg.Dir, "snapshots"), 2, cfg.Keys, rc.Logger)
-	if err != nil {
-		bolt.Close()
-		return nil, fmt.Errorf("consensus: open snapshots: %w", err)
-	}
+	bolt, logs, snaps := opened.bolt, opened.sealed, opened.snaps
 	trans, err := transport(cfg, rc)
 	if err != nil {
-		bolt.Close()
+		_ = closeBolt(bolt)
+		return nil, err
+	}
+	fail := func(err error) (*Node, error) {
+		trans.Close()
+		_ = closeBolt(bolt)
 		return nil, err
 	}
 	if cfg.ForceNewCluster {
 		conf := raft.Configuration{Servers: []raft.Server{{
 			ID: raft.ServerID(cfg.NodeID), Address: trans.LocalAddr(), Suffrage: raft.Voter,
 		}}}
-		if err := raft.RecoverCluster(rc, &store.FSM{Store: store.New()}, logs, bolt, snaps, trans, conf); err != nil {
-			trans.Close()
-			bolt.Close()
-			return nil, fmt.Errorf("consensus: force new cluster: %w", err)
+		err := guarded("Raft", func() error {
+			return raft.RecoverCluster(rc, &store.FSM{Store: store.New()}, logs, bolt, snaps, trans, conf)
+		})
+		if err == nil {
+			err = keepTermAhead(bolt, snaps, res.Term)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("consensus: force new cluster: %w", err))
 		}
 	}
 	if cfg.Bootstrap {
@@ -129,19 +140,32 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 			ID: raft.ServerID(cfg.NodeID), Address: trans.LocalAddr(), Suffrage: raft.Voter,
 		}}}
 		if err := raft.BootstrapCluster(rc, logs, bolt, snaps, trans, servers); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
-			trans.Close()
-			bolt.Close()
-			return nil, fmt.Errorf("consensus: bootstrap: %w", err)
+			return fail(fmt.Errorf("consensus: bootstrap: %w", err))
 		}
 	}
-	r, err := raft.NewRaft(rc, &store.FSM{Store: st}, logs, bolt, snaps, trans)
+	var r *raft.Raft
+	err = guarded("Raft", func() error {
+		var err error
+		r, err = raft.NewRaft(rc, &store.FSM{Store: st}, logs, bolt, snaps, trans)
+		return err
+	})
 	if err != nil {
-		trans.Close()
-		bolt.Close()
-		return nil, fmt.Errorf("consensus: start: %w", err)
+		return fail(&StateError{Dir: cfg.Dir, Problem: "Raft could not start from it", Kind: ErrDamaged, Err: err})
 	}
 	return &Node{raft: r, logs: bolt, sealed: logs, snaps: snaps, transport: trans, store: st,
 		space: spaceCheck{dir: cfg.Dir, min: cfg.MinFree}}, nil
+}
+
+// keepTermAhead makes the stored current term at least the newest
+// snapshot's after a recovery: a log rebuilt from a snapshot alone (a
+// restored backup) has no term of its own, and Raft's terms must not go
+// back.
+func keepTermAhead(stable raft.StableStore, snaps raft.SnapshotStore, term uint64) error {
+	metas, err := snaps.List()
+	if err != nil || len(metas) == 0 || metas[0].Term <= term {
+		return err
+	}
+	return stable.SetUint64(keyCurrentTerm, metas[0].Term)
 }
 
 func transport(cfg Config, rc *raft.Config) (*raft.NetworkTransport, error) {

@@ -23,15 +23,22 @@ var errLocked = store.Errorf(api.ErrUnavailable,
 
 // rejoin resumes the swarm this node was in, unless its key file is
 // sealed (a manager of an autolocked swarm): then it waits, locked, for
-// the unlock key.
+// the unlock key — once what can be checked of its Raft data without the
+// key has been (see checkState). A manager whose Raft state is damaged or
+// missing does not start: that is an error saying how to recover.
 func (d *Daemon) rejoin(ctx context.Context, id *identity) error {
 	if d.keys.sealedOnDisk() && !d.keys.hasKEK() {
+		if id.isManager() {
+			if err := d.checkState(id); err != nil {
+				return err
+			}
+		}
 		d.keys.setLocked(id)
 		d.log.Warn("this manager is locked: run 'sw swarm unlock' to unlock it", "node", id.NodeID)
 		return nil
 	}
-	_, err := d.startSwarm(ctx, id, startOptions{})
-	return err
+	_, err := d.startSwarm(ctx, id, startOptions{resume: true})
+	return d.unusableState(id, err)
 }
 
 // lockedErr is errLocked while this manager is locked.
@@ -76,9 +83,9 @@ func (d *Daemon) Unlock(ctx context.Context, key string) error {
 		}
 		return err
 	}
-	if _, err := d.startSwarm(ctx, id, startOptions{}); err != nil {
+	if _, err := d.startSwarm(ctx, id, startOptions{resume: true}); err != nil {
 		d.keys.forgetKEK()
-		return err
+		return d.unusableState(id, err)
 	}
 	d.keys.setLocked(nil)
 	d.log.Info("this manager was unlocked")

@@ -132,6 +132,25 @@ func (k *nodeKeys) writeFile(dek seal.Key, prev, kek *seal.Key) error {
 	return pki.WriteFileAtomic(k.path(), data, 0o600)
 }
 
+// readForBackup reads the key file as it is on disk and opens it with
+// the KEK in use, under the lock its writers hold, so that the data key
+// returned is the one the file read holds.
+func (k *nodeKeys) readForBackup() (file []byte, kf *seal.KeyFile, sealed bool, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	file, err = os.ReadFile(k.path())
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("reading the node's key: %w", err)
+	}
+	if kf, err = seal.ParseKeyFile(file, k.kek); err != nil {
+		return nil, nil, false, fmt.Errorf("reading the node's key: %w", err)
+	}
+	if kf.DEK == nil {
+		return nil, nil, false, errors.New("the node's key file holds no data key")
+	}
+	return file, kf, seal.IsSealed(file), nil
+}
+
 // keyring is the data keyring for the manager's Raft (nil before load).
 func (k *nodeKeys) keyring() *seal.Keyring {
 	k.mu.Lock()

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -40,10 +39,11 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		return err
 	}
 	r, err := consensus.Open(consensus.Config{
-		Dir: filepath.Join(d.cfg.DataDir, "raft"), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
+		Dir: d.raftDir(), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
 		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log, Keys: d.keys.keyring(),
-		MinFree: uint64(max(d.cfg.MinFreeDisk, 0)),
-		Layer:   &peer.StreamLayer{Listener: mux.Listener(peer.KindRaft), Dialer: sw.dialer, Advertise: adv},
+		MinFree:      uint64(max(d.cfg.MinFreeDisk, 0)),
+		RequireState: opts.resume, FromSnapshot: opts.fromSnapshot,
+		Layer: &peer.StreamLayer{Listener: mux.Listener(peer.KindRaft), Dialer: sw.dialer, Advertise: adv},
 	}, sw.store)
 	if err != nil {
 		mux.Close()

@@ -74,6 +74,11 @@ func now() time.Time { return time.Now().UTC() }
 // startOptions say how Raft starts on a manager.
 type startOptions struct {
 	bootstrap, forceNewCluster bool
+	// resume: the manager picks up the Raft state on its disk (a restart,
+	// an unlock, a recovery, a restore), which must exist.
+	resume bool
+	// fromSnapshot: the Raft dir holds only a snapshot (a restore).
+	fromSnapshot bool
 }
 
 // startSwarm brings up everything the node's role needs.

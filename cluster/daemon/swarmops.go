@@ -28,9 +28,9 @@ func (d *Daemon) forceNewCluster(ctx context.Context, req api.InitRequest) (api.
 		sw.stop()
 	}
 	id.Managers = []string{id.AdvertiseAddr}
-	sw, err := d.startSwarm(ctx, id, startOptions{forceNewCluster: true})
+	sw, err := d.startSwarm(ctx, id, startOptions{forceNewCluster: true, resume: true})
 	if err != nil {
-		return api.InitResponse{}, err
+		return api.InitResponse{}, d.unusableState(id, err)
 	}
 	select {
 	case <-sw.ready:

@@ -180,6 +180,12 @@ func unlockCommand() *cli.Command {
 	}
 }
 
+// ReadUnlockKey reads an unlock key as `sw swarm unlock` does, for
+// `sw swarm restore` of a backup taken with autolock on.
+func (p *Plugin) ReadUnlockKey(c *cli.Context) (string, error) {
+	return readKey(c.App.Reader, c.App.Writer)
+}
+
 // readKey reads the unlock key: on a terminal after a prompt, without
 // echo; otherwise the first line of the input.
 func readKey(in io.Reader, out io.Writer) (string, error) {

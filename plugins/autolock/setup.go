@@ -24,10 +24,11 @@ type Plugin struct{}
 func New() *Plugin { return &Plugin{} }
 
 var (
-	_ hooks.Plugin          = (*Plugin)(nil)
-	_ hooks.DefaultDisabled = (*Plugin)(nil)
-	_ hooks.Locker          = (*Plugin)(nil)
-	_ commands.Extender     = (*Plugin)(nil)
+	_ hooks.Plugin             = (*Plugin)(nil)
+	_ hooks.DefaultDisabled    = (*Plugin)(nil)
+	_ hooks.Locker             = (*Plugin)(nil)
+	_ commands.Extender        = (*Plugin)(nil)
+	_ commands.UnlockKeyReader = (*Plugin)(nil)
 )
 
 // Name is "autolock".
