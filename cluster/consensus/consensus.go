@@ -290,13 +290,14 @@ func (n *Node) WaitLeader(ctx context.Context) error {
 	}
 }
 
-// ReadIndex returns, on the leader, the log index of the last command it
-// has committed, once a round of heartbeats confirms that it still leads:
-// every write acknowledged before the call is at or before that index, so
-// a store that has applied it serves a linearizable read. The first call
-// of a term waits for a barrier, as a new leader's commit index may lag
-// behind what its predecessor committed until an entry of its own term
-// commits.
+// ReadIndex returns, on the leader, a store index that covers every write
+// acknowledged before the call, once a round of heartbeats confirms that
+// it still leads: a store that has applied it serves a linearizable read.
+// That is the leader's own store index: a write is acknowledged only once
+// its leader has applied it, and a write acknowledged by an earlier leader
+// is applied here before the first read of this term, which waits for a
+// barrier. A term that changed under the call (deposed and elected again)
+// is not trusted: the caller retries.
 func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
@@ -308,11 +309,14 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 		}
 		n.barrierTerm.Store(term)
 	}
-	commit := n.raft.CommitIndex()
+	idx := n.store.Index()
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		return 0, leadershipErr(err)
 	}
-	return n.lastCommandAtOrBefore(commit), nil
+	if n.raft.CurrentTerm() != term {
+		return 0, ErrNotLeader
+	}
+	return idx, nil
 }
 
 // leadershipErr maps Raft's errors of a node that stopped leading to
@@ -361,7 +365,7 @@ func (n *Node) Servers() ([]Server, error) {
 func (n *Node) Member(id string) (member, known bool) {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
-		return false, false
+		return false, true // cannot tell: not a member
 	}
 	servers := f.Configuration().Servers
 	for _, s := range servers {
@@ -419,7 +423,7 @@ func (n *Node) CaughtUp() bool {
 // before i, looking back a little way (0 if none is found there: older
 // entries are in the snapshot restored at start).
 func (n *Node) lastCommandAtOrBefore(i uint64) uint64 {
-	for j := i; j > 0 && i-j < 256; j-- {
+	for j := i; j > 0 && i-j < 64; j-- {
 		var l raft.Log
 		if err := n.sealed.GetLog(j, &l); err != nil {
 			return 0

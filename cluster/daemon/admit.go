@@ -18,6 +18,10 @@ import (
 	"sw/cluster/types"
 )
 
+// maxJoinBody is the largest join request read: a token, a CSR and a few
+// names take a few KB.
+const maxJoinBody = 64 << 10
+
 // join admits a node that shows a valid join token: it gets an ID, a
 // certificate for the token's role, and a record in the store. A source
 // address whose attempts keep failing is throttled (h.joins): its
@@ -31,8 +35,18 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("too many failed join attempts from %s: try again in %ds", src, secs)})
 		return
 	}
+	if h.joinSlots != nil {
+		select {
+		case h.joinSlots <- struct{}{}:
+			defer func() { <-h.joinSlots }()
+		default:
+			peerError(w, http.StatusServiceUnavailable, peer.ErrorBody{Code: codeUnavail,
+				Message: fmt.Sprintf("this manager is handling %d joins already: try again shortly", maxJoins)})
+			return
+		}
+	}
 	var req peer.JoinRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := decodePeerBody(http.MaxBytesReader(w, r.Body, maxJoinBody), &req); err != nil {
 		h.joinFailed(src, "malformed request", err)
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
 		return
@@ -113,6 +127,14 @@ func (h *peerHandlers) leave(w http.ResponseWriter, r *http.Request, id pki.Node
 	target := r.URL.Query().Get("node")
 	if target == "" {
 		target = id.NodeID
+	}
+	// A manager takes itself out; only a member of the Raft configuration
+	// (a follower passing the request on) may name another.
+	if target != id.NodeID {
+		if member, _ := h.sw.raft.Member(id.NodeID); !member {
+			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a manager may only take itself out of Raft", Code: codeForbidden})
+			return
+		}
 	}
 	if err := h.d.removeVoter(ctx, h.sw, target); err != nil {
 		peerFail(w, err)

@@ -186,6 +186,9 @@ func toPeerError(err error) (int, peer.ErrorBody) {
 	if errors.Is(err, consensus.ErrNotLeader) {
 		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeNotLeader}
 	}
+	if errors.Is(err, consensus.ErrNoSpace) {
+		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeUnavail}
+	}
 	for _, ck := range codeKinds {
 		if errors.Is(err, ck.kind) {
 			return ck.status, peer.ErrorBody{Message: err.Error(), Code: ck.code}

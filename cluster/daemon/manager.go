@@ -54,7 +54,8 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	fwd := &forwarder{raft: r, store: sw.store, peers: sw.peers}
 	sw.proposer, sw.catchUp = fwd, fwd.CatchUp
 	sw.peerSrv = d.servePeers(ctx, sw)
-	sw.wg.Add(6)
+	sw.wg.Add(7)
+	go func() { defer sw.wg.Done(); recheckRaftPeers(ctx, sw.mux) }()
 	go func() { defer sw.wg.Done(); d.leadership(ctx, sw) }()
 	go func() { defer sw.wg.Done(); d.certLoop(ctx, sw) }()
 	go func() {
@@ -101,12 +102,9 @@ func (sw *swarm) refuseRemoved(id pki.NodeIdentity) error {
 	return nil
 }
 
-// authorizePeer opens the Raft stream only to a manager certificate of a
-// member of this manager's Raft configuration: a demoted manager, whose
-// certificate still says manager until it expires, is refused once it is
-// out of the configuration. (The handshake already checked the CA, the
-// cluster and the removed list.) A manager that has just joined, with an
-// empty configuration, takes any manager: the leader that is adding it.
+// authorizePeer opens the Raft stream only to a manager certificate (the
+// handshake already checked its CA, its cluster and the removed list), and
+// decides on its membership with raftAdmission.
 func (sw *swarm) authorizePeer(kind byte, id *pki.NodeIdentity) error {
 	if err := peer.ManagersOnRaft(kind, id); err != nil || kind != peer.KindRaft {
 		return err
@@ -115,8 +113,37 @@ func (sw *swarm) authorizePeer(kind byte, id *pki.NodeIdentity) error {
 	if r == nil {
 		return errors.New("raft is not running here yet")
 	}
-	if member, known := r.Member(id.NodeID); known && !member {
-		return fmt.Errorf("node %s is not a member of this manager's Raft configuration", id.NodeID)
+	member, _ := r.Member(id.NodeID)
+	return raftAdmission(id.NodeID, r.CaughtUp(), member)
+}
+
+// recheckRaftPeers has the mux judge its open Raft connections again every
+// second, so that one opened by a manager since demoted or removed does
+// not outlive that (Raft keeps a working connection open indefinitely).
+func recheckRaftPeers(ctx context.Context, mux *peer.Mux) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			mux.Recheck()
+		}
+	}
+}
+
+// raftAdmission decides on a manager certificate at the Raft port. A
+// manager that is caught up with its leader has the current configuration
+// and takes only its members: a demoted manager, whose certificate still
+// says manager until it expires, is refused once the demotion has taken it
+// out. A manager that is not caught up (just started, just joined with an
+// empty configuration, cut off for a while) may hold a stale one, and the
+// one peer it must hear is the current leader, perhaps a manager it does
+// not know yet: it takes any manager of the swarm until it has caught up.
+func raftAdmission(nodeID string, caughtUp, member bool) error {
+	if caughtUp && !member {
+		return fmt.Errorf("node %s is not a member of this manager's Raft configuration", nodeID)
 	}
 	return nil
 }

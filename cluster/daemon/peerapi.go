@@ -36,7 +36,7 @@ func (p *peerServer) close() {
 
 // servePeers starts the peer API on the mux's API listener.
 func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
-	h := &peerHandlers{d: d, sw: sw, joins: throttle.New(throttle.Config{})}
+	h := &peerHandlers{d: d, sw: sw, joins: throttle.New(throttle.Config{}), joinSlots: make(chan struct{}, maxJoins)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+peer.PathJoin, h.join)
 	mux.HandleFunc("POST "+peer.PathRaftJoin, h.managerOnly(h.raftJoin))
@@ -47,6 +47,9 @@ func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
 	mux.HandleFunc("POST "+peer.PathLeave, h.managerOnly(h.leave))
 	mux.HandleFunc("GET "+peer.PathReadIndex, h.managerOnly(h.readIndex))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		// A kept-alive connection is judged again at every request, but
+		// its handshake (the CA and removed checks) only once: idle ones go.
+		IdleTimeout: 90 * time.Second,
 		// Requests end with the swarm runtime, so a session held open on a
 		// stopping manager returns at once.
 		BaseContext: func(net.Listener) context.Context { return ctx }}
@@ -59,7 +62,13 @@ type peerHandlers struct {
 	sw *swarm
 	// joins throttles the sources of failed join attempts.
 	joins *throttle.Limiter
+	// joinSlots bounds the join requests handled at once (nil: no bound):
+	// anyone may send one, certificate or not.
+	joinSlots chan struct{}
 }
+
+// maxJoins is how many join requests a manager handles at once.
+const maxJoins = 16
 
 type identityKey struct{}
 
@@ -76,7 +85,7 @@ func (h *peerHandlers) nodeOnly(next func(http.ResponseWriter, *http.Request, pk
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: codeForbidden})
 			return
 		}
-		if err := h.knownAs(id.NodeID, ""); err != nil {
+		if err := h.knownAs(r.Context(), id.NodeID, ""); err != nil {
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
 			return
 		}
@@ -98,7 +107,7 @@ func (h *peerHandlers) managerOnly(next func(http.ResponseWriter, *http.Request,
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "only managers may do this", Code: codeForbidden})
 			return
 		}
-		if err := h.knownAs(id.NodeID, types.RoleManager); err != nil {
+		if err := h.knownAs(r.Context(), id.NodeID, types.RoleManager); err != nil {
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
 			return
 		}
@@ -106,18 +115,22 @@ func (h *peerHandlers) managerOnly(next func(http.ResponseWriter, *http.Request,
 	}
 }
 
-// knownAs checks that the store has node id, with the given role if one
-// is given. A node this manager's store does not know yet (it may lag
-// behind the leader by a few entries) passes on a follower: every request
-// it can make there is either read-only or passed on to the leader, whose
-// store is current and decides.
-func (h *peerHandlers) knownAs(id string, role types.NodeRole) error {
-	n := h.sw.store.View().Node(id)
+// knownAs checks that the store has node id, not removed, with the given
+// role if one is given. A node this manager's store does not know may be
+// one it has not heard of yet: a follower first catches up with the
+// leader, then decides.
+func (h *peerHandlers) knownAs(ctx context.Context, id string, role types.NodeRole) error {
+	v := h.sw.store.View()
+	n := v.Node(id)
+	if n == nil && !h.sw.raft.IsLeader() && h.sw.catchUp != nil && h.sw.catchUp(ctx) == nil {
+		v = h.sw.store.View()
+		n = v.Node(id)
+	}
 	switch {
-	case n == nil && h.sw.raft.IsLeader():
-		return fmt.Errorf("node %s is not part of this swarm", id)
+	case v.Cluster() != nil && v.Cluster().Removed(id):
+		return fmt.Errorf("node %s was removed from the swarm", id)
 	case n == nil:
-		return nil
+		return fmt.Errorf("node %s is not part of this swarm", id)
 	case role != "" && n.Role != role:
 		return fmt.Errorf("node %s is not a %s of this swarm", id, role)
 	}
@@ -216,9 +229,16 @@ func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.N
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: NodeID and Addr are required", Code: codeBadRequest})
 		return
 	}
-	// A manager asks for itself, or a follower passes a request on; the
-	// node to add must be a manager of the swarm either way.
-	if err := h.knownAs(req.NodeID, types.RoleManager); err != nil {
+	// A manager asks for itself; only a member of the Raft configuration
+	// (a follower passing the request on) may ask for another. The node to
+	// add must be a manager of the swarm either way.
+	if req.NodeID != id.NodeID {
+		if member, _ := h.sw.raft.Member(id.NodeID); !member {
+			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "bad raft join request: a manager may only add itself", Code: codeForbidden})
+			return
+		}
+	}
+	if err := h.knownAs(r.Context(), req.NodeID, types.RoleManager); err != nil {
 		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
 		return
 	}
@@ -226,12 +246,18 @@ func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.N
 	defer cancel()
 	err := h.sw.raft.AddVoter(ctx, req.NodeID, req.Addr)
 	if errors.Is(err, consensus.ErrNotLeader) {
+		// The leader adds it and records its address.
 		addr, _ := h.sw.raft.Leader()
 		if addr == "" {
 			peerFail(w, errNoLeader)
 			return
 		}
-		err = h.sw.peers.Do(ctx, addr, http.MethodPost, peer.PathRaftJoin, nil, req, nil)
+		if err := h.sw.peers.Do(ctx, addr, http.MethodPost, peer.PathRaftJoin, nil, req, nil); err != nil {
+			peerFail(w, err)
+			return
+		}
+		peerOK(w, struct{}{})
+		return
 	}
 	if err != nil {
 		peerFail(w, err)
@@ -250,9 +276,7 @@ func (h *peerHandlers) recordManagerAddr(ctx context.Context, req peer.RaftJoinR
 	if n == nil || n.ManagerAddr == req.Addr {
 		return nil
 	}
-	next := *n
-	next.ManagerAddr = req.Addr
-	return h.sw.proposer.Propose(ctx, &store.Command{Changes: []store.Change{{PutNode: &next}}})
+	return h.sw.proposer.Propose(ctx, &store.Command{Changes: []store.Change{{UpdateNode: &store.NodeUpdate{NodeID: req.NodeID, ManagerAddr: req.Addr}}}})
 }
 
 // session serves a node its tasks, waiting (?wait=INDEX) for a change.

@@ -43,5 +43,5 @@ func (o *Orchestrator) step(ctx context.Context, view *store.ReadTx) (time.Time,
 	// A big plan goes as several commands. This loop runs again only once
 	// they are all in, so it never sees them half applied, except after a
 	// failure (a lost leadership), which the next pass repairs.
-	return plan.WakeAt, store.ProposeAll(ctx, o.Proposer, plan.Changes())
+	return plan.WakeAt, store.ProposeGroups(ctx, o.Proposer, plan.Groups())
 }

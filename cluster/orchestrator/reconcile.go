@@ -36,27 +36,67 @@ type Plan struct {
 	Problems []store.ServiceProblem
 	// WakeAt is when a delayed decision (a restart) falls due; zero if none.
 	WakeAt time.Time
+	// replaces maps a new task's ID to the task it replaces, whose stop
+	// must commit with it.
+	replaces map[string]string
 }
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool { return len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems) == 0 }
 
-// Changes turns the plan into store changes.
-func (p *Plan) Changes() []store.Change {
-	out := make([]store.Change, 0, len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems))
+// Groups are the plan's changes cut into the pieces that must commit
+// together, in order: a replacement task goes with the stop of the task
+// it replaces (split across two log entries by a lost leadership, the old
+// task would stay meant to run next to its replacement); everything else
+// stands alone.
+func (p *Plan) Groups() [][]store.Change {
+	out := make([][]store.Change, 0, len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems))
 	for i := range p.Problems {
-		out = append(out, store.Change{ServiceProblem: &p.Problems[i]})
+		out = append(out, []store.Change{{ServiceProblem: &p.Problems[i]}})
 	}
+	paired := map[string]int{} // old task ID -> index in Desire
+	for i, d := range p.Desire {
+		paired[d.TaskID] = i
+	}
+	used := make([]bool, len(p.Desire))
 	for _, t := range p.Create {
-		out = append(out, store.Change{CreateTask: t})
+		if old, ok := p.replaces[t.ID]; ok {
+			if i, ok := paired[old]; ok && !used[i] {
+				used[i] = true
+				out = append(out, []store.Change{{TaskDesired: &p.Desire[i]}, {CreateTask: t}})
+				continue
+			}
+		}
+		out = append(out, []store.Change{{CreateTask: t}})
 	}
 	for i := range p.Desire {
-		out = append(out, store.Change{TaskDesired: &p.Desire[i]})
+		if !used[i] {
+			out = append(out, []store.Change{{TaskDesired: &p.Desire[i]}})
+		}
 	}
 	for _, id := range p.Delete {
-		out = append(out, store.Change{DeleteTask: id})
+		out = append(out, []store.Change{{DeleteTask: id}})
 	}
 	return out
+}
+
+// Changes turns the plan into store changes, in the order of Groups.
+func (p *Plan) Changes() []store.Change {
+	var out []store.Change
+	for _, g := range p.Groups() {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// replace stops old and creates t in its place.
+func (p *Plan) replace(old, t *types.Task) {
+	p.desire(old, types.TaskShutdown)
+	p.Create = append(p.Create, t)
+	if p.replaces == nil {
+		p.replaces = map[string]string{}
+	}
+	p.replaces[t.ID] = old.ID
 }
 
 func (p *Plan) desire(t *types.Task, s types.TaskState) {

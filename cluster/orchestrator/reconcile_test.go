@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"sw/cluster/store"
 	"sw/cluster/types"
 )
 
@@ -1007,5 +1008,48 @@ func TestReconcileUnreconcilable(t *testing.T) {
 	}
 	if ch := p.Changes(); ch[0].ServiceProblem == nil {
 		t.Fatal("Changes() leaves out the problem report")
+	}
+}
+
+// TestReconcileReplacementsCommitTogether: a plan too big for one command
+// keeps every replacement with the stop of the task it replaces, so a
+// lost leadership between commands never leaves both meant to run.
+func TestReconcileReplacementsCommitTogether(t *testing.T) {
+	var in Input
+	in.Now, in.NewID = t0, seqIDs()
+	in.Nodes = []*types.Node{nd{id: "gone", state: types.NodeDown}.node(), nd{id: "n2"}.node()}
+	for s := 1; s <= 3; s++ {
+		svc := service(svcOpt{replicas: MaxCreatesPerService})
+		svc.ID = fmt.Sprintf("s%d", s)
+		in.Services = append(in.Services, svc)
+		for i := 1; i <= MaxCreatesPerService; i++ {
+			d := tk{id: fmt.Sprintf("s%d-t%d", s, i), svc: svc.ID, slot: uint64(i), node: "gone", desired: run, state: run, created: uint64(i)}
+			in.Tasks = append(in.Tasks, d.task())
+		}
+	}
+	p := Reconcile(in)
+	if len(p.Create) != 3*MaxCreatesPerService {
+		t.Fatalf("%d replacements, want %d", len(p.Create), 3*MaxCreatesPerService)
+	}
+	cmds := store.BatchGroups(p.Groups())
+	if len(cmds) < 2 {
+		t.Fatalf("the plan fit one command (%d changes): the test needs more", len(p.Changes()))
+	}
+	for ci, c := range cmds {
+		stopped := map[string]bool{}
+		for _, ch := range c.Changes {
+			if ch.TaskDesired != nil {
+				stopped[ch.TaskDesired.TaskID] = true
+			}
+		}
+		for _, ch := range c.Changes {
+			if ch.CreateTask == nil {
+				continue
+			}
+			old := p.replaces[ch.CreateTask.ID]
+			if old == "" || !stopped[old] {
+				t.Fatalf("command %d creates %s without stopping the task it replaces (%q)", ci, ch.CreateTask.ID, old)
+			}
+		}
 	}
 }

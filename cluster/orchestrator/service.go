@@ -139,8 +139,7 @@ func (r *reconciler) slotState(s *slot) slotStatus {
 				return slotWaiting // at the next pass
 			}
 			// Its node cannot stop it: replace it now, on another node.
-			r.plan.desire(live, types.TaskShutdown)
-			r.plan.Create = append(r.plan.Create, r.newTask(live.Slot, "", live.Attempt))
+			r.plan.replace(live, r.newTask(live.Slot, "", live.Attempt))
 			return slotStarting
 		}
 		n := r.nodes[live.NodeID]
@@ -210,8 +209,7 @@ func (r *reconciler) restart(s *slot, live *types.Task) slotStatus {
 	if !r.canCreate() {
 		return slotWaiting
 	}
-	r.plan.desire(live, types.TaskShutdown)
-	r.plan.Create = append(r.plan.Create, r.newTask(live.Slot, nodeOfSlot(live), live.Attempt+1))
+	r.plan.replace(live, r.newTask(live.Slot, nodeOfSlot(live), live.Attempt+1))
 	return slotStarting
 }
 

@@ -63,6 +63,11 @@ type Mux struct {
 	// refusals limits the logging of refused connections, so that a flood
 	// of them cannot flood the log.
 	refusals rate.Sometimes
+
+	// raftConns are the Raft connections handed on and not yet closed,
+	// which Recheck judges again.
+	connMu    sync.Mutex
+	raftConns map[*trackedConn]struct{}
 }
 
 // Listen opens the TLS port. Handshakes and kind bytes are read off the
@@ -77,7 +82,7 @@ func Listen(addr string, conf *tls.Config, auth Authorizer, log *slog.Logger) (*
 		auth = ManagersOnRaft
 	}
 	m := &Mux{ln: ln, log: log, auth: auth, done: make(chan struct{}), queues: map[byte]*queue{},
-		refusals: rate.Sometimes{First: 10, Interval: 10 * time.Second}}
+		refusals: rate.Sometimes{First: 10, Interval: 10 * time.Second}, raftConns: map[*trackedConn]struct{}{}}
 	for _, k := range []byte{KindRaft, KindAPI} {
 		m.queues[k] = &queue{mux: m, ch: make(chan net.Conn, 64), done: make(chan struct{})}
 	}
@@ -118,16 +123,79 @@ func (m *Mux) route(c net.Conn) {
 		c.Close()
 		return
 	}
-	if err := m.auth(kind[0], peerIdentity(c)); err != nil {
-		m.refusals.Do(func() {
-			m.log.Warn("peer: connection refused", "kind", kindName(kind[0]), "from", c.RemoteAddr().String(), "err", err)
-		})
+	id := peerIdentity(c)
+	if err := m.auth(kind[0], id); err != nil {
+		m.refused(kind[0], c, err)
 		c.Close()
 		return
+	}
+	if kind[0] == KindRaft {
+		c = m.track(c, id)
 	}
 	if !q.put(c) {
 		c.Close()
 	}
+}
+
+func (m *Mux) refused(kind byte, c net.Conn, err error) {
+	m.refusals.Do(func() {
+		m.log.Warn("peer: connection refused", "kind", kindName(kind), "from", c.RemoteAddr().String(), "err", err)
+	})
+}
+
+// Recheck judges every open Raft connection again and closes those whose
+// peer the authorizer refuses now: a connection opened while its peer was
+// a member must not outlive the membership (Raft keeps connections open
+// as long as they work).
+func (m *Mux) Recheck() {
+	m.connMu.Lock()
+	conns := make([]*trackedConn, 0, len(m.raftConns))
+	for c := range m.raftConns {
+		conns = append(conns, c)
+	}
+	m.connMu.Unlock()
+	for _, c := range conns {
+		if err := m.auth(KindRaft, c.id); err != nil {
+			m.refused(KindRaft, c, fmt.Errorf("an open connection closed: %w", err))
+			c.Close()
+		}
+	}
+}
+
+// track wraps a Raft connection so that Recheck can find it until it is
+// closed.
+func (m *Mux) track(c net.Conn, id *pki.NodeIdentity) *trackedConn {
+	tc := &trackedConn{Conn: c, mux: m, id: id}
+	m.connMu.Lock()
+	m.raftConns[tc] = struct{}{}
+	m.connMu.Unlock()
+	return tc
+}
+
+// trackedConn is an admitted Raft connection; closing it forgets it.
+type trackedConn struct {
+	net.Conn
+	mux  *Mux
+	id   *pki.NodeIdentity
+	once sync.Once
+}
+
+// Close closes the connection and takes it off the mux's list.
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.mux.connMu.Lock()
+		delete(c.mux.raftConns, c)
+		c.mux.connMu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// ConnectionState is the TLS state of the connection, as on a *tls.Conn.
+func (c *trackedConn) ConnectionState() tls.ConnectionState {
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		return tc.ConnectionState()
+	}
+	return tls.ConnectionState{}
 }
 
 func kindName(k byte) string {
@@ -140,7 +208,7 @@ func kindName(k byte) string {
 // peerIdentity is the verified identity of a connection's peer, nil if it
 // showed no certificate. The handshake is done: the kind byte was read.
 func peerIdentity(c net.Conn) *pki.NodeIdentity {
-	tc, ok := c.(*tls.Conn)
+	tc, ok := c.(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {
 		return nil
 	}
@@ -166,6 +234,15 @@ func (m *Mux) Close() error {
 		err = m.ln.Close()
 		for _, q := range m.queues {
 			q.drain()
+		}
+		m.connMu.Lock()
+		conns := make([]*trackedConn, 0, len(m.raftConns))
+		for c := range m.raftConns {
+			conns = append(conns, c)
+		}
+		m.connMu.Unlock()
+		for _, c := range conns {
+			c.Close()
 		}
 	})
 	return err

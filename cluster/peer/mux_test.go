@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,9 +157,9 @@ func TestMuxRoutesByKind(t *testing.T) {
 				t.Fatalf("payload %q, want %q", got, tc.payload)
 			}
 			// The server end is the TLS connection, with the client's identity.
-			tc2, ok := r.c.(*tls.Conn)
+			tc2, ok := r.c.(interface{ ConnectionState() tls.ConnectionState })
 			if !ok {
-				t.Fatalf("accepted %T, want *tls.Conn", r.c)
+				t.Fatalf("accepted %T, want a TLS connection", r.c)
 			}
 			id, ok := pki.IdentityFromConnState(tc2.ConnectionState())
 			if !ok || id.NodeID != "mgr1" {
@@ -545,4 +546,69 @@ func BenchmarkRaftConnect(b *testing.B) {
 			return nil
 		})
 	})
+}
+
+// TestMuxRecheck: an open Raft connection whose peer the authorizer
+// refuses later is closed by Recheck; one it still admits stays open, and
+// closed connections are forgotten.
+func TestMuxRecheck(t *testing.T) {
+	p := newTestPKI(t, "c1")
+	mgr2 := p.issue(t, "mgr2", pki.RoleManager)
+	var mu sync.Mutex
+	members := map[string]bool{"mgr1": true, "mgr2": true}
+	auth := func(kind byte, id *pki.NodeIdentity) error {
+		if err := ManagersOnRaft(kind, id); err != nil || kind != KindRaft {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !members[id.NodeID] {
+			return errors.New("not a member")
+		}
+		return nil
+	}
+	m, err := Listen("127.0.0.1:0", p.serverTLS(), auth, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	open := func(cert tls.Certificate) (client, server net.Conn) {
+		acc := acceptAsync(m.Listener(KindRaft))
+		c, err := (&Dialer{TLS: func() *tls.Config { return pki.ClientTLS(p.ca.Cert, &cert) }}).Dial(testCtx(t), m.Addr().String(), KindRaft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := waitAccept(t, acc)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return c, r.c
+	}
+	c1, s1 := open(p.manager)
+	defer c1.Close()
+	c2, s2 := open(mgr2)
+	defer c2.Close()
+	defer s1.Close()
+	mu.Lock()
+	delete(members, "mgr2") // mgr2 is demoted
+	mu.Unlock()
+	m.Recheck()
+	expectClosedByServer(t, c2)
+	if _, err := s2.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the server end of a refused connection still reads")
+	}
+	// mgr1 still talks.
+	if _, err := c1.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	_ = s1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(s1, make([]byte, 1)); err != nil {
+		t.Fatalf("an admitted connection was cut: %v", err)
+	}
+	m.connMu.Lock()
+	n := len(m.raftConns)
+	m.connMu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d connections tracked, want the one still open", n)
+	}
 }

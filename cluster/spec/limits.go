@@ -18,6 +18,12 @@ const (
 	// the API's layout (what `service inspect` prints under Spec).
 	MaxSpecBytes = 512 << 10
 
+	// MaxTasksBytes bounds replicas times the spec's encoded size: every
+	// task carries its own copy of the container spec in the replicated
+	// state, so a large spec gets fewer replicas (a 2 KiB spec: all
+	// 100,000; a 512 KiB one: 512).
+	MaxTasksBytes = 256 << 20
+
 	// MaxImageLen is the longest an image reference may be, in bytes
 	// (registry, repository, tag and digest together; the repository name
 	// alone is limited to 255 by the reference grammar).

@@ -209,3 +209,25 @@ func TestValidateEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestTasksBytesLimit: a big spec gets fewer replicas.
+func TestTasksBytesLimit(t *testing.T) {
+	s := types.ServiceSpec{Name: "web", Mode: types.ModeReplicated, Container: types.ContainerSpec{Image: "busybox"}}
+	Defaults(&s)
+	for i := 0; i < 8; i++ {
+		s.Container.Env = append(s.Container.Env, "BIG="+strings.Repeat("x", 30000))
+	}
+	s.Replicas = 1000
+	if err := Validate(&s); err != nil {
+		t.Fatalf("1000 replicas of a 240 KB spec: %v", err)
+	}
+	s.Replicas = 2000
+	if err := Validate(&s); err == nil || !strings.Contains(err.Error(), "the most replicas are 1") {
+		t.Fatalf("2000 replicas of a 240 KB spec: %v", err)
+	}
+	s.Container.Env = nil
+	s.Replicas = MaxReplicas
+	if err := Validate(&s); err != nil {
+		t.Fatalf("the most replicas of a small spec: %v", err)
+	}
+}

@@ -75,8 +75,14 @@ func Validate(s *types.ServiceSpec) error {
 			bad("invalid %s: %d bytes long, the limit is %d", f.name, len(f.v), MaxShortLen)
 		}
 	}
-	if b, err := json.Marshal(s); err == nil && len(b) > MaxSpecBytes {
-		bad("service spec too large: %d bytes encoded, the limit is %d", len(b), MaxSpecBytes)
+	if b, err := json.Marshal(s); err == nil {
+		switch {
+		case len(b) > MaxSpecBytes:
+			bad("service spec too large: %d bytes encoded, the limit is %d", len(b), MaxSpecBytes)
+		case s.Mode == types.ModeReplicated && s.Replicas > 0 && uint64(len(b)) > MaxTasksBytes/s.Replicas:
+			bad("invalid replicas %d: with a spec of %d bytes encoded, the most replicas are %d (replicas times the spec's size is limited to %d bytes, as every task keeps a copy)",
+				s.Replicas, len(b), MaxTasksBytes/len(b), MaxTasksBytes)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -54,13 +54,17 @@ type NodeStateFrom struct {
 	Message string          `json:"Message,omitempty"`
 }
 
-// NodeUpdate changes a node's role, availability or labels (nil: keep).
+// NodeUpdate changes a node's role, availability, labels or manager
+// address (nil or empty: keep).
 type NodeUpdate struct {
 	NodeID       string              `json:"NodeID"`
 	Role         *types.NodeRole     `json:"Role,omitempty"`
 	Availability *types.Availability `json:"Availability,omitempty"`
 	Labels       map[string]string   `json:"Labels,omitempty"`
 	SetLabels    bool                `json:"SetLabels,omitempty"`
+	// ManagerAddr, if set, is where a manager now listens (kept only
+	// while the node is a manager).
+	ManagerAddr string `json:"ManagerAddr,omitempty"`
 }
 
 // ServiceProblem is the orchestrator's report on a service it cannot
@@ -121,27 +125,75 @@ func DecodeCommand(b []byte) (*Command, error) {
 	return &c, nil
 }
 
-// MaxBatch is the most changes a leader loop puts in one command: a plan
-// of more is proposed as several, so no log entry grows with the size of
-// the swarm.
-const MaxBatch = 1000
+// Bounds of the commands the leader's loops propose: a plan of more goes
+// as several, so no log entry grows with the size of the swarm.
+const (
+	// MaxBatch is the most changes in one command.
+	MaxBatch = 1000
+	// MaxBatchBytes is about the most one command's changes take encoded
+	// (a single change larger than that goes alone).
+	MaxBatchBytes = 4 << 20
+)
 
-// Batches cuts changes into commands of at most MaxBatch changes each, in
-// order.
+// Batches cuts changes into commands of at most MaxBatch changes and
+// about MaxBatchBytes each, in order.
 func Batches(changes []Change) []*Command {
+	groups := make([][]Change, len(changes))
+	for i := range changes {
+		groups[i] = changes[i : i+1 : i+1]
+	}
+	return BatchGroups(groups)
+}
+
+// BatchGroups packs groups of changes into commands of at most MaxBatch
+// changes and about MaxBatchBytes each, in order, never splitting a
+// group: a group's changes must commit together. A group over the bounds
+// goes alone.
+func BatchGroups(groups [][]Change) []*Command {
 	var out []*Command
-	for len(changes) > 0 {
-		n := min(len(changes), MaxBatch)
-		out = append(out, &Command{Changes: changes[:n:n]})
-		changes = changes[n:]
+	var cur []Change
+	size := 0
+	for _, g := range groups {
+		gs := 0
+		for i := range g {
+			gs += encodedSize(&g[i])
+		}
+		if len(cur) > 0 && (len(cur)+len(g) > MaxBatch || size+gs > MaxBatchBytes) {
+			out = append(out, &Command{Changes: cur})
+			cur, size = nil, 0
+		}
+		cur = append(cur, g...)
+		size += gs
+	}
+	if len(cur) > 0 {
+		out = append(out, &Command{Changes: cur})
 	}
 	return out
+}
+
+// encodedSize is a change's size in the log.
+func encodedSize(c *Change) int {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return 0
+	}
+	return len(b)
 }
 
 // ProposeAll proposes the changes in batches (Batches), one after the
 // other, stopping at the first failure.
 func ProposeAll(ctx context.Context, p Proposer, changes []Change) error {
-	for _, cmd := range Batches(changes) {
+	return proposeEach(ctx, p, Batches(changes))
+}
+
+// ProposeGroups proposes groups of changes in batches (BatchGroups), one
+// after the other, stopping at the first failure.
+func ProposeGroups(ctx context.Context, p Proposer, groups [][]Change) error {
+	return proposeEach(ctx, p, BatchGroups(groups))
+}
+
+func proposeEach(ctx context.Context, p Proposer, cmds []*Command) error {
+	for _, cmd := range cmds {
 		if err := p.Propose(ctx, cmd); err != nil {
 			return err
 		}

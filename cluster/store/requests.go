@@ -5,15 +5,14 @@ import (
 	"time"
 )
 
-// Limits of the request log: a request ID is remembered for
-// RequestWindow of command time, and at most MaxRequests are kept. A
-// write is retried within seconds of its first try (the forwarder gives
-// up after consensus.DefaultProposeTimeout), so these bound memory and
-// snapshot size without forgetting a request that can still come back.
-const (
-	RequestWindow = 2 * time.Minute
-	MaxRequests   = 20000
-)
+// MaxRequests is how many request IDs the request log remembers, the
+// newest. A write is retried within seconds of its first try (the
+// forwarder gives up after consensus.DefaultProposeTimeout), well within
+// 20,000 writes at any rate sw commits, so this bounds memory and snapshot
+// size (about 2 MB) without forgetting a request that can still come
+// back. The log is pruned by count, not by time: a leader's clock says
+// nothing about how long ago a request was.
+const MaxRequests = 20000
 
 // RequestRecord is what the store remembers of an applied request: when,
 // and its result (the error's kind and text; both empty for success).
@@ -75,20 +74,16 @@ type requestLog struct {
 
 func (l *requestLog) get(id string) *RequestRecord { return l.byID[id] }
 
-// add records a request and forgets those that fell out of the window
-// (now is the command's time) or beyond MaxRequests.
-func (l *requestLog) add(r RequestRecord, now time.Time) {
+// add records a request and forgets the oldest beyond MaxRequests.
+func (l *requestLog) add(r RequestRecord) {
 	if l.byID == nil {
 		l.byID = map[string]*RequestRecord{}
 	}
 	rec := &r
 	l.byID[r.ID] = rec
 	l.order = append(l.order, rec)
-	for l.head < len(l.order) {
+	for len(l.order)-l.head > MaxRequests {
 		old := l.order[l.head]
-		if len(l.order)-l.head <= MaxRequests && !old.Time.Before(now.Add(-RequestWindow)) {
-			break
-		}
 		delete(l.byID, old.ID)
 		l.order[l.head] = nil
 		l.head++

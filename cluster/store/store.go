@@ -71,7 +71,7 @@ func (s *Store) Apply(index uint64, cmd *Command) error {
 	err := s.applyChanges(index, cmd)
 	if cmd.RequestID != "" {
 		s.mu.Lock()
-		s.requests.add(recordOf(cmd.RequestID, index, cmd.Time, err), cmd.Time)
+		s.requests.add(recordOf(cmd.RequestID, index, cmd.Time, err))
 		s.mu.Unlock()
 	}
 	s.commitIndex(index)
@@ -273,6 +273,9 @@ func (w *writer) updateNode(u *NodeUpdate) error {
 	if u.SetLabels {
 		n.Labels = u.Labels
 	}
+	if u.ManagerAddr != "" && n.Role == types.RoleManager {
+		n.ManagerAddr = u.ManagerAddr
+	}
 	w.stamp(&n.Meta, false)
 	return w.insert(tableNodes, n)
 }
@@ -380,9 +383,10 @@ func (w *writer) serviceProblem(p *ServiceProblem) error {
 	if raw == nil || raw.(*types.Service).ReconcileError == p.Message {
 		return nil
 	}
+	// Not stamped: the service's Version and UpdatedAt follow its spec, so
+	// a user's update racing the report does not conflict with it.
 	v := *raw.(*types.Service)
 	v.ReconcileError = p.Message
-	w.stamp(&v.Meta, false)
 	return w.insert(tableServices, &v)
 }
 
