@@ -376,6 +376,26 @@ func (n *Node) Member(id string) (member, known bool) {
 	return false, len(servers) > 0
 }
 
+// Admit decides whether manager nodeID may speak Raft to this one. A
+// manager caught up with its leader has the current configuration and
+// takes only its members: a demoted manager, whose certificate still says
+// manager until it expires, is refused once the demotion took it out. A
+// manager that is not caught up (just started, just joined with an empty
+// configuration, cut off for a while) may hold a stale configuration, and
+// the one peer it must hear is the current leader, perhaps a manager it
+// does not know yet: it takes any manager until it has caught up.
+func (n *Node) Admit(nodeID string) error {
+	member, _ := n.Member(nodeID)
+	return admission(nodeID, n.CaughtUp(), member)
+}
+
+func admission(nodeID string, caughtUp, member bool) error {
+	if caughtUp && !member {
+		return fmt.Errorf("node %s is not a member of this manager's Raft configuration", nodeID)
+	}
+	return nil
+}
+
 // AddVoter adds (or re-addresses) a voting manager; leader only.
 func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
 	return n.membershipChange(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeoutOf(ctx)))

@@ -103,8 +103,9 @@ func (sw *swarm) refuseRemoved(id pki.NodeIdentity) error {
 }
 
 // authorizePeer opens the Raft stream only to a manager certificate (the
-// handshake already checked its CA, its cluster and the removed list), and
-// decides on its membership with raftAdmission.
+// handshake already checked its CA, its cluster and the removed list)
+// that Raft admits (consensus.Node.Admit: a member of the configuration,
+// once this manager is caught up).
 func (sw *swarm) authorizePeer(kind byte, id *pki.NodeIdentity) error {
 	if err := peer.ManagersOnRaft(kind, id); err != nil || kind != peer.KindRaft {
 		return err
@@ -113,8 +114,7 @@ func (sw *swarm) authorizePeer(kind byte, id *pki.NodeIdentity) error {
 	if r == nil {
 		return errors.New("raft is not running here yet")
 	}
-	member, _ := r.Member(id.NodeID)
-	return raftAdmission(id.NodeID, r.CaughtUp(), member)
+	return r.Admit(id.NodeID)
 }
 
 // recheckRaftPeers has the mux judge its open Raft connections again every
@@ -131,21 +131,6 @@ func recheckRaftPeers(ctx context.Context, mux *peer.Mux) {
 			mux.Recheck()
 		}
 	}
-}
-
-// raftAdmission decides on a manager certificate at the Raft port. A
-// manager that is caught up with its leader has the current configuration
-// and takes only its members: a demoted manager, whose certificate still
-// says manager until it expires, is refused once the demotion has taken it
-// out. A manager that is not caught up (just started, just joined with an
-// empty configuration, cut off for a while) may hold a stale one, and the
-// one peer it must hear is the current leader, perhaps a manager it does
-// not know yet: it takes any manager of the swarm until it has caught up.
-func raftAdmission(nodeID string, caughtUp, member bool) error {
-	if caughtUp && !member {
-		return fmt.Errorf("node %s is not a member of this manager's Raft configuration", nodeID)
-	}
-	return nil
 }
 
 // managerAddrs lists the control addresses of the managers: from the store

@@ -19,30 +19,6 @@ import (
 	"sw/cluster/types"
 )
 
-// TestRaftAdmission: a caught-up manager takes only its configuration's
-// members on the Raft port; one that is behind takes any manager of the
-// swarm, so that a leader it has not heard of can bring it up to date.
-func TestRaftAdmission(t *testing.T) {
-	cases := []struct {
-		name             string
-		caughtUp, member bool
-		ok               bool
-	}{
-		{"caught up, a member", true, true, true},
-		{"caught up, not a member (demoted, or never added)", true, false, false},
-		{"behind, a member", false, true, true},
-		{"behind, a manager it does not know (a new leader)", false, false, true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := raftAdmission("m2", tc.caughtUp, tc.member)
-			if (err == nil) != tc.ok {
-				t.Fatalf("raftAdmission = %v, want ok %v", err, tc.ok)
-			}
-		})
-	}
-}
-
 // peerFixture is a leader's peer handlers over a one-voter Raft ("n1")
 // whose store has a manager, a worker, a demoted manager and a removed
 // node, with requests made as if over TLS with a node certificate.

@@ -161,6 +161,15 @@ func TestPeerAuthorization(t *testing.T) {
 		return strings.Contains(m1.ok("service", "ls", "--format", "{{.Name}}"), "pa-control")
 	})
 
+	// A Raft connection m3 opens while it is a manager, and keeps open.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	held, err := (&peer.Dialer{TLS: demoted.tls}).Dial(ctx, leader, peer.KindRaft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+
 	// Demote m3 and remove w2; keep their old certificates.
 	m1.ok("node", "demote", "pa-m3")
 	waitFor(t, 30*time.Second, "pa-m3 to run as a worker", func() bool {
@@ -169,6 +178,12 @@ func TestPeerAuthorization(t *testing.T) {
 	})
 	w2.kill()
 	m1.ok("node", "rm", "--force", "pa-w2")
+	// The connection m3 opened as a manager does not outlive its demotion.
+	_ = held.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ne net.Error
+	if _, err := held.Read(make([]byte, 1)); err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("a Raft connection opened before the demotion is still open: %v", err)
+	}
 
 	bad := []cred{none, worker, demoted, removed, foreign}
 	for _, c := range bad {
