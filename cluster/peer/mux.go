@@ -148,18 +148,23 @@ func (m *Mux) refused(kind byte, c net.Conn, err error) {
 // a member must not outlive the membership (Raft keeps connections open
 // as long as they work).
 func (m *Mux) Recheck() {
-	m.connMu.Lock()
-	conns := make([]*trackedConn, 0, len(m.raftConns))
-	for c := range m.raftConns {
-		conns = append(conns, c)
-	}
-	m.connMu.Unlock()
-	for _, c := range conns {
+	for _, c := range m.openRaftConns() {
 		if err := m.auth(KindRaft, c.id); err != nil {
 			m.refused(KindRaft, c, fmt.Errorf("an open connection closed: %w", err))
 			c.Close()
 		}
 	}
+}
+
+// openRaftConns lists the Raft connections handed on and still open.
+func (m *Mux) openRaftConns() []*trackedConn {
+	m.connMu.Lock()
+	defer m.connMu.Unlock()
+	conns := make([]*trackedConn, 0, len(m.raftConns))
+	for c := range m.raftConns {
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 // track wraps a Raft connection so that Recheck can find it until it is
@@ -235,13 +240,7 @@ func (m *Mux) Close() error {
 		for _, q := range m.queues {
 			q.drain()
 		}
-		m.connMu.Lock()
-		conns := make([]*trackedConn, 0, len(m.raftConns))
-		for c := range m.raftConns {
-			conns = append(conns, c)
-		}
-		m.connMu.Unlock()
-		for _, c := range conns {
+		for _, c := range m.openRaftConns() {
 			c.Close()
 		}
 	})

@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -29,24 +27,6 @@ const (
 )
 
 var unlockKeyRe = regexp.MustCompile(`SWMKEY-1-[A-Za-z0-9+/]{43}`)
-
-// swIn runs the CLI against n with stdin.
-func (n *node) swIn(stdin string, args ...string) result {
-	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, swBin, append([]string{"-H", "unix://" + n.sock}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		n.t.Fatalf("sw %v: %v", args, err)
-	}
-	return result{stdout: out.String(), stderr: errb.String(), code: code}
-}
 
 // stop stops the daemon gracefully (SIGTERM) and waits for it to exit.
 func (n *node) stop() {

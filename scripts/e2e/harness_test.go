@@ -203,11 +203,33 @@ type result struct {
 // sw runs the CLI against this node.
 func (n *node) sw(args ...string) result {
 	n.t.Helper()
+	return n.run("", nil, args...)
+}
+
+// swIn runs the CLI against n with stdin.
+func (n *node) swIn(stdin string, args ...string) result {
+	n.t.Helper()
+	return n.run(stdin, nil, args...)
+}
+
+// swEnv runs the CLI against this node with extra environment variables.
+func (n *node) swEnv(env []string, args ...string) result {
+	n.t.Helper()
+	return n.run("", env, args...)
+}
+
+// run runs the CLI against this node with stdin and extra environment
+// variables (either may be empty), within 90 s.
+func (n *node) run(stdin string, env []string, args ...string) result {
+	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, swBin, append([]string{"-H", "unix://" + n.sock}, args...)...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -40,25 +38,6 @@ func (n *node) api(method, path, body string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(b, &e)
 	return resp.StatusCode, e.Message
-}
-
-// swEnv runs the CLI against this node with extra environment variables.
-func (n *node) swEnv(env []string, args ...string) result {
-	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, swBin, append([]string{"-H", "unix://" + n.sock}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		n.t.Fatalf("sw %v: %v", args, err)
-	}
-	return result{stdout: out.String(), stderr: errb.String(), code: code}
 }
 
 // badAPIInput sends bodies the CLI would never send straight to the API:
