@@ -7,7 +7,8 @@
 #   scripts/bench-before-after.sh [REV]     REV defaults to a7ecd36 (before issue 8)
 #
 # Environment: ROUNDS (default 3) rounds; RUNS (default 3) runs per round
-# inside each script; NS (default 30) for bench-create.
+# inside each script; NS (default 30) for bench-create; BENCHES (default
+# "create cluster") which of the two to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -16,6 +17,7 @@ REV=${1:-a7ecd36}
 ROUNDS=${ROUNDS:-3}
 RUNS=${RUNS:-3}
 NS=${NS:-30}
+BENCHES=${BENCHES:-create cluster}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sw-before-after.XXXXXX")
 trap 'git worktree remove --force "$WORK/base" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
@@ -30,11 +32,17 @@ for r in $(seq "$ROUNDS"); do
 	((r % 2)) || order="after before"
 	for which in $order; do
 		echo "== round $r: $which" >&2
-		out=$(BENCH_SW="$WORK/sw-$which" RUNS=$RUNS NS=$NS scripts/bench-create.sh 2>/dev/null)
-		CREATE[$which]+="$(awk -v n="$NS" '$1 == n && $2 ~ /^[0-9.]+$/ { print $2 }' <<<"$out") "
-		out=$(BENCH_SW="$WORK/sw-$which" RUNS=$RUNS scripts/bench-cluster.sh 2>/dev/null)
-		FO[$which]+="$(awk '/^failover: first write ok/ { print $5 }' <<<"$out") "
-		LOSS[$which]+="$(awk '/^node loss: .* running elsewhere/ { print $6 }' <<<"$out") "
+		if [[ " $BENCHES " == *" create "* ]]; then
+			out=$(BENCH_SW="$WORK/sw-$which" RUNS=$RUNS NS=$NS scripts/bench-create.sh 2>/dev/null)
+			printf '%s\n' "$out" >&2
+			CREATE[$which]+="$(awk -v n="$NS" '$1 == n && $2 ~ /^[0-9.]+$/ { print $2 }' <<<"$out") "
+		fi
+		if [[ " $BENCHES " == *" cluster "* ]]; then
+			out=$(BENCH_SW="$WORK/sw-$which" RUNS=$RUNS scripts/bench-cluster.sh 2>/dev/null)
+			printf '%s\n' "$out" >&2
+			FO[$which]+="$(awk '/^failover: first write ok/ { print $5 }' <<<"$out") "
+			LOSS[$which]+="$(awk '/^node loss: .* running elsewhere/ { print $6 }' <<<"$out") "
+		fi
 	done
 done
 
@@ -50,6 +58,10 @@ line() { # line NAME BEFORE... | AFTER...
 	printf '%-38s %9s %9s %7s%%   %s| %s\n' "$name" "$mb" "$ma" \
 		"$(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%+.1f", (a / b - 1) * 100 }')" "$b" "$a"
 }
-line "service create N=$NS until running" "${CREATE[before]}" "${CREATE[after]}"
-line "leader killed: first write ok" "${FO[before]}" "${FO[after]}"
-line "worker killed: tasks running elsewhere" "${LOSS[before]}" "${LOSS[after]}"
+if [[ " $BENCHES " == *" create "* ]]; then
+	line "service create N=$NS until running" "${CREATE[before]}" "${CREATE[after]}"
+fi
+if [[ " $BENCHES " == *" cluster "* ]]; then
+	line "leader killed: first write ok" "${FO[before]}" "${FO[after]}"
+	line "worker killed: tasks running elsewhere" "${LOSS[before]}" "${LOSS[after]}"
+fi

@@ -116,12 +116,17 @@ func (f *forwarder) atLeader(ctx context.Context, local func() error, remote fun
 		select {
 		case <-ctx.Done():
 			return errNoLeader
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(leaderPoll):
 		}
 	}
 }
 
 var errRetry = errors.New("retry")
+
+// leaderPoll is how often a manager with no leader to turn to looks again
+// (Leader is a memory read): an election takes about a second, and a
+// coarse poll would add up to its period to the first write after it.
+const leaderPoll = 20 * time.Millisecond
 
 func (f *forwarder) once(ctx context.Context, local func() error, remote func(addr string) error) error {
 	err := local()
