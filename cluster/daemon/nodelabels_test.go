@@ -1,10 +1,21 @@
 package daemon
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"sw/cluster/spec"
 )
+
+func manyLabels(n int) map[string]string {
+	m := map[string]string{}
+	for i := 0; i < n; i++ {
+		m[fmt.Sprintf("l%d", i)] = "v"
+	}
+	return m
+}
 
 func TestEditLabels(t *testing.T) {
 	tests := []struct {
@@ -25,6 +36,11 @@ func TestEditLabels(t *testing.T) {
 		{name: "remove a missing one", old: map[string]string{"zone": "east"}, rm: []string{"disk"},
 			wantErr: "key disk doesn't exist in node's labels"},
 		{name: "empty key", add: map[string]string{"": "x"}, wantErr: "the key is empty"},
+		{name: "key too long", add: map[string]string{strings.Repeat("k", spec.MaxLabelKeyLen+1): "x"}, wantErr: "the limit is 256"},
+		{name: "value too long", add: map[string]string{"k": strings.Repeat("v", spec.MaxLabelValueLen+1)}, wantErr: "the limit is 4096"},
+		{name: "too many", old: manyLabels(spec.MaxLabels), add: map[string]string{"one-more": "x"}, wantErr: "too many node labels: 257"},
+		{name: "as many as allowed", old: manyLabels(spec.MaxLabels - 1), add: map[string]string{"last": "x"},
+			want: func() map[string]string { m := manyLabels(spec.MaxLabels - 1); m["last"] = "x"; return m }()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"sw/cluster/api"
+	"sw/cluster/spec"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -80,10 +81,18 @@ func editLabels(old, add map[string]string, rm []string) (map[string]string, err
 		delete(out, k)
 	}
 	for k, v := range add {
-		if k == "" {
+		switch {
+		case k == "":
 			return nil, fmt.Errorf("invalid label %q: the key is empty", "="+v)
+		case len(k) > spec.MaxLabelKeyLen:
+			return nil, fmt.Errorf("invalid label key: %d bytes long, the limit is %d", len(k), spec.MaxLabelKeyLen)
+		case len(v) > spec.MaxLabelValueLen:
+			return nil, fmt.Errorf("invalid value of label %s: %d bytes long, the limit is %d", k, len(v), spec.MaxLabelValueLen)
 		}
 		out[k] = v
+	}
+	if len(out) > spec.MaxLabels {
+		return nil, fmt.Errorf("too many node labels: %d, the limit is %d", len(out), spec.MaxLabels)
 	}
 	return out, nil
 }
