@@ -15,4 +15,12 @@ go test -race -count=1 $(go list ./... | grep -v /scripts/e2e)
 echo "== fuzz (3 s per target)"
 FUZZTIME=3s scripts/fuzz.sh
 echo "== end-to-end tests (real Docker engine)"
-go test -count=1 -timeout 20m ./scripts/e2e/
+# Verbose into a log: on success a line per test and the fault suite's
+# counts; on failure all of it.
+log=$(mktemp "${TMPDIR:-/tmp}/sw-e2e.XXXXXX")
+trap 'rm -f "$log"' EXIT
+if ! go test -v -count=1 -timeout 20m ./scripts/e2e/ >"$log" 2>&1; then
+	cat "$log"
+	exit 1
+fi
+grep -E '^(--- |ok |fault suite: )' "$log"
