@@ -68,7 +68,7 @@ func TestBackupRestoreSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grepBytes(t, files.Meta, secretName, "n1")
+	grepBytes(t, files.Meta, secretName, addr) // the configuration's address: long enough not to turn up in ciphertext by chance
 	grepBytes(t, files.State, secretName, secretValue)
 	keys := seal.NewKeyring(key, nil)
 

@@ -43,8 +43,12 @@ import (
 // file it names and exit (see init).
 const boltCheckEnv = "SW_CONSENSUS_BOLT_CHECK"
 
+// boltCheckArg must also be the process's first argument: the variable
+// alone (set by mistake, or inherited) changes nothing.
+const boltCheckArg = "__sw-consensus-bolt-check"
+
 func init() {
-	if path := os.Getenv(boltCheckEnv); path != "" {
+	if path := os.Getenv(boltCheckEnv); path != "" && len(os.Args) > 1 && os.Args[1] == boltCheckArg {
 		// Straight out: the report is written, and nothing else of the
 		// process matters (os.Exit would also wait a second in a binary
 		// built with the race detector).
@@ -56,7 +60,14 @@ func init() {
 type boltCheckReport struct {
 	Problem  string   `json:"problem,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// InUse: another process holds the file's lock.
+	InUse bool `json:"inUse,omitempty"`
 }
+
+// ErrCheckUnfinished is a check of the Raft data that could not be done
+// (interrupted, timed out, the file in use by another process): it says
+// nothing of the data, which is not to be taken for damaged.
+var ErrCheckUnfinished = errors.New("the check of the Raft data did not finish")
 
 // boltCheckHeap is the heap the child may use besides the file's size.
 const boltCheckHeap = 256 << 20
@@ -71,7 +82,9 @@ func boltCheckChild(path string) int {
 		report(boltCheckReport{Problem: err.Error()})
 		return 0
 	}
-	limit := uint64(boltCheckHeap + fi.Size())
+	// Walking and checking a sound file takes memory in proportion to
+	// its pages, far below its size.
+	limit := uint64(boltCheckHeap + fi.Size()/8)
 	go func() {
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		for range time.Tick(20 * time.Millisecond) {
@@ -87,6 +100,7 @@ func boltCheckChild(path string) int {
 	rep.Warnings, err = boltTreeCheck(path, fi.Size(), true)
 	if err != nil {
 		rep.Problem = err.Error()
+		rep.InUse = errors.Is(err, bolt.ErrTimeout)
 	}
 	report(rep)
 	return 0
@@ -105,8 +119,11 @@ func checkBoltFile(path string, size int64) ([]string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), boltCheckTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe)
+	cmd := exec.CommandContext(ctx, exe, boltCheckArg)
 	cmd.Env = append(os.Environ(), boltCheckEnv+"="+path)
+	// Its own process group: a Ctrl-C meant for the daemon in a terminal
+	// does not end the check half way.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
@@ -116,15 +133,39 @@ func checkBoltFile(path string, size int64) ([]string, error) {
 	var rep boltCheckReport
 	switch {
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("checking it did not finish within %s", boltCheckTimeout)
+		return nil, fmt.Errorf("%w: it took longer than %s (a slow or stalled disk?); start the daemon again", ErrCheckUnfinished, boltCheckTimeout)
+	case stopped(err):
+		return nil, fmt.Errorf("%w: the checking process was stopped (%v); start the daemon again", ErrCheckUnfinished, err)
 	case err != nil:
 		return nil, fmt.Errorf("the storage library crashed reading it: %s", crashLine(errb.String(), err))
 	case json.Unmarshal(out.Bytes(), &rep) != nil:
 		return nil, fmt.Errorf("its check printed no report: %q", strings.TrimSpace(errb.String()))
+	case rep.InUse:
+		return nil, fmt.Errorf("%w: raft.db is in use by another process (another sw daemon on this data dir?)", ErrCheckUnfinished)
 	case rep.Problem != "":
 		return rep.Warnings, errors.New(rep.Problem)
 	}
 	return rep.Warnings, nil
+}
+
+// stopped reports whether the child was ended from outside (a signal
+// such as SIGINT, SIGTERM or SIGKILL) rather than by a crash of its own,
+// which a Go program shows as exit status 2, or as SIGSEGV, SIGBUS or
+// SIGABRT.
+func stopped(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return false
+	}
+	switch ws.Signal() {
+	case syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGABRT, syscall.SIGILL, syscall.SIGFPE:
+		return false
+	}
+	return true
 }
 
 // selfExecutable names this process's binary, still there if the file
@@ -166,7 +207,10 @@ func boltCheckHere(path string, size int64) ([]string, error) {
 // and, with withCheck, runs bbolt's consistency check.
 func boltTreeCheck(path string, size int64, withCheck bool) ([]string, error) {
 	warnings := metaWarnings(path)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true, Timeout: boltOpenTimeout})
+	// The freelist is loaded only for the check, in the child: loading a
+	// damaged one panics in a goroutine bbolt starts, where no recover
+	// reaches.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: withCheck, Timeout: boltOpenTimeout})
 	if err != nil {
 		return warnings, fmt.Errorf("not a readable database: %w", err)
 	}
@@ -244,15 +288,28 @@ const (
 	boltVersion    = 2
 )
 
-// metaWarnings reads both meta pages (the page size is the system's, as
-// raft-boltdb creates the file) and says if one is damaged.
+// filePageSize is the page size meta page 0 records, or the system's if
+// it records none that makes sense (a file made on another machine may
+// have another).
+func filePageSize(f *os.File) int64 {
+	b := make([]byte, boltHeaderSize+12)
+	if _, err := f.ReadAt(b, 0); err == nil {
+		ps := int64(binary.NativeEndian.Uint32(b[boltHeaderSize+8:]))
+		if ps >= 512 && ps <= 1<<20 && ps&(ps-1) == 0 {
+			return ps
+		}
+	}
+	return int64(os.Getpagesize())
+}
+
+// metaWarnings reads both meta pages and says if one is damaged.
 func metaWarnings(path string) []string {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	ps := int64(os.Getpagesize())
+	ps := filePageSize(f)
 	type meta struct {
 		ok   bool
 		txid uint64

@@ -91,6 +91,9 @@ type Node struct {
 	store     *store.Store
 	// barrierTerm is the last term ReadIndex saw a barrier commit in.
 	barrierTerm atomic.Uint64
+	// authoritative: this node rewrote its configuration at start
+	// (ForceNewCluster, FromSnapshot); see Admit.
+	authoritative bool
 	space       spaceCheck
 }
 
@@ -153,7 +156,7 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 		return fail(&StateError{Dir: cfg.Dir, Problem: "Raft could not start from it", Kind: ErrDamaged, Err: err})
 	}
 	return &Node{raft: r, logs: bolt, sealed: logs, snaps: snaps, transport: trans, store: st,
-		space: spaceCheck{dir: cfg.Dir, min: cfg.MinFree}}, nil
+		space: spaceCheck{dir: cfg.Dir, min: cfg.MinFree}, authoritative: cfg.ForceNewCluster || cfg.FromSnapshot}, nil
 }
 
 // keepTermAhead makes the stored current term at least the newest
@@ -384,9 +387,14 @@ func (n *Node) Member(id string) (member, known bool) {
 // configuration, cut off for a while) may hold a stale configuration, and
 // the one peer it must hear is the current leader, perhaps a manager it
 // does not know yet: it takes any manager until it has caught up.
+//
+// A manager that rewrote its configuration itself (--force-new-cluster, a
+// restored backup) holds the one that counts from the start: it takes
+// only its members, so that an old manager still standing for election
+// cannot pull it back into the old swarm before it has led.
 func (n *Node) Admit(nodeID string) error {
 	member, _ := n.Member(nodeID)
-	return admission(nodeID, n.CaughtUp(), member)
+	return admission(nodeID, n.CaughtUp() || n.authoritative, member)
 }
 
 func admission(nodeID string, caughtUp, member bool) error {

@@ -204,6 +204,9 @@ func preflight(dir string, opt preflightOptions) (*openedState, *CheckResult, er
 	}
 	if !dbMissing && !dbEmpty {
 		warnings, err := checkBoltFile(dbPath, fi.Size())
+		if errors.Is(err, ErrCheckUnfinished) {
+			return nil, nil, fmt.Errorf("consensus: %s: %s: %w", dir, dbFile, err)
+		}
 		if err != nil {
 			return nil, nil, damaged(dbFile, "", err)
 		}

@@ -196,7 +196,15 @@ func (s *sealedSnapshots) reap() error {
 		return err
 	}
 	for _, m := range metas[min(s.retain, len(metas)):] {
-		if err := os.RemoveAll(filepath.Join(s.dir, m.ID)); err != nil {
+		// Renamed out of the way first: RemoveAll is not atomic, and a
+		// crash in the middle must not leave a snapshot without its meta
+		// (a start would take it for damage). Left-over .tmp dirs are
+		// removed at start.
+		dir := filepath.Join(s.dir, m.ID)
+		if err := os.Rename(dir, dir+snapTmpSuffix); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(dir + snapTmpSuffix); err != nil {
 			return err
 		}
 	}

@@ -27,9 +27,10 @@ import (
 // node.json, the certificates, the key file exactly as on disk (sealed
 // while autolock is on) and the Raft state as one fresh snapshot sealed
 // with the data key that key file holds. The archive is as protected as
-// the data dir: with autolock on, nothing in it opens without the unlock
-// key; with autolock off the key file, and so the data key, is plain in
-// it, as it is on the manager's disk.
+// the data dir: with autolock on, the keys and the Raft state do not open
+// without the unlock key (node.json, as in the data dir, holds the gossip
+// key in the clear); with autolock off the key file, and so the data key,
+// is plain in it, as it is on the manager's disk.
 
 // Names of the archive's files: those of the data dir.
 var (
@@ -62,6 +63,12 @@ func (d *Daemon) Backup(ctx context.Context) (api.BackupInfo, []byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, backupTimeout)
 	defer cancel()
+	// A follower first takes in every write acknowledged so far.
+	if sw.catchUp != nil {
+		if err := sw.catchUp(ctx); err != nil {
+			return api.BackupInfo{}, nil, fmt.Errorf("backup: %w", err)
+		}
+	}
 	snap, err := sw.raft.FreshSnapshot(ctx)
 	if err != nil {
 		return api.BackupInfo{}, nil, fmt.Errorf("backup: %w", err)
@@ -141,8 +148,9 @@ const restoreTimeout = 20 * time.Second
 // Restore makes this node, outside any swarm, the single manager of the
 // swarm an archive holds: same node ID, cluster ID, CA, services and
 // tasks; this node the only voter (as --force-new-cluster). The whole
-// archive is checked before anything is installed; on any failure the
-// data dir is left as it was.
+// archive is checked before anything is installed: an archive that fails
+// a check leaves the data dir as it was; a failure after that (installing,
+// starting) leaves it without swarm state, as before the restore.
 func (d *Daemon) Restore(ctx context.Context, req api.RestoreRequest, archive io.Reader) (api.RestoreResponse, error) {
 	d.roleMu.Lock()
 	defer d.roleMu.Unlock()
@@ -303,7 +311,13 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 	if err := mat.cert.Leaf.CheckSignatureFrom(mat.ca); err != nil {
 		return nil, badBackup("the node certificate is not signed by the backup's CA: %s", err)
 	}
-	if _, err := mat.cert.Leaf.Verify(x509.VerifyOptions{Roots: poolOf(mat.ca), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	// Checked as of a moment of its own life, not now: a backup outlives
+	// the certificate in it (renewed at 50-80 % of its life); the restored
+	// manager gets a new one below.
+	leaf := mat.cert.Leaf
+	midLife := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: poolOf(mat.ca), CurrentTime: midLife,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, badBackup("the node certificate cannot be used: %s", err)
 	}
 	if mat.id.NodeID != id.NodeID || mat.id.ClusterID != id.ClusterID || !mat.id.IsManager() {
@@ -323,13 +337,43 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 		return nil, badBackup("its snapshot is not of swarm %s", id.ClusterID)
 	case v.Node(id.NodeID) == nil:
 		return nil, badBackup("its snapshot does not know node %s", id.NodeID)
+	case v.Node(id.NodeID).Role != types.RoleManager:
+		return nil, badBackup("its snapshot has node %s as a worker (taken while it was being demoted?): "+
+			"restore a backup of a manager", id.NodeID)
+	case !bytes.Equal(pemDER(c.RootCA.CertPEM), mat.ca.Raw):
+		return nil, badBackup("its CA certificate is not the CA of the swarm in its snapshot")
+	case !bytes.Equal(id.GossipKey, c.GossipKey):
+		return nil, badBackup("its %s holds another gossip key than the swarm in its snapshot", identityFile)
 	}
 	out.snap = info
 	if err := restoreAddrs(id, req); err != nil {
 		return nil, err
 	}
+	if err := renewRestoredCert(staging, c, id, kf.KeyPEM); err != nil {
+		return nil, err
+	}
 	out.id = id
 	return out, nil
+}
+
+// renewRestoredCert gives the restored manager a new certificate for its
+// own key from the swarm's CA in the snapshot, as swarm init does for the
+// first manager: the one in the backup may have expired, and a manager
+// renews its certificate through a manager, which it is alone to be.
+func renewRestoredCert(staging string, c *types.Cluster, id *identity, keyPEM []byte) error {
+	ca, err := pki.LoadCA(c.RootCA.CertPEM, c.RootCA.KeyPEM)
+	if err != nil {
+		return badBackup("the swarm's CA in its snapshot: %s", err)
+	}
+	csr, err := pki.CSRFor(keyPEM, id.NodeID)
+	if err != nil {
+		return badBackup("the node key: %s", err)
+	}
+	certPEM, err := ca.SignCSR(csr, id.NodeID, pki.RoleManager, id.ClusterID, ipsOf(id.AdvertiseAddr), time.Now(), c.CertExpiry)
+	if err != nil {
+		return fmt.Errorf("restore: a new certificate for this manager: %w", err)
+	}
+	return pki.WriteFileAtomic(filepath.Join(staging, filepath.FromSlash(backupCertName)), certPEM, 0o644)
 }
 
 func poolOf(ca *x509.Certificate) *x509.CertPool {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -63,6 +64,9 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
+	// A restore that died half way left its staging dir (as protected as
+	// the data dir, but of no use now).
+	_ = os.RemoveAll(filepath.Join(cfg.DataDir, restoreStaging))
 	ex, err := executor.New(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("%w; start it (e.g. 'service docker start') or set DOCKER_HOST", err)

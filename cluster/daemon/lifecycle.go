@@ -22,6 +22,10 @@ import (
 // With ForceNewCluster it instead restarts this manager's existing state
 // as a cluster of one.
 func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitResponse, error) {
+	// One change of swarm membership at a time (init, join, leave,
+	// restore, a role switch).
+	d.roleMu.Lock()
+	defer d.roleMu.Unlock()
 	if req.ForceNewCluster {
 		return d.forceNewCluster(ctx, req)
 	}
@@ -163,6 +167,10 @@ func (d *Daemon) abandon(sw *swarm) {
 // Join makes this node part of the swarm a manager at req.RemoteAddr
 // belongs to, as the token says: worker or manager.
 func (d *Daemon) Join(ctx context.Context, req api.JoinRequest) (api.JoinResponse, error) {
+	// One change of swarm membership at a time (init, join, leave,
+	// restore, a role switch).
+	d.roleMu.Lock()
+	defer d.roleMu.Unlock()
 	if err := d.lockedErr(); err != nil {
 		return api.JoinResponse{}, err
 	}
@@ -271,6 +279,10 @@ func joinError(remote string, err error) error {
 // Leave takes the node out of the swarm: its task containers are removed
 // and its swarm state erased. A manager needs force.
 func (d *Daemon) Leave(ctx context.Context, force bool) error {
+	// One change of swarm membership at a time (init, join, leave,
+	// restore, a role switch).
+	d.roleMu.Lock()
+	defer d.roleMu.Unlock()
 	sw := d.active()
 	if sw == nil && d.keys.lockedID() != nil {
 		return d.leaveLocked(ctx, force)

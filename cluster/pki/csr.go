@@ -38,6 +38,26 @@ func NewKeyAndCSR(nodeID string) (keyPEM, csrPEM []byte, err error) {
 	return keyPEM, pem.EncodeToMemory(&pem.Block{Type: pemCSR, Bytes: der}), nil
 }
 
+// CSRFor makes a certificate signing request for a key the node already
+// has (keyPEM), with Subject CN nodeID: to renew a certificate without a
+// new key, as a restored manager does for itself.
+func CSRFor(keyPEM []byte, nodeID string) ([]byte, error) {
+	if err := checkName("node ID", nodeID); err != nil {
+		return nil, err
+	}
+	key, err := ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: nodeID},
+	}, key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: create CSR: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: pemCSR, Bytes: der}), nil
+}
+
 // SignCSR issues a node certificate for the public key in csrPEM after
 // checking the CSR's signature. The CSR's subject and extensions are
 // ignored: the certificate has CN nodeID, OU the role, O clusterID, DNS
