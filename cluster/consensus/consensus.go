@@ -94,7 +94,7 @@ type Node struct {
 	// authoritative: this node rewrote its configuration at start
 	// (ForceNewCluster, FromSnapshot); see Admit.
 	authoritative bool
-	space       spaceCheck
+	space         spaceCheck
 }
 
 var _ store.Proposer = (*Node)(nil)
