@@ -95,15 +95,7 @@ func TestBackupRestoreSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for !n2.IsLeader() {
-		if ctx.Err() != nil {
-			t.Fatal("the restored node never led")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := n2.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
+	waitLead(t, n2)
 	if got := len(st2.View().Services()); got != 4 {
 		t.Fatalf("restored node holds %d services", got)
 	}

@@ -38,18 +38,24 @@ func openWith(t testing.TB, dir, addr string, bootstrap bool, keys *seal.Keyring
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitLead(t, n)
+	return n, st
+}
+
+// waitLead waits until a single voter leads and has applied its log.
+func waitLead(t testing.TB, n *Node) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for !n.IsLeader() {
 		if ctx.Err() != nil {
-			t.Fatal("single voter never became leader")
+			t.Fatal("the single voter never led")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err := n.Barrier(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return n, st
 }
 
 // TestSingleVoterPersists: a bootstrapped single voter commits writes, and

@@ -28,6 +28,15 @@ const (
 
 var unlockKeyRe = regexp.MustCompile(`SWMKEY-1-[A-Za-z0-9+/]{43}`)
 
+// initAutolocked makes n a one-manager swarm with autolock on; it returns
+// what init printed and the unlock key in it.
+func (n *node) initAutolocked() (out, key string) {
+	n.t.Helper()
+	out = n.ok("swarm", "init", "--listen-addr", n.ip+":2377", "--autolock")
+	n.id = strings.TrimSpace(n.ok("info", "--format", "{{.NodeID}}"))
+	return out, unlockKeyRe.FindString(out)
+}
+
 // stop stops the daemon gracefully (SIGTERM) and waits for it to exit.
 func (n *node) stop() {
 	n.t.Helper()
@@ -154,9 +163,7 @@ func unlock(t *testing.T, n *node, key string) {
 func TestAutolock(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, "autolock")
-	out := n.ok("swarm", "init", "--listen-addr", n.ip+":2377", "--autolock")
-	n.id = strings.TrimSpace(n.ok("info", "--format", "{{.NodeID}}"))
-	key := unlockKeyRe.FindString(out)
+	out, key := n.initAutolocked()
 	if key == "" || !strings.Contains(out, "To unlock a swarm manager after it restarts, run the `sw swarm unlock` command and provide the following key:\n\n    "+key+"\n") {
 		t.Fatalf("init --autolock printed:\n%s", out)
 	}

@@ -351,9 +351,7 @@ func TestBackupRestore(t *testing.T) {
 func TestBackupRestoreAutolock(t *testing.T) {
 	t.Parallel()
 	a := newNode(t, "br-locked")
-	out := a.ok("swarm", "init", "--listen-addr", a.ip+":2377", "--autolock")
-	a.id = strings.TrimSpace(a.ok("info", "--format", "{{.NodeID}}"))
-	key := unlockKeyRe.FindString(out)
+	_, key := a.initAutolocked()
 	clusterID := strings.TrimSpace(a.ok("info", "--format", "{{.ClusterID}}"))
 	a.ok("service", "create", "-d", "--name", alService, "-e", "SECRET="+alSecret, demoImage)
 	spec := inspectSpec(a, alService)
