@@ -17,6 +17,8 @@ require (
 	github.com/miekg/dns v1.1.73
 	github.com/spf13/viper v1.21.0
 	github.com/urfave/cli/v2 v2.27.7
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
 	go.etcd.io/bbolt v1.3.11
 	golang.org/x/sys v0.49.0
 	golang.org/x/time v0.16.0

@@ -219,8 +219,8 @@ func prettyService(c *cli.Context, s *types.Service) {
 	if s.Spec.EndpointMode != "" {
 		fmt.Fprintf(w, "Endpoint Mode:\t%s\n", s.Spec.EndpointMode)
 	}
-	if s.Spec.VirtualIP != "" {
-		fmt.Fprintf(w, "Virtual IP:\t%s\n", s.Spec.VirtualIP)
+	for _, v := range s.VirtualIPs {
+		fmt.Fprintf(w, "Virtual IP:\t%s\n", v.Addr)
 	}
 	if len(s.Spec.Ports) > 0 {
 		fmt.Fprintf(w, "Ports:\n")

@@ -32,6 +32,10 @@ func swarmCommand() *cli.Command {
 					&cli.StringFlag{Name: "ca-key", Usage: "path to the PEM root CA key (with --ca-cert)"},
 					&cli.StringSliceFlag{Name: "plugin", Usage: "turn a plugin on (default: ingress on, autolock off)"},
 					&cli.StringSliceFlag{Name: "no-plugin", Usage: "turn a plugin off"},
+					&cli.StringSliceFlag{Name: "default-addr-pool", EnvVars: []string{"SW_DEFAULT_ADDR_POOL"}, Usage: "address pool (CIDR, repeatable) network subnets come from (default 10.0.0.0/8)"},
+					&cli.IntFlag{Name: "default-addr-pool-mask-length", Usage: "prefix length of the subnets cut from the pools (default 24)"},
+					&cli.UintFlag{Name: "data-path-port", Usage: "UDP port of the overlay's VXLAN traffic (default 4789)"},
+					&cli.StringFlag{Name: "data-path-addr", Usage: "this node's address for overlay traffic (default: the advertised address)"},
 				},
 				Action: swarmInit,
 			},
@@ -41,6 +45,7 @@ func swarmCommand() *cli.Command {
 					&cli.StringFlag{Name: "token", Usage: "token for entry into the swarm", Required: true},
 					&cli.StringFlag{Name: "advertise-addr", Usage: "advertised address (IP[:PORT])"},
 					&cli.StringFlag{Name: "listen-addr", Usage: "listen address (IP:PORT, default 0.0.0.0:2377)"},
+					&cli.StringFlag{Name: "data-path-addr", Usage: "this node's address for overlay traffic (default: the advertised address)"},
 				},
 				Action: swarmJoin,
 			},
@@ -95,7 +100,12 @@ func swarmCommand() *cli.Command {
 func swarmInit(c *cli.Context) error {
 	req := api.InitRequest{AdvertiseAddr: c.String("advertise-addr"), ListenAddr: c.String("listen-addr"),
 		ForceNewCluster: c.Bool("force-new-cluster"), CertExpiry: c.Duration("cert-expiry"),
-		Plugins: c.StringSlice("plugin"), NoPlugins: c.StringSlice("no-plugin")}
+		Plugins: c.StringSlice("plugin"), NoPlugins: c.StringSlice("no-plugin"),
+		DefaultAddrPool: c.StringSlice("default-addr-pool"), SubnetSize: c.Int("default-addr-pool-mask-length"),
+		DataPathPort: uint32(c.Uint("data-path-port")), DataPathAddr: c.String("data-path-addr")}
+	if c.IsSet("data-path-port") && c.Uint("data-path-port") > 65535 {
+		return usageError("invalid --data-path-port %d", c.Uint("data-path-port"))
+	}
 	if c.IsSet("cert-expiry") && req.CertExpiry < time.Hour {
 		return usageError("invalid --cert-expiry %s: the minimum is 1h0m0s", req.CertExpiry)
 	}
@@ -142,7 +152,7 @@ func swarmJoin(c *cli.Context) error {
 		return err
 	}
 	resp, err := cl.Join(c.Context, api.JoinRequest{RemoteAddr: c.Args().First(), Token: c.String("token"),
-		AdvertiseAddr: c.String("advertise-addr"), ListenAddr: c.String("listen-addr")})
+		AdvertiseAddr: c.String("advertise-addr"), ListenAddr: c.String("listen-addr"), DataPathAddr: c.String("data-path-addr")})
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,9 @@ type Agent struct {
 	Source Source
 	Log    *slog.Logger
 	Now    func() time.Time
+	// NetReady, if set, is closed once the node's engine has the swarm's
+	// network: task containers are made only after.
+	NetReady <-chan struct{}
 
 	mu         sync.Mutex
 	local      map[string]types.TaskState // last state reported per task

@@ -26,7 +26,8 @@ func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
 		case a.unhealthy[t.ID]:
 			delete(a.unhealthy, t.ID)
 			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stop(ctx, t) })
-		case t.DesiredState == types.TaskRunning && st >= types.TaskAssigned && st < types.TaskRunning && !waiting:
+		case t.DesiredState == types.TaskRunning && st >= types.TaskAssigned && st < types.TaskRunning && !waiting &&
+			types.Allocated(t.Networks): // its addresses first, from the leader's allocator
 			a.spawn(ctx, t.ID, func(ctx context.Context) { a.start(ctx, t) })
 		case t.DesiredState > types.TaskRunning && st >= types.TaskAssigned && !st.Terminal():
 			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stop(ctx, t) })
@@ -68,6 +69,13 @@ func (a *Agent) spawn(ctx context.Context, taskID string, fn func(context.Contex
 }
 
 func (a *Agent) start(ctx context.Context, t *types.Task) {
+	if a.NetReady != nil {
+		select {
+		case <-a.NetReady:
+		case <-ctx.Done():
+			return
+		}
+	}
 	a.report(t, types.TaskStatus{State: types.TaskAccepted, Message: "accepted"})
 	a.report(t, types.TaskStatus{State: types.TaskPreparing, Message: "preparing"})
 	if err := a.Exec.Prepare(ctx, t); err != nil {

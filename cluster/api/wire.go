@@ -45,6 +45,13 @@ type InitRequest struct {
 	// Plugins and NoPlugins turn plugins on or off from their defaults.
 	Plugins   []string `json:"Plugins,omitempty"`
 	NoPlugins []string `json:"NoPlugins,omitempty"`
+	// DefaultAddrPool and SubnetSize set where network subnets come from
+	// (Docker's 10.0.0.0/8 in /24s when empty); DataPathPort the VXLAN
+	// port (4789); DataPathAddr this node's overlay address.
+	DefaultAddrPool []string `json:"DefaultAddrPool,omitempty"`
+	SubnetSize      int      `json:"SubnetSize,omitempty"`
+	DataPathPort    uint32   `json:"DataPathPort,omitempty"`
+	DataPathAddr    string   `json:"DataPathAddr,omitempty"`
 }
 
 // InitResponse names the new node and cluster.
@@ -61,6 +68,7 @@ type JoinRequest struct {
 	Token         string `json:"Token"`
 	AdvertiseAddr string `json:"AdvertiseAddr,omitempty"`
 	ListenAddr    string `json:"ListenAddr,omitempty"`
+	DataPathAddr  string `json:"DataPathAddr,omitempty"`
 }
 
 // JoinResponse says what the node became.

@@ -43,6 +43,8 @@ type Daemon struct {
 	log    *slog.Logger
 	exec   *executor.Docker
 	engine string
+	// engineID is the engine's own ID (docker info's ID).
+	engineID string
 
 	mu    sync.Mutex
 	swarm *swarm // nil while not in a swarm
@@ -75,7 +77,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", executor.ErrNoEngine, err)
 	}
-	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, keys: newNodeKeys(cfg.DataDir)}, nil
+	engineID, err := ex.EngineID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", executor.ErrNoEngine, err)
+	}
+	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, engineID: engineID, keys: newNodeKeys(cfg.DataDir)}, nil
 }
 
 // Run serves the API and, if this node was in a swarm, rejoins it; it

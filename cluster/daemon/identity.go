@@ -23,6 +23,9 @@ type identity struct {
 	GossipKey []byte `json:"GossipKey,omitempty"`
 	// Managers are the control addresses of the managers last known.
 	Managers []string `json:"Managers,omitempty"`
+	// DataPathAddr is where this node takes overlay traffic ("": the
+	// advertised address's host).
+	DataPathAddr string `json:"DataPathAddr,omitempty"`
 }
 
 func (id *identity) isManager() bool { return id.Role == string(types.RoleManager) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -51,14 +52,18 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	if err != nil {
 		return api.InitResponse{}, err
 	}
+	if err := checkNetworking(req); err != nil {
+		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+	}
 	gossip := make([]byte, 32)
 	if _, err := rand.Read(gossip); err != nil {
 		return api.InitResponse{}, err
 	}
 	id := &identity{NodeID: types.NewID(), ClusterID: types.NewID(), Role: string(types.RoleManager),
-		AdvertiseAddr: adv, ListenAddr: listen, GossipKey: gossip, Managers: []string{adv}}
+		AdvertiseAddr: adv, ListenAddr: listen, GossipKey: gossip, Managers: []string{adv}, DataPathAddr: req.DataPathAddr}
 	cluster := &types.Cluster{ID: id.ClusterID, TaskHistoryLimit: types.DefaultTaskHistoryLimit, CertExpiry: expiry,
-		RootCA: types.RootCA{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM}, GossipKey: gossip, Plugins: plugins}
+		RootCA: types.RootCA{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM}, GossipKey: gossip, Plugins: plugins,
+		DefaultAddrPool: req.DefaultAddrPool, SubnetSize: req.SubnetSize, DataPathPort: req.DataPathPort}
 	if cluster.JoinTokens, err = newTokens(ca); err != nil {
 		return api.InitResponse{}, err
 	}
@@ -189,6 +194,9 @@ func (d *Daemon) Join(ctx context.Context, req api.JoinRequest) (api.JoinRespons
 	if err != nil {
 		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
 	}
+	if err := checkDataPathAddr(req.DataPathAddr); err != nil {
+		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+	}
 	keyPEM, csrPEM, err := pki.NewKeyAndCSR("joining")
 	if err != nil {
 		return api.JoinResponse{}, err
@@ -199,7 +207,7 @@ func (d *Daemon) Join(ctx context.Context, req api.JoinRequest) (api.JoinRespons
 	defer cancel()
 	err = peer.JoinClient(pki.JoinTLS(tok)).Do(jctx, remote, http.MethodPost, peer.PathJoin, nil, peer.JoinRequest{
 		Token: req.Token, CSR: csrPEM, Hostname: d.cfg.Hostname, AdvertiseAddr: adv,
-		EngineVersion: d.engine, OS: goos, Arch: arch}, &resp)
+		EngineVersion: d.engine, OS: goos, Arch: arch, DataPathAddr: req.DataPathAddr, EngineID: d.engineID}, &resp)
 	if err != nil {
 		return api.JoinResponse{}, joinError(remote, err)
 	}
@@ -211,7 +219,7 @@ func (d *Daemon) Join(ctx context.Context, req api.JoinRequest) (api.JoinRespons
 		return api.JoinResponse{}, err
 	}
 	id := &identity{NodeID: resp.NodeID, ClusterID: resp.ClusterID, Role: resp.Role, AdvertiseAddr: adv,
-		ListenAddr: listen, GossipKey: resp.GossipKey, Managers: resp.Managers}
+		ListenAddr: listen, GossipKey: resp.GossipKey, Managers: resp.Managers, DataPathAddr: req.DataPathAddr}
 	if err := mat.save(d.keys); err != nil {
 		return api.JoinResponse{}, err
 	}
@@ -335,4 +343,39 @@ func (d *Daemon) leaveRaft(ctx context.Context, sw *swarm) {
 	if err := d.removeVoter(cctx, sw, sw.id.NodeID); err != nil {
 		d.log.Warn("leaving Raft failed; the other managers will see this one as unreachable", "err", err)
 	}
+}
+
+// checkNetworking checks init's address pool, subnet size, data path port
+// and address, as Docker does.
+func checkNetworking(req api.InitRequest) error {
+	for _, p := range req.DefaultAddrPool {
+		pre, err := netip.ParsePrefix(p)
+		if err != nil || !pre.Addr().Is4() {
+			return fmt.Errorf("invalid default address pool %q: want an IPv4 CIDR such as 10.10.0.0/16", p)
+		}
+		if pre.Masked() != pre {
+			return fmt.Errorf("invalid default address pool %q: host bits set (did you mean %s?)", p, pre.Masked())
+		}
+		if req.SubnetSize != 0 && req.SubnetSize < pre.Bits() {
+			return fmt.Errorf("invalid default address pool mask length %d: shorter than pool %s", req.SubnetSize, p)
+		}
+	}
+	if req.SubnetSize != 0 && (req.SubnetSize < 8 || req.SubnetSize > 29) {
+		return fmt.Errorf("invalid default address pool mask length %d: want 8 to 29", req.SubnetSize)
+	}
+	if req.DataPathPort != 0 && (req.DataPathPort < 1024 || req.DataPathPort > 49151) {
+		return fmt.Errorf("invalid data path port %d: want 1024 to 49151", req.DataPathPort)
+	}
+	return checkDataPathAddr(req.DataPathAddr)
+}
+
+// checkDataPathAddr checks a node's overlay address: an IPv4 address.
+func checkDataPathAddr(a string) error {
+	if a == "" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() || ip.IsUnspecified() {
+		return fmt.Errorf("invalid data path address %q: want this node's IPv4 address", a)
+	}
+	return nil
 }

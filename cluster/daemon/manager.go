@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sw/cluster/agent"
+	"sw/cluster/allocator"
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
 	"sw/cluster/orchestrator"
@@ -70,10 +71,12 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	sw.wg.Add(1)
 	go func() { defer sw.wg.Done(); d.keepKeysSealed(ctx, sw) }()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, func() []string { return d.gossipPeers(sw) }) }()
+	plane := d.startPlane(ctx, sw, sw.store)
 	go func() {
 		defer sw.wg.Done()
 		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log,
-			Source: &dispatcher.Local{NodeID: sw.id.NodeID, Store: sw.store, Proposer: sw.proposer, Ready: sw.ready}}
+			Source:   &dispatcher.Local{NodeID: sw.id.NodeID, Store: sw.store, Proposer: sw.proposer, Ready: sw.ready},
+			NetReady: plane.Ready()}
 		a.Run(ctx)
 	}()
 	host := &pluginHost{nodeID: sw.id.NodeID, store: sw.store, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec}
@@ -81,7 +84,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	go func() {
 		defer sw.wg.Done()
 		select {
-		case <-sw.ready:
+		case <-plane.Ready():
 			sw.wg.Add(1)
 			go func() { defer sw.wg.Done(); d.watchHooks(ctx, sw.store, sw.id.NodeID) }()
 			d.superviseNodeRunners(ctx, sw.store, host)
@@ -239,7 +242,9 @@ func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
 	}
 	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.nodeFilters()}
 	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.nodeFilters()}
-	l.wg.Add(4)
+	alloc := &allocator.Allocator{Store: sw.store, Proposer: sw.raft, Log: d.log}
+	l.wg.Add(5)
+	go func() { defer l.wg.Done(); alloc.Run(lctx) }()
 	go func() { defer l.wg.Done(); d.reconcileVoters(lctx, sw) }()
 	go func() { defer l.wg.Done(); orch.Run(lctx) }()
 	go func() { defer l.wg.Done(); sched.Run(lctx) }()
@@ -263,7 +268,7 @@ func (d *Daemon) nodeRecord(id *identity) *types.Node {
 	goos, arch := platform()
 	n := &types.Node{ID: id.NodeID, Hostname: d.cfg.Hostname, Role: types.NodeRole(id.Role),
 		Availability: types.AvailabilityActive, State: types.NodeReady, Addr: hostOf(id.AdvertiseAddr),
-		EngineVersion: d.engine, OS: goos, Arch: arch}
+		EngineVersion: d.engine, OS: goos, Arch: arch, DataAddr: id.DataPathAddr, EngineID: d.engineID}
 	if id.isManager() {
 		n.ManagerAddr = id.AdvertiseAddr
 	}

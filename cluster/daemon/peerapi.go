@@ -300,7 +300,11 @@ func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.No
 	}
 	v := h.sw.store.View()
 	s := peer.Session{Index: v.Index, Node: v.Node(id.NodeID), Tasks: v.TasksOnNode(id.NodeID), Managers: h.d.managerAddrs(h.sw),
-		Services: v.Services(), Serving: serving(v), Plugins: pluginSet(v)}
+		Services: v.Services(), Serving: serving(v), Plugins: pluginSet(v),
+		Networks: v.Networks(), Nodes: v.Nodes()}
+	if c := v.Cluster(); c != nil {
+		s.DataPathPort = c.DataPathPort
+	}
 	if s.Tasks == nil {
 		s.Tasks = []*types.Task{}
 	}

@@ -17,7 +17,7 @@ import (
 // which no Go field takes: the command is read as the Raft log reads it.
 func TestDecodePropose(t *testing.T) {
 	svc := &types.Service{ID: "s1", Spec: types.ServiceSpec{Name: "web", Mode: types.ModeReplicated, Replicas: 2,
-		Container: types.ContainerSpec{Image: "busybox"}, EndpointMode: types.EndpointVIP, VirtualIP: "10.0.0.2",
+		Container: types.ContainerSpec{Image: "busybox"}, EndpointMode: types.EndpointVIP,
 		Ports: []types.PortConfig{{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: "ingress"}}}}
 	cmd := store.Command{Time: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Changes: []store.Change{{CreateService: svc},
 		{TaskStatus: &store.TaskStatusFrom{TaskID: "t", NodeID: "n", Status: types.TaskStatus{State: types.TaskRunning}}}}}

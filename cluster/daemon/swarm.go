@@ -17,6 +17,7 @@ import (
 	"sw/cluster/executor"
 	"sw/cluster/hooks"
 	"sw/cluster/membership"
+	"sw/cluster/netplane"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -97,11 +98,6 @@ func (d *Daemon) startSwarm(ctx context.Context, id *identity, opts startOptions
 		return nil, err
 	}
 	d.exec.SetNodeID(id.NodeID)
-	if _, err := d.exec.EnsureNetwork(ctx, id.ClusterID); err != nil {
-		cancel()
-		_ = sw.pool.Close()
-		return nil, err
-	}
 	if id.isManager() {
 		err = d.startManager(runCtx, sw, opts)
 	} else {
@@ -266,3 +262,14 @@ func (h *pluginHost) IngressAddr() string  { return h.ingress }
 
 func (h *pluginHost) TaskNetwork() types.TaskNetwork { return h.exec.Network() }
 func (h *pluginHost) SetTaskDNS(servers []string)    { h.exec.SetDNS(servers) }
+
+// startPlane runs the node's share of the swarm's networks (package
+// netplane) from st, owned by the swarm's wait group.
+func (d *Daemon) startPlane(ctx context.Context, sw *swarm, st *store.Store) *netplane.Plane {
+	p := &netplane.Plane{ClusterID: sw.id.ClusterID, NodeID: sw.id.NodeID, Store: st, Engine: d.exec,
+		Fabric: netplane.Kernel{}, MACFor: executor.MACFor, Log: d.log}
+	p.Ready()
+	sw.wg.Add(1)
+	go func() { defer sw.wg.Done(); p.Run(ctx) }()
+	return p
+}

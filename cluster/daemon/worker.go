@@ -17,18 +17,25 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	sw.remote.OnSession = func(s peer.Session) {
 		d.rememberManagers(sw, s.Managers)
 		tasks := append(append([]*types.Task{}, s.Serving...), notServing(s.Tasks)...)
-		if err := mirror.Replace(s.Index, &types.Cluster{ID: sw.id.ClusterID, Plugins: s.Plugins}, nil, s.Services, tasks); err != nil {
+		if err := mirror.Replace(s.Index, store.Objects{Cluster: &types.Cluster{ID: sw.id.ClusterID, Plugins: s.Plugins, DataPathPort: s.DataPathPort},
+			Nodes: s.Nodes, Services: s.Services, Tasks: tasks, Networks: s.Networks}); err != nil {
 			d.log.Warn("mirroring the swarm for plugins failed", "err", err)
 		}
 		if s.Node != nil && s.Node.Role == types.RoleManager {
 			go d.switchRole(sw, types.RoleManager)
 		}
 	}
+	plane := d.startPlane(ctx, sw, mirror)
 	sw.wg.Add(4)
 	go func() { defer sw.wg.Done(); d.certLoop(ctx, sw) }()
 	go func() {
 		// Plugins on a worker see a read-only mirror fed by the session.
 		defer sw.wg.Done()
+		select {
+		case <-plane.Ready():
+		case <-ctx.Done():
+			return
+		}
 		host := &pluginHost{nodeID: sw.id.NodeID, store: mirror, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec}
 		sw.wg.Add(1)
 		go func() { defer sw.wg.Done(); d.watchHooks(ctx, mirror, sw.id.NodeID) }()
@@ -37,7 +44,7 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, sw.remote.Managers) }()
 	go func() {
 		defer sw.wg.Done()
-		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log, Source: sw.remote}
+		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log, Source: sw.remote, NetReady: plane.Ready()}
 		a.Run(ctx)
 	}()
 	return nil

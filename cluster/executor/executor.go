@@ -18,6 +18,8 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 
@@ -52,6 +54,7 @@ type Docker struct {
 	mu        sync.Mutex
 	network   types.TaskNetwork // where new task containers go ("" = default bridge)
 	clusterID string            // the swarm the network belongs to
+	netSpec   types.Network     // the swarm network it carries
 	dns       []string          // their name servers (nil = engine default)
 }
 
@@ -90,6 +93,15 @@ func (d *Docker) EngineVersion(ctx context.Context) (string, error) {
 	return v.Version, nil
 }
 
+// EngineID returns the engine's own ID, which tells engines apart.
+func (d *Docker) EngineID(ctx context.Context) (string, error) {
+	info, err := d.cli.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	return info.ID, nil
+}
+
 // Prepare makes the task's image present, pulling it only when absent.
 func (d *Docker) Prepare(ctx context.Context, t *types.Task) error {
 	ref := t.Spec.Image
@@ -124,13 +136,26 @@ func (d *Docker) Create(ctx context.Context, t *types.Task) (string, error) {
 	grace := int(t.Spec.StopGracePeriod / time.Second)
 	cfg.StopTimeout = &grace
 	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}}
-	if net, dns := d.hostNetworking(); net != "" {
-		host.NetworkMode = container.NetworkMode(net)
+	var netCfg *network.NetworkingConfig
+	if tn, dns := d.hostNetworking(); tn.Name != "" {
+		host.NetworkMode = container.NetworkMode(tn.Name)
 		host.DNS = dns
+		if addr := types.AddrOn(t.Networks, tn.NetworkID); addr != "" {
+			// The leader's address, and the MAC every other host's
+			// overlay expects for it.
+			ep := &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: addr}}
+			mac := MACFor(addr)
+			if versions.LessThan(d.cli.ClientVersion(), "1.44") {
+				cfg.MacAddress = mac //nolint:staticcheck // the field older engines read
+			} else {
+				ep.MacAddress = mac
+			}
+			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{tn.Name: ep}}
+		}
 	}
-	resp, err := d.cli.ContainerCreate(ctx, cfg, host, nil, nil, t.ContainerName())
+	resp, err := d.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, t.ContainerName())
 	if errdefs.IsNotFound(err) && strings.Contains(err.Error(), "network") && host.NetworkMode != "" && d.recreateNetwork(ctx) {
-		resp, err = d.cli.ContainerCreate(ctx, cfg, host, nil, nil, t.ContainerName())
+		resp, err = d.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, t.ContainerName())
 	}
 	if err != nil {
 		if errdefs.IsConflict(err) { // created before a restart of ours: adopt it

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/errdefs"
@@ -10,43 +11,63 @@ import (
 	"sw/cluster/types"
 )
 
-// EnsureNetwork makes the swarm's task network exist on this engine (a
-// bridge network made once per swarm and host, shared by the nodes of that
-// swarm running there) and makes new task containers join it.
-func (d *Docker) EnsureNetwork(ctx context.Context, clusterID string) (types.TaskNetwork, error) {
-	name, bridge := types.TaskNetworkNames(clusterID)
-	n, err := d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
+// OverlayMTU is the MTU of task interfaces on swarm networks: 1500 less
+// the 50 bytes of VXLAN encapsulation, as Docker's overlay driver.
+const OverlayMTU = 1450
+
+// EnsureNetwork makes the engine's network for swarm network n exist on
+// this host (a bridge network with n's subnet and gateway, shared by the
+// nodes of the swarm running on this engine) and makes new task
+// containers join it. A network left with another subnet (made before
+// the swarm allocated one) is made again if no container uses it.
+func (d *Docker) EnsureNetwork(ctx context.Context, clusterID string, n *types.Network) (types.TaskNetwork, error) {
+	name, bridge := types.DockerNetworkName(clusterID, n)
+	res, err := d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
+	if err == nil && !sameIPAM(res, n) {
+		if len(res.Containers) > 0 {
+			return types.TaskNetwork{}, fmt.Errorf("task network %s has subnet %v, not the swarm's %s, and containers still on it",
+				name, res.IPAM.Config, n.Subnet)
+		}
+		if err := d.cli.NetworkRemove(ctx, name); err != nil && !errdefs.IsNotFound(err) {
+			return types.TaskNetwork{}, fmt.Errorf("remove outdated task network %s: %w", name, err)
+		}
+		err = errdefs.NotFound(fmt.Errorf("removed"))
+	}
 	if errdefs.IsNotFound(err) {
 		_, err = d.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge",
-			Options: map[string]string{"com.docker.network.bridge.name": bridge},
-			Labels:  map[string]string{types.LabelCluster: clusterID}})
+			IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: n.Subnet, Gateway: n.Gateway}}},
+			Options: map[string]string{"com.docker.network.bridge.name": bridge,
+				"com.docker.network.driver.mtu": strconv.Itoa(OverlayMTU)},
+			Labels: map[string]string{types.LabelCluster: clusterID, types.LabelNetwork: n.ID}})
 		if err != nil && !errdefs.IsConflict(err) {
 			return types.TaskNetwork{}, fmt.Errorf("create task network %s: %w", name, err)
 		}
-		n, err = d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
+		res, err = d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
 	}
 	if err != nil {
 		return types.TaskNetwork{}, fmt.Errorf("inspect task network %s: %w", name, err)
 	}
-	out := types.TaskNetwork{Name: name, Bridge: bridge}
-	if b := n.Options["com.docker.network.bridge.name"]; b != "" {
+	out := types.TaskNetwork{Name: name, Bridge: bridge, Subnet: n.Subnet, Gateway: n.Gateway, NetworkID: n.ID}
+	if b := res.Options["com.docker.network.bridge.name"]; b != "" {
 		out.Bridge = b
 	}
-	for _, c := range n.IPAM.Config {
-		if out.Subnet == "" && c.Gateway != "" {
-			out.Subnet, out.Gateway = c.Subnet, c.Gateway
-		}
-	}
-	if out.Gateway == "" {
-		return types.TaskNetwork{}, fmt.Errorf("task network %s has no IPv4 gateway", name)
-	}
 	d.mu.Lock()
-	d.network, d.clusterID = out, clusterID
+	d.network, d.clusterID, d.netSpec = out, clusterID, *n
 	d.mu.Unlock()
 	return out, nil
 }
 
-// Network returns the task network EnsureNetwork last found.
+// sameIPAM reports whether an engine network has n's subnet and gateway.
+func sameIPAM(res network.Inspect, n *types.Network) bool {
+	for _, c := range res.IPAM.Config {
+		if c.Subnet == n.Subnet && c.Gateway == n.Gateway {
+			return true
+		}
+	}
+	return false
+}
+
+// Network returns the task network EnsureNetwork last made.
 func (d *Docker) Network() types.TaskNetwork {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -72,18 +93,18 @@ func (d *Docker) RemoveNetwork(ctx context.Context, clusterID string) {
 // from the engine; false if there is none to make.
 func (d *Docker) recreateNetwork(ctx context.Context) bool {
 	d.mu.Lock()
-	id := d.clusterID
+	id, n := d.clusterID, d.netSpec
 	d.mu.Unlock()
 	if id == "" {
 		return false
 	}
-	_, err := d.EnsureNetwork(ctx, id)
+	_, err := d.EnsureNetwork(ctx, id, &n)
 	return err == nil
 }
 
 // hostNetworking returns the network mode and DNS servers for a new task.
-func (d *Docker) hostNetworking() (string, []string) {
+func (d *Docker) hostNetworking() (types.TaskNetwork, []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.network.Name, append([]string(nil), d.dns...)
+	return d.network, append([]string(nil), d.dns...)
 }

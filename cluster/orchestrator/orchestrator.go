@@ -7,6 +7,7 @@ import (
 
 	"sw/cluster/hooks"
 	"sw/cluster/store"
+	"sw/cluster/types"
 	"sw/cluster/watch"
 )
 
@@ -35,6 +36,9 @@ func (o *Orchestrator) step(ctx context.Context, view *store.ReadTx) (time.Time,
 	}
 	if c := view.Cluster(); c != nil {
 		in.HistoryLimit = c.TaskHistoryLimit
+	}
+	if n := view.NetworkByName(types.DefaultNetworkName); n != nil {
+		in.Networks = []string{n.ID}
 	}
 	plan := Reconcile(in)
 	if plan.Empty() {

@@ -124,6 +124,9 @@ type Input struct {
 	// constraints): a global service has no task on a node that fails
 	// them, and a task whose node stops passing them is moved.
 	Filters []hooks.NodeFilter
+	// Networks are the networks new tasks join (their addresses come
+	// later, from the allocator); none in tests that need no network.
+	Networks []string
 }
 
 // Reconcile decides, for every service and for tasks whose service is

@@ -267,5 +267,15 @@ func (r *reconciler) newTask(slotNum uint64, nodeID string, attempt uint64) *typ
 		DesiredState: types.TaskRunning,
 		Status:       types.TaskStatus{State: types.TaskNew, Timestamp: r.in.Now, Message: "created"},
 		Attempt:      attempt,
+		Networks:     r.attachments(),
 	}
+}
+
+// attachments are a new task's networks, without addresses yet.
+func (r *reconciler) attachments() []types.Attachment {
+	var out []types.Attachment
+	for _, id := range r.in.Networks {
+		out = append(out, types.Attachment{NetworkID: id})
+	}
+	return out
 }

@@ -28,6 +28,10 @@ type JoinRequest struct {
 	EngineVersion string `json:"EngineVersion"`
 	OS            string `json:"OS"`
 	Arch          string `json:"Arch"`
+	// DataPathAddr is where the node takes overlay traffic ("": its
+	// advertised address); EngineID names its Docker engine.
+	DataPathAddr string `json:"DataPathAddr,omitempty"`
+	EngineID     string `json:"EngineID,omitempty"`
 }
 
 // JoinResponse admits a node: its identity, certificate and what it needs
@@ -78,6 +82,12 @@ type Session struct {
 	Services []*types.Service `json:"Services,omitempty"`
 	Serving  []*types.Task    `json:"Serving,omitempty"`
 	Plugins  map[string]bool  `json:"Plugins,omitempty"`
+	// Networks and Nodes program the node's overlay: the networks'
+	// allocations, the other nodes' engines and data-path addresses.
+	Networks []*types.Network `json:"Networks,omitempty"`
+	Nodes    []*types.Node    `json:"Nodes,omitempty"`
+	// DataPathPort is the overlay's UDP port (0: Docker's 4789).
+	DataPathPort uint32 `json:"DataPathPort,omitempty"`
 }
 
 // StatusReport carries a node's task status updates.

@@ -70,7 +70,7 @@ func Validate(s *types.ServiceSpec) error {
 	errs = append(errs, validateLabels("label", s.Labels)...)
 	errs = append(errs, validatePorts(s.Ports)...)
 	errs = append(errs, validateConstraints(s.Placement.Constraints)...)
-	for _, f := range []struct{ name, v string }{{"endpoint mode", string(s.EndpointMode)}, {"virtual IP", s.VirtualIP}} {
+	for _, f := range []struct{ name, v string }{{"endpoint mode", string(s.EndpointMode)}} {
 		if len(f.v) > MaxShortLen {
 			bad("invalid %s: %d bytes long, the limit is %d", f.name, len(f.v), MaxShortLen)
 		}

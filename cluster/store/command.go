@@ -44,6 +44,10 @@ type Change struct {
 	TaskDesired    *TaskDesiredFrom `json:",omitempty"`
 	AssignTask     *TaskAssignment  `json:",omitempty"`
 	DeleteTask     string           `json:",omitempty"`
+	// CreateNetwork adds an allocated network.
+	CreateNetwork *types.Network `json:",omitempty"`
+	// Allocate records addresses the leader's allocator gave.
+	Allocate *NetworkAllocation `json:",omitempty"`
 }
 
 // NodeStateFrom sets a node's observed state; it is dropped for a node that

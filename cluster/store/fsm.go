@@ -35,6 +35,7 @@ type snapshotData struct {
 	Nodes    []*types.Node    `json:"Nodes"`
 	Services []*types.Service `json:"Services"`
 	Tasks    []*types.Task    `json:"Tasks"`
+	Networks []*types.Network `json:"Networks,omitempty"`
 	// Requests are the request IDs applied lately, oldest first.
 	Requests []RequestRecord `json:"Requests,omitempty"`
 }
@@ -47,7 +48,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.Store.mu.Unlock()
 	return &fsmSnapshot{data: snapshotData{
 		Index: r.Index, Cluster: r.Cluster(), Nodes: r.Nodes(), Services: r.Services(), Tasks: r.Tasks(),
-		Requests: reqs,
+		Networks: r.Networks(), Requests: reqs,
 	}}, nil
 }
 
@@ -88,8 +89,18 @@ func (s *Store) restore(d *snapshotData) error {
 	return nil
 }
 
+// Objects are a whole state's objects.
+type Objects struct {
+	Cluster  *types.Cluster
+	Nodes    []*types.Node
+	Services []*types.Service
+	Tasks    []*types.Task
+	Networks []*types.Network
+}
+
 // Replace swaps the whole state for the given objects at index: a
 // worker's read-only mirror of what its manager sends it.
-func (s *Store) Replace(index uint64, c *types.Cluster, nodes []*types.Node, services []*types.Service, tasks []*types.Task) error {
-	return s.restore(&snapshotData{Index: index, Cluster: c, Nodes: nodes, Services: services, Tasks: tasks})
+func (s *Store) Replace(index uint64, o Objects) error {
+	return s.restore(&snapshotData{Index: index, Cluster: o.Cluster, Nodes: o.Nodes, Services: o.Services,
+		Tasks: o.Tasks, Networks: o.Networks})
 }

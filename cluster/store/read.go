@@ -53,6 +53,21 @@ func (r *ReadTx) Nodes() []*types.Node { return all[types.Node](r.tx, tableNodes
 // Node returns a node by exact ID, or nil.
 func (r *ReadTx) Node(id string) *types.Node { return first[types.Node](r.tx, tableNodes, indexID, id) }
 
+// Networks returns every network, ordered by ID.
+func (r *ReadTx) Networks() []*types.Network {
+	return all[types.Network](r.tx, tableNetworks, indexID)
+}
+
+// Network returns a network by exact ID, or nil.
+func (r *ReadTx) Network(id string) *types.Network {
+	return first[types.Network](r.tx, tableNetworks, indexID, id)
+}
+
+// NetworkByName returns a network by exact name, or nil.
+func (r *ReadTx) NetworkByName(name string) *types.Network {
+	return first[types.Network](r.tx, tableNetworks, indexName, name)
+}
+
 // Services returns every service, ordered by ID.
 func (r *ReadTx) Services() []*types.Service {
 	return all[types.Service](r.tx, tableServices, indexID)

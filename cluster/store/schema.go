@@ -13,11 +13,13 @@ const (
 	tableNodes    = "nodes"
 	tableServices = "services"
 	tableTasks    = "tasks"
+	tableNetworks = "networks"
 
 	indexID      = "id"
 	indexName    = "name"
 	indexService = "service"
 	indexNode    = "node"
+	indexAddr    = "addr"
 )
 
 func schema() *memdb.DBSchema {
@@ -33,6 +35,11 @@ func schema() *memdb.DBSchema {
 			indexID:      id,
 			indexService: {Name: indexService, Indexer: stringIndex(taskServiceID)},
 			indexNode:    {Name: indexNode, AllowMissing: true, Indexer: stringIndex(taskNodeID)},
+			indexAddr:    {Name: indexAddr, AllowMissing: true, Indexer: taskAddrIndex{}},
+		}},
+		tableNetworks: {Name: tableNetworks, Indexes: map[string]*memdb.IndexSchema{
+			indexID:   id,
+			indexName: {Name: indexName, Unique: true, Indexer: serviceNameIndex{}},
 		}},
 	}}
 }
@@ -52,6 +59,8 @@ func objectID(obj any) string {
 	case *types.Service:
 		return o.ID
 	case *types.Cluster:
+		return o.ID
+	case *types.Network:
 		return o.ID
 	}
 	return ""
@@ -110,16 +119,22 @@ func oneString(args []any) (string, error) {
 	return s, nil
 }
 
-// serviceNameIndex indexes services by Spec.Name, which go-memdb's field
-// indexers cannot reach.
+// serviceNameIndex indexes services and networks by Spec.Name, which
+// go-memdb's field indexers cannot reach.
 type serviceNameIndex struct{}
 
 func (serviceNameIndex) FromObject(obj any) (bool, []byte, error) {
-	s, ok := obj.(*types.Service)
-	if !ok || s.Spec.Name == "" {
+	name := ""
+	switch o := obj.(type) {
+	case *types.Service:
+		name = o.Spec.Name
+	case *types.Network:
+		name = o.Spec.Name
+	}
+	if name == "" {
 		return false, nil, nil
 	}
-	return true, []byte(s.Spec.Name + "\x00"), nil
+	return true, []byte(name + "\x00"), nil
 }
 
 func (serviceNameIndex) FromArgs(args ...any) ([]byte, error) {
@@ -180,6 +195,11 @@ func memdbFrom(d *snapshotData) (*memdb.MemDB, error) {
 	}
 	for _, t := range d.Tasks {
 		if err := put(tableTasks, t, t == nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range d.Networks {
+		if err := put(tableNetworks, n, n == nil); err != nil {
 			return nil, err
 		}
 	}

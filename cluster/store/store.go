@@ -203,6 +203,10 @@ func (w *writer) apply(c *Change) error {
 		return w.assignTask(c.AssignTask)
 	case c.DeleteTask != "":
 		return w.deleteTask(c.DeleteTask)
+	case c.CreateNetwork != nil:
+		return w.createNetwork(c.CreateNetwork)
+	case c.Allocate != nil:
+		return w.allocate(c.Allocate)
 	}
 	return errEmptyChange
 }
@@ -231,7 +235,11 @@ func (w *writer) putNode(n *types.Node) error {
 	created := true
 	if old, _ := w.tx.First(tableNodes, indexID, n.ID); old != nil {
 		v.CreatedAt = old.(*types.Node).CreatedAt
+		// The node's addresses are the allocator's, not the writer's.
+		v.Attachments = old.(*types.Node).Attachments
 		created = false
+	} else {
+		v.Attachments = nil
 	}
 	w.stamp(&v.Meta, created)
 	return w.insert(tableNodes, &v)
@@ -299,6 +307,7 @@ func (w *writer) createService(s *types.Service) error {
 	v := *s
 	v.SpecVersion = 1
 	v.PreviousSpec = nil
+	v.VirtualIPs = nil // the allocator's
 	w.stamp(&v.Meta, true)
 	return w.insert(tableServices, &v)
 }
@@ -316,9 +325,6 @@ func (w *writer) checkAddrs(s *types.Service) error {
 		if o.ID == s.ID {
 			continue
 		}
-		if s.Spec.VirtualIP != "" && o.Spec.VirtualIP == s.Spec.VirtualIP {
-			return Errorf(ErrAddrInUse, "virtual IP %s is already used by service %q", s.Spec.VirtualIP, o.Spec.Name)
-		}
 		for _, p := range s.Spec.Ports {
 			for _, op := range o.Spec.Ports {
 				if p.PublishedPort != 0 && p.PublishedPort == op.PublishedPort && p.Protocol == op.Protocol {
@@ -334,9 +340,6 @@ func (w *writer) checkAddrs(s *types.Service) error {
 // refused for taking an address, never for keeping one.
 func newAddrs(old, s *types.Service) *types.Service {
 	n := &types.Service{ID: s.ID}
-	if s.Spec.VirtualIP != old.Spec.VirtualIP {
-		n.Spec.VirtualIP = s.Spec.VirtualIP
-	}
 	for _, p := range s.Spec.Ports {
 		kept := false
 		for _, op := range old.Spec.Ports {

@@ -813,9 +813,8 @@ func TestBatchSeesItsOwnTaskWrites(t *testing.T) {
 
 func TestServiceAddrsUnique(t *testing.T) {
 	h := newHarness(t)
-	withAddrs := func(id, name, vip string, port uint16) *types.Service {
+	withAddrs := func(id, name, _ string, port uint16) *types.Service {
 		s := svc(id, name)
-		s.Spec.VirtualIP = vip
 		if port != 0 {
 			s.Spec.Ports = []types.PortConfig{{Protocol: "tcp", TargetPort: 80, PublishedPort: port}}
 		}
@@ -827,7 +826,6 @@ func TestServiceAddrsUnique(t *testing.T) {
 		s    *types.Service
 		ok   bool
 	}{
-		{"same VIP", withAddrs("s2", "api", "10.0.0.2", 0), false},
 		{"same published port", withAddrs("s2", "api", "10.0.0.3", 8080), false},
 		{"other VIP and port", withAddrs("s2", "api", "10.0.0.3", 8081), true},
 	}
@@ -842,8 +840,8 @@ func TestServiceAddrsUnique(t *testing.T) {
 	s1.Spec.Replicas = 3
 	h.must(Change{UpdateService: &s1})
 	s2 := *h.st.View().Service("s2")
-	s2.Spec.VirtualIP = "10.0.0.2"
+	s2.Spec.Ports = []types.PortConfig{{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080}}
 	if err := h.try(Change{UpdateService: &s2}); !errors.Is(err, ErrAddrInUse) {
-		t.Fatalf("update onto a taken VIP: %v", err)
+		t.Fatalf("update onto a taken port: %v", err)
 	}
 }

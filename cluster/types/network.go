@@ -12,10 +12,15 @@ type TaskNetwork struct {
 	Subnet string `json:"Subnet"`
 	// Gateway is the bridge's address, the containers' way out.
 	Gateway string `json:"Gateway"`
+	// NetworkID is the swarm network it carries.
+	NetworkID string `json:"NetworkID,omitempty"`
 }
 
 // Network label keys put on the task network.
-const LabelCluster = "com.sw.cluster.id"
+const (
+	LabelCluster = "com.sw.cluster.id"
+	LabelNetwork = "com.sw.network.id"
+)
 
 // TaskNetworkNames names the task network and its bridge for a swarm.
 func TaskNetworkNames(clusterID string) (name, bridge string) {

@@ -34,6 +34,37 @@ type Cluster struct {
 	// UnlockKey, set while autolock is on (hooks.Locker), is the raw key
 	// every manager seals its data key and TLS key with at rest.
 	UnlockKey []byte `json:"UnlockKey,omitempty"`
+	// DefaultAddrPool holds the CIDRs network subnets are cut from
+	// (Docker: 10.0.0.0/8); empty means Docker's default.
+	DefaultAddrPool []string `json:"DefaultAddrPool,omitempty"`
+	// SubnetSize is the prefix length of those subnets (Docker: 24).
+	SubnetSize int `json:"SubnetSize,omitempty"`
+	// DataPathPort is the overlay's VXLAN UDP port (Docker: 4789).
+	DataPathPort uint32 `json:"DataPathPort,omitempty"`
+}
+
+// AddrPools returns the default address pools, Docker's when unset.
+func (c *Cluster) AddrPools() []string {
+	if c == nil || len(c.DefaultAddrPool) == 0 {
+		return []string{DefaultAddrPool}
+	}
+	return c.DefaultAddrPool
+}
+
+// SubnetBits returns the prefix length of network subnets.
+func (c *Cluster) SubnetBits() int {
+	if c == nil || c.SubnetSize == 0 {
+		return DefaultSubnetSize
+	}
+	return c.SubnetSize
+}
+
+// VXLANPort returns the overlay's UDP port.
+func (c *Cluster) VXLANPort() int {
+	if c == nil || c.DataPathPort == 0 {
+		return DefaultDataPathPort
+	}
+	return int(c.DataPathPort)
 }
 
 // RootCA is the cluster's certificate authority, PEM-encoded.
@@ -115,6 +146,23 @@ type Node struct {
 	Arch          string            `json:"Arch"`
 	// ManagerAddr is the Raft/control address of a manager.
 	ManagerAddr string `json:"ManagerAddr,omitempty"`
+	// DataAddr is where the node's overlay traffic (VXLAN) arrives; "" =
+	// Addr.
+	DataAddr string `json:"DataAddr,omitempty"`
+	// EngineID identifies the node's Docker engine: nodes that share one
+	// (test swarms on one host) share its networks and need no overlay
+	// between them.
+	EngineID string `json:"EngineID,omitempty"`
+	// Attachments are the node's own addresses on networks (allocated).
+	Attachments []Attachment `json:"Attachments,omitempty"`
+}
+
+// VTEP is the address the node's overlay traffic goes to.
+func (n *Node) VTEP() string {
+	if n.DataAddr != "" {
+		return n.DataAddr
+	}
+	return n.Addr
 }
 
 // Schedulable reports whether new tasks may be placed on the node.
@@ -194,9 +242,6 @@ type ServiceSpec struct {
 	// EndpointMode is how the service is found by name: "vip" (default)
 	// or "dnsrr" (dns plugin).
 	EndpointMode EndpointMode `json:"EndpointMode,omitempty"`
-	// VirtualIP is the service's allocated virtual IP in vip mode, kept
-	// across updates (dns plugin).
-	VirtualIP string `json:"VirtualIP,omitempty"`
 }
 
 // Placement holds a service's scheduling constraints, each as Docker
@@ -226,6 +271,9 @@ type Service struct {
 	// ReconcileError says why the orchestrator leaves the service as it
 	// is (a spec beyond the limits); empty while it is reconciled.
 	ReconcileError string `json:"ReconcileError,omitempty"`
+	// VirtualIPs are the service's addresses on its networks in vip mode
+	// (allocated).
+	VirtualIPs []Attachment `json:"VirtualIPs,omitempty"`
 }
 
 // TaskStatus is a task's observed state, reported by the node running it.
@@ -253,9 +301,12 @@ type Task struct {
 	Spec        ContainerSpec `json:"Spec"`
 	Ports       []PortConfig  `json:"Ports,omitempty"`
 	// Placement is the service's placement when the task was made.
-	Placement    Placement  `json:"Placement"`
-	DesiredState TaskState  `json:"DesiredState"`
-	Status       TaskStatus `json:"Status"`
+	Placement Placement `json:"Placement"`
+	// Networks are the task's networks and, once allocated, its address
+	// on each; the scheduler places only allocated tasks.
+	Networks     []Attachment `json:"Networks,omitempty"`
+	DesiredState TaskState    `json:"DesiredState"`
+	Status       TaskStatus   `json:"Status"`
 	// Attempt counts the restarts that led to this task in its slot.
 	Attempt uint64 `json:"Attempt"`
 	// CreatedIndex is the log index of the command that created the task.

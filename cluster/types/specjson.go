@@ -2,6 +2,7 @@ package types
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"sw/cluster/strictjson"
 )
@@ -33,9 +34,8 @@ type modeJSON struct {
 }
 
 type endpointJSON struct {
-	Mode      EndpointMode `json:"Mode,omitempty"`
-	Ports     []PortConfig `json:"Ports,omitempty"`
-	VirtualIP string       `json:"VirtualIP,omitempty"`
+	Mode  EndpointMode `json:"Mode,omitempty"`
+	Ports []PortConfig `json:"Ports,omitempty"`
 }
 
 // MarshalJSON writes the spec in Docker's layout.
@@ -52,8 +52,8 @@ func (s ServiceSpec) MarshalJSON() ([]byte, error) {
 	if len(s.Placement.Constraints) > 0 {
 		out.TaskTemplate.Placement = &s.Placement
 	}
-	if len(s.Ports) > 0 || s.EndpointMode != "" || s.VirtualIP != "" {
-		out.EndpointSpec = &endpointJSON{Mode: s.EndpointMode, Ports: s.Ports, VirtualIP: s.VirtualIP}
+	if len(s.Ports) > 0 || s.EndpointMode != "" {
+		out.EndpointSpec = &endpointJSON{Mode: s.EndpointMode, Ports: s.Ports}
 	}
 	return json.Marshal(out)
 }
@@ -122,14 +122,13 @@ func (in *specJSON) to(s *ServiceSpec) {
 	if in.EndpointSpec != nil {
 		s.Ports = in.EndpointSpec.Ports
 		s.EndpointMode = in.EndpointSpec.Mode
-		s.VirtualIP = in.EndpointSpec.VirtualIP
 	}
 }
 
 // serviceJSON is a Service as stored, plus Docker's read-only Endpoint
 // section, so `{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}` works as
-// with `docker service inspect`. Decoding ignores Endpoint: the VIP lives
-// in the spec.
+// with `docker service inspect`. Decoding ignores Endpoint: the VIPs are
+// in VirtualIPs.
 type serviceJSON struct {
 	serviceAlias
 	Endpoint *endpointStateJSON `json:"Endpoint,omitempty"`
@@ -152,8 +151,12 @@ func (s Service) MarshalJSON() ([]byte, error) {
 	out := serviceJSON{serviceAlias: serviceAlias(s)}
 	if s.Spec.EndpointMode != "" || len(s.Spec.Ports) > 0 {
 		out.Endpoint = &endpointStateJSON{Spec: endpointJSON{Mode: s.Spec.EndpointMode, Ports: s.Spec.Ports}}
-		if s.Spec.VirtualIP != "" {
-			out.Endpoint.VirtualIPs = []virtualIPJSON{{NetworkID: "tasks", Addr: s.Spec.VirtualIP + "/16"}}
+		for _, v := range s.VirtualIPs {
+			addr := v.Addr
+			if v.Bits > 0 {
+				addr = fmt.Sprintf("%s/%d", v.Addr, v.Bits)
+			}
+			out.Endpoint.VirtualIPs = append(out.Endpoint.VirtualIPs, virtualIPJSON{NetworkID: v.NetworkID, Addr: addr})
 		}
 	}
 	return json.Marshal(out)

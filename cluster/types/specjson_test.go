@@ -20,7 +20,7 @@ func fullSpec() ServiceSpec {
 				StartPeriod: time.Second, Retries: 2}},
 		Restart:   RestartPolicy{Condition: RestartOnFailure, Delay: time.Second, MaxAttempts: 4},
 		Ports:     []PortConfig{{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: "ingress"}},
-		Placement: Placement{Constraints: []string{"node.role==worker"}}, EndpointMode: EndpointVIP, VirtualIP: "10.0.0.2"}
+		Placement: Placement{Constraints: []string{"node.role==worker"}}, EndpointMode: EndpointVIP}
 }
 
 // What the CLI sends (a spec as it marshals, and the spec of a service

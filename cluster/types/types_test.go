@@ -222,7 +222,7 @@ func TestPortString(t *testing.T) {
 
 func TestServiceJSONEndpoint(t *testing.T) {
 	s := Service{ID: "s1", Spec: ServiceSpec{Name: "web", Mode: ModeReplicated, Replicas: 2,
-		EndpointMode: EndpointVIP, VirtualIP: "10.0.0.2"}}
+		EndpointMode: EndpointVIP}, VirtualIPs: []Attachment{{NetworkID: "n1", Addr: "10.0.0.2", Bits: 16}}}
 	b, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +241,7 @@ func TestServiceJSONEndpoint(t *testing.T) {
 		t.Fatalf("JSON %s", b)
 	}
 	var back Service
-	if err := json.Unmarshal(b, &back); err != nil || back.Spec.VirtualIP != "10.0.0.2" || back.ID != "s1" {
+	if err := json.Unmarshal(b, &back); err != nil || len(back.VirtualIPs) != 1 || back.VirtualIPs[0].Addr != "10.0.0.2" || back.ID != "s1" {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
 }

@@ -34,14 +34,18 @@ func (o Owner) tag() string {
 	return fmt.Sprintf("%s%d start %d", ownerTag, o.PID, o.Start)
 }
 
-// Collect removes the chains whose owner process is gone (a daemon killed
+// Collect removes the chains (of both tables) whose owner process is gone (a daemon killed
 // before it could remove its own), except keep, and the filter rules of
 // bridges that are gone (CollectFilter). alive says whether an owner still
 // runs (see [Alive]).
 func Collect(ctx context.Context, run Runner, keep string, alive func(Owner) bool) error {
-	out, err := run(ctx, nil, "iptables-save", "-t", "nat")
-	if err != nil {
-		return err
+	var out []byte
+	for _, table := range []string{"nat", "filter"} {
+		save, err := run(ctx, nil, "iptables-save", "-t", table)
+		if err != nil {
+			return err
+		}
+		out = append(out, save...)
 	}
 	// Removals are best effort: another daemon starting at the same time
 	// may be removing the same leftovers.
@@ -224,4 +228,27 @@ const bridgePrefix = "sw-"
 func InterfaceExists(name string) bool {
 	_, err := net.InterfaceByName(name)
 	return err == nil
+}
+
+// SourceFor makes the connections this package forwards that leave on
+// iface come from addr (inserted before the masquerade rule, which
+// would take the interface's first address): where every host's bridge
+// has the same gateway address, replies must find their way back to the
+// one host that forwarded the connection.
+func SourceFor(ctx context.Context, run Runner, iface, addr string) error {
+	if iface == "" || strings.ContainsAny(iface, "/. ") || net.ParseIP(addr).To4() == nil {
+		return fmt.Errorf("nat: bad source rule %q %q", iface, addr)
+	}
+	return ensureRule(ctx, run, "nat", "-I", sourceRule(iface, addr))
+}
+
+// ForgetSource removes what SourceFor added.
+func ForgetSource(ctx context.Context, run Runner, iface, addr string) error {
+	_, err := run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", "nat", "-D"}, sourceRule(iface, addr)...)...)
+	return err
+}
+
+func sourceRule(iface, addr string) []string {
+	return []string{"POSTROUTING", "-o", iface, "-m", "mark", "--mark", masqMark, "-m", "comment", "--comment", filterTag,
+		"-j", "SNAT", "--to-source", addr}
 }

@@ -6,15 +6,23 @@
 //
 // Each owner (one plugin on one node) has its own chain, jumped to from the
 // nat table's PREROUTING (traffic from other hosts and from containers) and
-// OUTPUT (traffic from this host). The chain's first rule records the
-// owner's process ID, so a chain left behind by a process that died can be
-// found and removed by the next one that starts ([Collect]).
+// OUTPUT (traffic from this host). A chain of the same name in the filter
+// table, jumped to from FORWARD, accepts exactly the connections the nat
+// chain translated, to exactly their backends: a fresh Docker host drops
+// everything else it forwards (dockerd sets the FORWARD policy to DROP), so
+// without it a published port would answer only the host's own loopback.
+// Both chains are written in one iptables-restore step. The chains' first
+// rule records the owner's process ID, so chains left behind by a process
+// that died can be found and removed by the next one that starts
+// ([Collect]).
 package nat
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -113,7 +121,8 @@ func (c *Chain) Sync(ctx context.Context, rules []Rule) error {
 	return nil
 }
 
-// hook makes sure the chain is jumped to and marked traffic masqueraded.
+// hook makes sure the chains are jumped to and marked traffic
+// masqueraded.
 func (c *Chain) hook(ctx context.Context) error {
 	for _, r := range [][]string{
 		{"PREROUTING", "-j", c.name},
@@ -123,7 +132,44 @@ func (c *Chain) hook(ctx context.Context) error {
 			return err
 		}
 	}
-	return ensureRule(ctx, c.run, "nat", "-A", []string{"POSTROUTING", "-m", "mark", "--mark", masqMark, "-j", "MASQUERADE"})
+	if err := ensureRule(ctx, c.run, "nat", "-A", []string{"POSTROUTING", "-m", "mark", "--mark", masqMark, "-j", "MASQUERADE"}); err != nil {
+		return err
+	}
+	return c.hookForward(ctx)
+}
+
+// hookForward makes sure FORWARD jumps to the filter chain: just after
+// the jump to DOCKER-USER when there is one, so that an administrator's
+// own restrictions there still come first, else at the top.
+func (c *Chain) hookForward(ctx context.Context) error {
+	jump := []string{"FORWARD", "-j", c.name}
+	if _, err := c.run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", "filter", "-C"}, jump...)...); err == nil {
+		return nil
+	}
+	pos := 1
+	if out, err := c.run(ctx, nil, "iptables", "-w", lockWait, "-t", "filter", "-S", "FORWARD"); err == nil {
+		pos = ForwardPosition(out)
+	}
+	_, err := c.run(ctx, nil, "iptables", "-w", lockWait, "-t", "filter", "-I", "FORWARD", fmt.Sprint(pos), "-j", c.name)
+	return err
+}
+
+// ForwardPosition reads `iptables -S FORWARD` and returns the rule number
+// just after the jump to DOCKER-USER, or 1 when there is none. It is a
+// pure function.
+func ForwardPosition(list []byte) int {
+	n := 0
+	for _, line := range strings.Split(string(list), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "-A" {
+			continue
+		}
+		n++
+		if strings.Join(f[1:], " ") == "FORWARD -j DOCKER-USER" {
+			return n + 1
+		}
+	}
+	return 1
 }
 
 // ensureRule adds rule to table (with op -I or -A) unless it is there.
@@ -145,20 +191,29 @@ func (c *Chain) Close(ctx context.Context) error {
 	return remove(ctx, c.run, c.name)
 }
 
-// remove deletes chain name and every jump to it; a missing chain is fine.
+// remove deletes chain name, in both tables, and every jump to it; a
+// missing chain is fine.
 func remove(ctx context.Context, run Runner, name string) error {
-	for _, hook := range []string{"PREROUTING", "OUTPUT"} {
-		for range 8 { // a jump added twice by a race is deleted twice
-			if _, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", "nat", "-D", hook, "-j", name); err != nil {
-				break
+	var errs []error
+	for _, t := range []struct {
+		table string
+		hooks []string
+	}{{"nat", []string{"PREROUTING", "OUTPUT"}}, {"filter", []string{"FORWARD"}}} {
+		for _, hook := range t.hooks {
+			for range 8 { // a jump added twice by a race is deleted twice
+				if _, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", t.table, "-D", hook, "-j", name); err != nil {
+					break
+				}
 			}
 		}
+		if _, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", t.table, "-F", name); err != nil {
+			continue // no such chain
+		}
+		if _, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", t.table, "-X", name); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if _, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", "nat", "-F", name); err != nil {
-		return nil // no such chain
-	}
-	_, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", "nat", "-X", name)
-	return err
+	return errors.Join(errs...)
 }
 
 // Render writes the iptables-restore input that replaces chain name's
@@ -183,7 +238,53 @@ func Render(name string, owner Owner, rules []Rule) string {
 		}
 	}
 	b.WriteString("COMMIT\n")
+	// The filter chain: forwarded connections the nat chain translated,
+	// both ways, to and from exactly its backends.
+	fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n", name)
+	fmt.Fprintf(&b, "-A %s -m comment --comment \"%s\"\n", name, owner.tag())
+	for _, a := range accepts(rules) {
+		fmt.Fprintf(&b, "-A %s %s -m conntrack --ctstate DNAT --ctdir ORIGINAL -j ACCEPT\n", name, a.match("-d", "--dport"))
+		fmt.Fprintf(&b, "-A %s %s -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT\n", name, a.match("-s", "--sport"))
+	}
+	b.WriteString("COMMIT\n")
 	return b.String()
+}
+
+// accept is one backend that translated connections may be forwarded to.
+type accept struct {
+	proto, ip, port string
+}
+
+// match renders the accept's match, with addr and port the flags for the
+// backend's side ("-d", "--dport" or "-s", "--sport").
+func (a accept) match(addr, port string) string {
+	m := addr + " " + a.ip + "/32"
+	if a.proto != "" {
+		m += " -p " + a.proto
+		if a.port != "" {
+			m += " " + port + " " + a.port
+		}
+	}
+	return m
+}
+
+// accepts lists the backends of rules once each, in order of first use.
+func accepts(rules []Rule) []accept {
+	var out []accept
+	seen := map[accept]bool{}
+	for _, r := range rules {
+		for _, be := range r.Backends {
+			a := accept{proto: r.Proto, ip: be}
+			if host, port, err := net.SplitHostPort(be); err == nil {
+				a.ip, a.port = host, port
+			}
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // match renders the rule's match part.

@@ -14,7 +14,8 @@ func TestRender(t *testing.T) {
 		want  []string
 	}{
 		{"empty chain keeps the owner", nil, []string{
-			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT"}},
+			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT",
+			"*filter", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT"}},
 		{"published port, three backends round-robin", []Rule{{Proto: "tcp", Dst: "127.0.0.2", Port: 80,
 			Backends: []string{"172.18.0.2:8080", "172.18.0.3:8080", "172.18.0.4:8080"}}}, []string{
 			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
@@ -22,19 +23,33 @@ func TestRender(t *testing.T) {
 			"-A SW-X -d 127.0.0.2/32 -p tcp --dport 80 -m statistic --mode nth --every 3 --packet 0 -j DNAT --to-destination 172.18.0.2:8080",
 			"-A SW-X -d 127.0.0.2/32 -p tcp --dport 80 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 172.18.0.3:8080",
 			"-A SW-X -d 127.0.0.2/32 -p tcp --dport 80 -j DNAT --to-destination 172.18.0.4:8080",
+			"COMMIT", "*filter", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
+			"-A SW-X -d 172.18.0.2/32 -p tcp --dport 8080 -m conntrack --ctstate DNAT --ctdir ORIGINAL -j ACCEPT",
+			"-A SW-X -s 172.18.0.2/32 -p tcp --sport 8080 -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT",
+			"-A SW-X -d 172.18.0.3/32 -p tcp --dport 8080 -m conntrack --ctstate DNAT --ctdir ORIGINAL -j ACCEPT",
+			"-A SW-X -s 172.18.0.3/32 -p tcp --sport 8080 -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT",
+			"-A SW-X -d 172.18.0.4/32 -p tcp --dport 8080 -m conntrack --ctstate DNAT --ctdir ORIGINAL -j ACCEPT",
+			"-A SW-X -s 172.18.0.4/32 -p tcp --sport 8080 -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT",
 			"COMMIT"}},
 		{"all local addresses, udp", []Rule{{Proto: "udp", Port: 53, Backends: []string{"10.1.0.2:5353"}}}, []string{
 			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
 			"-A SW-X -m addrtype --dst-type LOCAL -p udp --dport 53 -j MARK --set-xmark 0x20000/0x20000",
 			"-A SW-X -m addrtype --dst-type LOCAL -p udp --dport 53 -j DNAT --to-destination 10.1.0.2:5353",
+			"COMMIT", "*filter", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
+			"-A SW-X -d 10.1.0.2/32 -p udp --dport 5353 -m conntrack --ctstate DNAT --ctdir ORIGINAL -j ACCEPT",
+			"-A SW-X -s 10.1.0.2/32 -p udp --sport 5353 -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT",
 			"COMMIT"}},
 		{"virtual IP on a bridge, any port", []Rule{{Dst: "10.0.0.2", InIface: "sw-abc", Backends: []string{"172.18.0.2"}}}, []string{
 			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
 			"-A SW-X -i sw-abc -d 10.0.0.2/32 -j MARK --set-xmark 0x20000/0x20000",
 			"-A SW-X -i sw-abc -d 10.0.0.2/32 -j DNAT --to-destination 172.18.0.2",
+			"COMMIT", "*filter", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
+			"-A SW-X -d 172.18.0.2/32 -m conntrack --ctstate DNAT --ctdir ORIGINAL -j ACCEPT",
+			"-A SW-X -s 172.18.0.2/32 -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT",
 			"COMMIT"}},
 		{"a rule with no backend is left out", []Rule{{Proto: "tcp", Dst: "127.0.0.2", Port: 80}}, []string{
-			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT"}},
+			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT",
+			"*filter", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,7 +137,7 @@ func TestChainSync(t *testing.T) {
 	if err := c.Sync(ctx, rules); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"PREROUTING -j SW-X", "OUTPUT -j SW-X", "POSTROUTING -m mark --mark 0x20000/0x20000 -j MASQUERADE"} {
+	for _, want := range []string{"PREROUTING -j SW-X", "OUTPUT -j SW-X", "POSTROUTING -m mark --mark 0x20000/0x20000 -j MASQUERADE", "FORWARD 1 -j SW-X"} {
 		if !f.present[want] {
 			t.Errorf("rule %q not added; calls %v", want, f.calls)
 		}
@@ -237,6 +252,22 @@ COMMIT
 	for i := range want {
 		if strings.Join(got[i], " ") != want[i] {
 			t.Errorf("rule %d: %q, want %q", i, strings.Join(got[i], " "), want[i])
+		}
+	}
+}
+
+func TestForwardPosition(t *testing.T) {
+	tests := []struct {
+		name, list string
+		want       int
+	}{
+		{"no Docker", "-P FORWARD ACCEPT\n", 1},
+		{"after DOCKER-USER", "-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-ISOLATION-STAGE-1\n", 2},
+		{"DOCKER-USER further down", "-P FORWARD DROP\n-A FORWARD -j SW-M-abc\n-A FORWARD -j SW-V-abc\n-A FORWARD -j DOCKER-USER\n", 4},
+	}
+	for _, tt := range tests {
+		if got := ForwardPosition([]byte(tt.list)); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package dns
 import (
 	"context"
 	"net"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -28,8 +27,12 @@ func propose(t *testing.T, l *store.Local, changes ...store.Change) {
 }
 
 func service(id, name string, mode types.EndpointMode, vip string) *types.Service {
-	return &types.Service{ID: id, Spec: types.ServiceSpec{Name: name, Mode: types.ModeReplicated, Replicas: 1,
-		Container: types.ContainerSpec{Image: "img"}, EndpointMode: mode, VirtualIP: vip}}
+	s := &types.Service{ID: id, Spec: types.ServiceSpec{Name: name, Mode: types.ModeReplicated, Replicas: 1,
+		Container: types.ContainerSpec{Image: "img"}, EndpointMode: mode}}
+	if vip != "" {
+		s.VirtualIPs = []types.Attachment{{NetworkID: "net1", Addr: vip}}
+	}
+	return s
 }
 
 func task(id, serviceID string, state types.TaskState, addr string) *types.Task {
@@ -37,45 +40,15 @@ func task(id, serviceID string, state types.TaskState, addr string) *types.Task 
 		Status: types.TaskStatus{State: state, Addr: addr}}
 }
 
-func TestMutateAllocatesAndKeepsVIP(t *testing.T) {
-	st, l := newStore(t)
-	p := New()
+func TestMutateDefaultsToVIP(t *testing.T) {
+	st, _ := newStore(t)
 	spec := types.ServiceSpec{Name: "web"}
-	if err := p.MutateService(st.View(), &spec, nil); err != nil {
-		t.Fatal(err)
+	if err := New().MutateService(st.View(), &spec, nil); err != nil || spec.EndpointMode != types.EndpointVIP {
+		t.Fatalf("mode %q (%v), want vip", spec.EndpointMode, err)
 	}
-	if spec.EndpointMode != types.EndpointVIP || spec.VirtualIP != "10.0.0.2" {
-		t.Fatalf("first service: mode %q vip %q, want vip 10.0.0.2", spec.EndpointMode, spec.VirtualIP)
-	}
-	propose(t, l, store.Change{CreateService: &types.Service{ID: "s1", Spec: spec}})
-	propose(t, l, store.Change{CreateService: service("s3", "c", types.EndpointVIP, "10.0.0.4")})
-
-	next := types.ServiceSpec{Name: "api"}
-	if err := p.MutateService(st.View(), &next, nil); err != nil || next.VirtualIP != "10.0.0.3" {
-		t.Fatalf("second service got %q (%v), want the lowest free 10.0.0.3", next.VirtualIP, err)
-	}
-
-	old := st.View().Service("s1")
-	upd := old.Spec
-	upd.VirtualIP = "10.0.0.99" // a client cannot move it
-	if err := p.MutateService(st.View(), &upd, old); err != nil || upd.VirtualIP != "10.0.0.2" {
-		t.Fatalf("update moved the VIP to %q (%v)", upd.VirtualIP, err)
-	}
-	upd.EndpointMode = types.EndpointDNSRR
-	if err := p.MutateService(st.View(), &upd, old); err != nil || upd.VirtualIP != "" {
-		t.Fatalf("dnsrr kept VIP %q (%v)", upd.VirtualIP, err)
-	}
-}
-
-func TestFreeVIPExhausted(t *testing.T) {
-	all := map[netip.Addr]bool{}
-	a := VIPRange.Addr()
-	for VIPRange.Contains(a) {
-		all[a] = true
-		a = a.Next()
-	}
-	if _, err := freeVIP(all); err == nil || !strings.Contains(err.Error(), "no virtual IP left") {
-		t.Fatalf("err = %v", err)
+	rr := types.ServiceSpec{Name: "rr", EndpointMode: types.EndpointDNSRR}
+	if err := New().MutateService(st.View(), &rr, nil); err != nil || rr.EndpointMode != types.EndpointDNSRR {
+		t.Fatalf("dnsrr became %q (%v)", rr.EndpointMode, err)
 	}
 }
 
@@ -90,8 +63,7 @@ func TestValidate(t *testing.T) {
 		err  string
 	}{
 		{"bad mode", types.ServiceSpec{Name: "x", EndpointMode: "round"}, nil, `invalid endpoint mode "round"`},
-		{"VIP taken", types.ServiceSpec{Name: "x", EndpointMode: types.EndpointVIP, VirtualIP: "10.0.0.2"}, nil, `already used by service "web"`},
-		{"own VIP on update", types.ServiceSpec{Name: "web", EndpointMode: types.EndpointVIP, VirtualIP: "10.0.0.2"}, st.View().Service("s1"), ""},
+		{"vip", types.ServiceSpec{Name: "web", EndpointMode: types.EndpointVIP}, st.View().Service("s1"), ""},
 		{"dnsrr", types.ServiceSpec{Name: "x", EndpointMode: types.EndpointDNSRR}, nil, ""},
 	}
 	for _, tt := range tests {
@@ -112,14 +84,17 @@ func TestRecordsAndRules(t *testing.T) {
 	propose(t, l,
 		store.Change{CreateService: service("s1", "web", types.EndpointVIP, "10.0.0.2")},
 		store.Change{CreateService: service("s2", "rr", types.EndpointDNSRR, "")},
+		store.Change{CreateNetwork: &types.Network{ID: "net1", Spec: types.NetworkSpec{Name: "n"}, Subnet: "10.0.0.0/16", Gateway: "10.0.0.1", VNI: 4096}},
 	)
+	// The VIP is the allocator's (the store drops one given at create).
+	propose(t, l, store.Change{Allocate: &store.NetworkAllocation{ServiceID: "s1", Attachments: []types.Attachment{{NetworkID: "net1", Addr: "10.0.0.2"}}}})
 	propose(t, l,
 		store.Change{CreateTask: task("t1", "s1", types.TaskRunning, "172.18.0.3")},
 		store.Change{CreateTask: task("t2", "s1", types.TaskRunning, "172.18.0.2")},
 		store.Change{CreateTask: task("t3", "s1", types.TaskStarting, "172.18.0.9")}, // not serving
 		store.Change{CreateTask: task("t4", "s2", types.TaskRunning, "172.18.0.5")},
 	)
-	recs := Records(st.View())
+	recs := Records(st.View(), "net1")
 	str := func(ips []net.IP) []string {
 		var out []string
 		for _, ip := range ips {
@@ -141,7 +116,7 @@ func TestRecordsAndRules(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, ips)
 		}
 	}
-	rules := VIPRules(st.View(), "sw-abc")
+	rules := VIPRules(st.View(), "net1", "sw-abc")
 	wantRules := []nat.Rule{{Dst: "10.0.0.2", InIface: "sw-abc", Backends: []string{"172.18.0.2", "172.18.0.3"}}}
 	if len(rules) != 1 || rules[0].Dst != wantRules[0].Dst || rules[0].InIface != "sw-abc" ||
 		!slices.Equal(rules[0].Backends, wantRules[0].Backends) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -26,23 +25,18 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	if tn.Gateway == "" {
 		return fmt.Errorf("dns: this node has no task network")
 	}
-	if sub, err := netip.ParsePrefix(tn.Subnet); err == nil && sub.Overlaps(VIPRange) {
-		host.Logger().Error("dns: the task network overlaps the virtual IP range; VIPs may not be reachable",
-			"network", tn.Subnet, "vips", VIPRange)
-	}
 	chain := nat.NewChain(nat.ChainPrefix+"V-"+types.ShortID(host.NodeID()), nat.Self(), nat.Exec)
 	defer chain.Close(context.Background())
 	if err := nat.Collect(ctx, nat.Exec, chain.Name(), nat.Alive); err != nil {
 		host.Logger().Warn("dns: cannot remove rules left by a dead daemon", "err", err)
 	}
-	defer nat.ForgetUnrouted(context.Background(), nat.Exec, tn.Bridge, VIPRange.String())
 	// The VIPs work before their names resolve: the rules first, then
 	// the server.
 	var report hooks.ErrorOnce
-	report.Report(host.Logger(), "dns: cannot program virtual IPs", chain.Sync(ctx, VIPRules(host.Store().View(), tn.Bridge)))
+	report.Report(host.Logger(), "dns: cannot program virtual IPs", chain.Sync(ctx, VIPRules(host.Store().View(), tn.NetworkID, tn.Bridge)))
 	srv := &swdns.Server{Addr: net.JoinHostPort(tn.Gateway, "53"), Upstreams: upstreams(),
 		ReusePort: true, Logger: host.Logger()}
-	srv.SetRecords(Records(host.Store().View()))
+	srv.SetRecords(Records(host.Store().View(), tn.NetworkID))
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
@@ -50,16 +44,9 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	host.SetTaskDNS([]string{tn.Gateway})
 	defer host.SetTaskDNS(nil)
 
-	var guarded time.Time
 	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
-		srv.SetRecords(Records(view))
-		err := chain.Sync(ctx, VIPRules(view, tn.Bridge))
-		if err == nil && time.Since(guarded) > refreshEvery {
-			// VIPs with no task refuse connections here rather than
-			// leave for another host (made sure again now and then).
-			err = nat.RejectUnrouted(ctx, nat.Exec, tn.Bridge, VIPRange.String())
-			guarded = time.Now()
-		}
+		srv.SetRecords(Records(view, tn.NetworkID))
+		err := chain.Sync(ctx, VIPRules(view, tn.NetworkID, tn.Bridge))
 		report.Report(host.Logger(), "dns: cannot program virtual IPs", err)
 		if err != nil {
 			return time.Now().Add(5 * time.Second), nil // retry, quietly

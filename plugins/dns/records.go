@@ -10,15 +10,16 @@ import (
 	"sw/loadbalancer/nat"
 )
 
-// Records computes the names task containers can resolve: `<service>`
-// (the VIP, or the task addresses in dnsrr mode) and `tasks.<service>`
-// (the addresses of the running tasks, on any node).
-func Records(view *store.ReadTx) swdns.Records {
+// Records computes the names task containers on network networkID can
+// resolve: `<service>` (its virtual IP there, or the task addresses in
+// dnsrr mode) and `tasks.<service>` (the addresses of the running tasks,
+// on any node).
+func Records(view *store.ReadTx, networkID string) swdns.Records {
 	out := swdns.Records{}
 	for _, svc := range view.Services() {
 		addrs := taskIPs(view, svc)
 		out[swdns.Name("tasks."+svc.Spec.Name)] = addrs
-		if ip := net.ParseIP(svc.Spec.VirtualIP); ip != nil && svc.Spec.EndpointMode != types.EndpointDNSRR {
+		if ip := net.ParseIP(types.AddrOn(svc.VirtualIPs, networkID)); ip != nil && svc.Spec.EndpointMode != types.EndpointDNSRR {
 			out[swdns.Name(svc.Spec.Name)] = []net.IP{ip}
 		} else {
 			out[swdns.Name(svc.Spec.Name)] = addrs
@@ -27,19 +28,21 @@ func Records(view *store.ReadTx) swdns.Records {
 	return out
 }
 
-// VIPRules computes the kernel rules that send connections to each VIP,
-// from task containers on bridge, to the service's running tasks.
-func VIPRules(view *store.ReadTx, bridge string) []nat.Rule {
+// VIPRules computes the kernel rules that send connections to each
+// virtual IP on network networkID, from task containers on bridge, to the
+// service's running tasks.
+func VIPRules(view *store.ReadTx, networkID, bridge string) []nat.Rule {
 	var rules []nat.Rule
 	for _, svc := range view.Services() {
-		if svc.Spec.VirtualIP == "" || svc.Spec.EndpointMode == types.EndpointDNSRR {
+		vip := types.AddrOn(svc.VirtualIPs, networkID)
+		if vip == "" || svc.Spec.EndpointMode == types.EndpointDNSRR {
 			continue
 		}
 		var backends []string
 		for _, ip := range taskIPs(view, svc) {
 			backends = append(backends, ip.String())
 		}
-		rules = append(rules, nat.Rule{Dst: svc.Spec.VirtualIP, InIface: bridge, Backends: backends})
+		rules = append(rules, nat.Rule{Dst: vip, InIface: bridge, Backends: backends})
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].Dst < rules[j].Dst })
 	return rules

@@ -120,18 +120,19 @@ func TestDNS(t *testing.T) {
 	}
 	c := client[0]
 
-	vip := strings.TrimSpace(m.ok("service", "inspect", "--format", "{{.Spec.EndpointSpec.VirtualIP}}", "web"))
-	if net.ParseIP(vip) == nil || !strings.HasPrefix(vip, "10.0.") {
-		t.Fatalf("web's virtual IP %q", vip)
+	// Docker's path to the VIP: an address of the swarm's default network
+	// (from this node's address pool), with the network's prefix.
+	vipCIDR := strings.TrimSpace(m.ok("service", "inspect", "--format", "{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}", "web"))
+	vipIP, vipNet, err := net.ParseCIDR(vipCIDR)
+	if err != nil || vipNet.String() != m.pool {
+		t.Fatalf("web's virtual IP %q, want an address of %s", vipCIDR, m.pool)
 	}
-	if got := strings.TrimSpace(m.ok("service", "inspect", "--format", "{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}", "web")); got != vip+"/16" {
-		t.Fatalf("Docker's .Endpoint.VirtualIPs path: %q, want %s/16", got, vip)
-	}
+	vip := vipIP.String()
 	if pretty := m.ok("service", "inspect", "--pretty", "web"); !strings.Contains(pretty, "Endpoint Mode:\tvip\n") ||
 		!strings.Contains(pretty, "Virtual IP:\t"+vip+"\n") {
 		t.Fatalf("inspect --pretty lacks the endpoint:\n%s", pretty)
 	}
-	if got := strings.TrimSpace(m.ok("service", "inspect", "--format", "{{.Spec.EndpointSpec.Mode}}{{if .Spec.EndpointSpec.VirtualIP}} has a VIP{{end}}", "rr")); got != "dnsrr" {
+	if got := strings.TrimSpace(m.ok("service", "inspect", "--format", "{{.Spec.EndpointSpec.Mode}}{{if .Endpoint.VirtualIPs}} has a VIP{{end}}", "rr")); got != "dnsrr" {
 		t.Fatalf("rr endpoint: %q", got)
 	}
 	webIPs, rrIPs := taskIPs(t, "web", m, w), taskIPs(t, "rr", m, w)

@@ -104,6 +104,18 @@ type node struct {
 	stopped bool
 	// args are extra daemon flags.
 	args []string
+	// pool is the address pool a swarm this node inits gets.
+	pool string
+}
+
+// nextPool numbers the /20s of 10.0.0.0/8 handed to the nodes of this
+// run, from an offset of the process's own.
+var nextPool atomic.Int32
+
+// newPool returns an address pool no other node of this run has.
+func newPool() string {
+	k := (os.Getpid()*17 + int(nextPool.Add(1))) % 4096
+	return fmt.Sprintf("10.%d.%d.0/20", k/16, (k%16)*16)
 }
 
 // ipBase is this test process's own loopback /24 (127.X.Y.0), so that two
@@ -123,7 +135,7 @@ func newNodeWith(t *testing.T, name string, prepare func(dataDir string), args .
 	t.Helper()
 	dir := t.TempDir()
 	n := &node{t: t, name: name, ip: fmt.Sprintf("%s%d", ipBase, nextIP.Add(1)), dir: dir,
-		sock: filepath.Join(dir, "sw.sock"), args: args}
+		sock: filepath.Join(dir, "sw.sock"), args: args, pool: newPool()}
 	if prepare != nil {
 		prepare(filepath.Join(dir, "data"))
 	}
@@ -225,9 +237,10 @@ func (n *node) run(stdin string, env []string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, swBin, append([]string{"-H", "unix://" + n.sock}, args...)...)
-	if len(env) > 0 {
-		cmd.Env = append(os.Environ(), env...)
-	}
+	// Every swarm of this run on the one shared engine has an address
+	// pool of its own (read by `swarm init`): the engine refuses two
+	// bridge networks with overlapping subnets.
+	cmd.Env = append(append(os.Environ(), "SW_DEFAULT_ADDR_POOL="+n.pool), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
 	err := cmd.Run()

@@ -1,0 +1,277 @@
+// Package allocator is the leader-only loop that hands out every network
+// address of the swarm, from committed state, as swarmkit's allocator
+// does: a subnet and a VXLAN ID per network, an address per task per
+// network, a virtual IP per vip-mode service per network, and an address
+// per node on the default network (the source of the routing mesh's
+// connections from that node). What it gives is kept in Raft; an address
+// is free again once its holder is gone (store.HoldsAddrs for tasks).
+// Plan is a pure function of the state.
+package allocator
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// Plan returns the changes that complete the allocation: the default
+// network if the swarm has none (alone: the rest waits for it to
+// commit), then the missing addresses of tasks, services and nodes.
+func Plan(view *store.ReadTx, newID func() string) ([]store.Change, error) {
+	c := view.Cluster()
+	if c == nil {
+		return nil, nil
+	}
+	def := view.NetworkByName(types.DefaultNetworkName)
+	if def == nil {
+		n, err := DefaultNetwork(c, view.Networks(), newID())
+		if err != nil {
+			return nil, err
+		}
+		return []store.Change{{CreateNetwork: n}}, nil
+	}
+	nets := map[string]*pool{}
+	for _, n := range view.Networks() {
+		p, err := newPool(n)
+		if err != nil {
+			return nil, err
+		}
+		nets[n.ID] = p
+	}
+	tasks := view.Tasks()
+	services := view.Services()
+	nodes := view.Nodes()
+	for _, t := range tasks {
+		if store.HoldsAddrs(t) {
+			for _, a := range t.Networks {
+				nets[a.NetworkID].take(a.Addr)
+			}
+		}
+	}
+	for _, s := range services {
+		for _, a := range s.VirtualIPs {
+			nets[a.NetworkID].take(a.Addr)
+		}
+	}
+	for _, n := range nodes {
+		for _, a := range n.Attachments {
+			nets[a.NetworkID].take(a.Addr)
+		}
+	}
+	var out []store.Change
+	var errs []error
+	give := func(as []types.Attachment) ([]types.Attachment, bool) {
+		if types.Allocated(as) {
+			return as, false
+		}
+		next := make([]types.Attachment, len(as))
+		for i, a := range as {
+			next[i] = a
+			if a.Addr == "" {
+				p := nets[a.NetworkID]
+				if p == nil {
+					errs = append(errs, fmt.Errorf("allocator: network %s is gone", a.NetworkID))
+					return nil, false
+				}
+				addr, err := p.next()
+				if err != nil {
+					errs = append(errs, err)
+					return nil, false
+				}
+				next[i].Addr = addr
+			}
+		}
+		return next, true
+	}
+	for _, t := range tasks {
+		if !store.HoldsAddrs(t) {
+			continue
+		}
+		if as, ok := give(t.Networks); ok {
+			out = append(out, store.Change{Allocate: &store.NetworkAllocation{TaskID: t.ID, Attachments: as}})
+		}
+	}
+	for _, s := range services {
+		want := wantVIPs(s, def.ID)
+		if sameNetworks(s.VirtualIPs, want) {
+			continue
+		}
+		if as, ok := give(keep(s.VirtualIPs, want)); ok || len(want) == 0 {
+			for i := range as {
+				if n := view.Network(as[i].NetworkID); n != nil {
+					if sub, err := netip.ParsePrefix(n.Subnet); err == nil {
+						as[i].Bits = sub.Bits()
+					}
+				}
+			}
+			out = append(out, store.Change{Allocate: &store.NetworkAllocation{ServiceID: s.ID, Attachments: as}})
+		}
+	}
+	for _, n := range nodes {
+		if types.AddrOn(n.Attachments, def.ID) != "" {
+			continue
+		}
+		if as, ok := give(append(append([]types.Attachment{}, n.Attachments...), types.Attachment{NetworkID: def.ID})); ok {
+			out = append(out, store.Change{Allocate: &store.NetworkAllocation{NodeID: n.ID, Attachments: as}})
+		}
+	}
+	if len(errs) > 0 {
+		return out, errs[0]
+	}
+	return out, nil
+}
+
+// wantVIPs lists the networks a service has a virtual IP on: the default
+// network in vip mode, none in dnsrr mode.
+func wantVIPs(s *types.Service, defaultID string) []string {
+	if s.Spec.EndpointMode == types.EndpointDNSRR {
+		return nil
+	}
+	return []string{defaultID}
+}
+
+// sameNetworks reports whether as has an address on exactly the networks
+// of want.
+func sameNetworks(as []types.Attachment, want []string) bool {
+	if len(as) != len(want) {
+		return false
+	}
+	for _, id := range want {
+		if types.AddrOn(as, id) == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// keep lists want's networks with the addresses as already has on them.
+func keep(as []types.Attachment, want []string) []types.Attachment {
+	var out []types.Attachment
+	for _, id := range want {
+		out = append(out, types.Attachment{NetworkID: id, Addr: types.AddrOn(as, id)})
+	}
+	return out
+}
+
+// DefaultNetwork makes the swarm's default network: the first subnet of
+// the address pools that no network has, of the pool's subnet size but at
+// least a /16 where the pool allows (every service without --network is
+// on it), with the first free VXLAN ID.
+func DefaultNetwork(c *types.Cluster, have []*types.Network, id string) (*types.Network, error) {
+	bits := min(c.SubnetBits(), types.DefaultNetworkMaxBits)
+	sub, err := FreeSubnet(c.AddrPools(), bits, have)
+	if err != nil {
+		return nil, err
+	}
+	return &types.Network{ID: id, Spec: types.NetworkSpec{Name: types.DefaultNetworkName, Driver: "overlay", Ingress: true},
+		Subnet: sub.String(), Gateway: sub.Addr().Next().String(), VNI: FreeVNI(have)}, nil
+}
+
+// FreeSubnet returns the first prefix of length bits (or the pool's own
+// length, if longer) in pools that overlaps no network of have.
+func FreeSubnet(pools []string, bits int, have []*types.Network) (netip.Prefix, error) {
+	var taken []netip.Prefix
+	for _, n := range have {
+		if p, err := netip.ParsePrefix(n.Subnet); err == nil {
+			taken = append(taken, p)
+		}
+	}
+	for _, ps := range pools {
+		pool, err := netip.ParsePrefix(ps)
+		if err != nil || !pool.Addr().Is4() {
+			return netip.Prefix{}, fmt.Errorf("allocator: bad address pool %q", ps)
+		}
+		pool = pool.Masked()
+		size := max(bits, pool.Bits())
+		if size > 30 {
+			return netip.Prefix{}, fmt.Errorf("allocator: subnets of /%d are too small", size)
+		}
+		step := uint64(1) << (32 - size)
+		end := u32(pool.Addr()) + uint64(1)<<(32-pool.Bits())
+		for a := u32(pool.Addr()); a < end; a += step {
+			cand := netip.PrefixFrom(addr4(a), size)
+			if !overlapsAny(cand, taken) {
+				return cand, nil
+			}
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("allocator: no subnet left in the address pools %v", pools)
+}
+
+func overlapsAny(p netip.Prefix, taken []netip.Prefix) bool {
+	for _, t := range taken {
+		if t.Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// FreeVNI returns the lowest VXLAN ID from types.FirstVNI that no network
+// of have uses.
+func FreeVNI(have []*types.Network) uint32 {
+	used := make([]uint32, 0, len(have))
+	for _, n := range have {
+		used = append(used, n.VNI)
+	}
+	sort.Slice(used, func(i, j int) bool { return used[i] < used[j] })
+	v := uint32(types.FirstVNI)
+	for _, u := range used {
+		if u == v {
+			v++
+		} else if u > v {
+			break
+		}
+	}
+	return v
+}
+
+// pool is one network's addresses while a plan is made.
+type pool struct {
+	n      *types.Network
+	sub    netip.Prefix
+	used   map[netip.Addr]bool
+	cursor netip.Addr
+}
+
+func newPool(n *types.Network) (*pool, error) {
+	sub, err := netip.ParsePrefix(n.Subnet)
+	if err != nil {
+		return nil, fmt.Errorf("allocator: network %s has a bad subnet %q", n.Spec.Name, n.Subnet)
+	}
+	return &pool{n: n, sub: sub, used: map[netip.Addr]bool{}, cursor: sub.Addr()}, nil
+}
+
+func (p *pool) take(addr string) {
+	if p == nil {
+		return
+	}
+	if a, err := netip.ParseAddr(addr); err == nil {
+		p.used[a] = true
+	}
+}
+
+// next gives the lowest free usable address (the cursor only moves on:
+// what is below it was given or taken during this plan).
+func (p *pool) next() (string, error) {
+	for a := p.cursor; p.sub.Contains(a); a = a.Next() {
+		if !p.used[a] && store.Usable(p.n, a.String()) {
+			p.used[a] = true
+			p.cursor = a.Next()
+			return a.String(), nil
+		}
+	}
+	return "", fmt.Errorf("allocator: no address left on network %s (%s)", p.n.Spec.Name, p.n.Subnet)
+}
+
+func u32(a netip.Addr) uint64 {
+	b := a.As4()
+	return uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
+}
+
+func addr4(v uint64) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
