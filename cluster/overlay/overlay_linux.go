@@ -85,9 +85,40 @@ func Ensure(n Network) error {
 			return fmt.Errorf("overlay: %s: join bridge %s: %w", name, c.bridge, err)
 		}
 	}
+	// The bridge must not learn MACs on the VXLAN port: a MAC seen there
+	// once (a remote task whose address a local one has since been
+	// given: addresses, and so MACs, are reused) would keep drawing the
+	// local task's frames onto the overlay. Frames for MACs the bridge
+	// does not know go to every port; the device's own static entries
+	// decide where they go from there.
+	if err := netlink.LinkSetLearning(link, false); err != nil {
+		return fmt.Errorf("overlay: %s: turn bridge learning off: %w", name, err)
+	}
+	if err := forgetLearned(link.Attrs().Index); err != nil {
+		return fmt.Errorf("overlay: %s: %w", name, err)
+	}
 	if a.Flags&net.FlagUp == 0 {
 		if err := netlink.LinkSetUp(link); err != nil {
 			return fmt.Errorf("overlay: %s: set up: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// forgetLearned deletes the entries the bridge learned on the device's
+// port (from before learning was off).
+func forgetLearned(index int) error {
+	entries, err := list(index, unix.AF_BRIDGE)
+	if err != nil {
+		return err
+	}
+	for i := range entries {
+		e := entries[i]
+		if e.Flags&netlink.NTF_MASTER == 0 || e.State&netlink.NUD_PERMANENT != 0 {
+			continue
+		}
+		if err := netlink.NeighDel(&e); err != nil && !isNotFound(err) {
+			return fmt.Errorf("forget learned %s: %w", e.HardwareAddr, err)
 		}
 	}
 	return nil
