@@ -174,7 +174,7 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		code = http.StatusNotFound
 	case errors.Is(err, store.ErrNameInUse), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists),
-		errors.Is(err, store.ErrAddrInUse):
+		errors.Is(err, store.ErrAddrInUse), errors.Is(err, store.ErrInUse):
 		code = http.StatusConflict
 	case errors.Is(err, ErrUnavailable):
 		code = http.StatusServiceUnavailable

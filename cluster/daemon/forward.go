@@ -172,6 +172,7 @@ const (
 	codeUnavail    = "unavailable"
 	codeForbidden  = "forbidden"
 	codeAddrInUse  = "addr_in_use"
+	codeInUse      = "in_use"
 	// codeThrottled: too many failed attempts from the caller's address.
 	codeThrottled = "throttled"
 )
@@ -185,6 +186,7 @@ var codeKinds = []struct {
 	{codeNotFound, store.ErrNotFound, http.StatusNotFound}, {codeBadRequest, api.ErrBadRequest, http.StatusBadRequest},
 	{codeUnavail, api.ErrUnavailable, http.StatusServiceUnavailable},
 	{codeAddrInUse, store.ErrAddrInUse, http.StatusConflict},
+	{codeInUse, store.ErrInUse, http.StatusConflict},
 }
 
 func toPeerError(err error) (int, peer.ErrorBody) {

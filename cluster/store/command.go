@@ -44,8 +44,10 @@ type Change struct {
 	TaskDesired    *TaskDesiredFrom `json:",omitempty"`
 	AssignTask     *TaskAssignment  `json:",omitempty"`
 	DeleteTask     string           `json:",omitempty"`
-	// CreateNetwork adds an allocated network.
+	// CreateNetwork adds a network (allocated by the allocator, or to be).
 	CreateNetwork *types.Network `json:",omitempty"`
+	// DeleteNetwork removes a network no service uses (ErrInUse).
+	DeleteNetwork string `json:",omitempty"`
 	// Allocate records addresses the leader's allocator gave.
 	Allocate *NetworkAllocation `json:",omitempty"`
 }
@@ -110,7 +112,9 @@ var (
 	ErrBadCommand = errors.New("malformed command")
 	ErrExists     = errors.New("already exists")
 	// ErrAddrInUse: a service's virtual IP or published port is another's.
-	ErrAddrInUse   = errors.New("address in use")
+	ErrAddrInUse = errors.New("address in use")
+	// ErrInUse: the object is used by others and cannot go.
+	ErrInUse       = errors.New("in use")
 	errEmptyChange = errors.New("empty change")
 )
 

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"sw/cluster/types"
 )
@@ -14,6 +15,11 @@ import (
 // object, and dropped for an object that is gone or, for a task, no
 // longer holds addresses.
 type NetworkAllocation struct {
+	// NetworkID, with Subnet, Gateway and VNI, allocates a network.
+	NetworkID   string             `json:"NetworkID,omitempty"`
+	Subnet      string             `json:"Subnet,omitempty"`
+	Gateway     string             `json:"Gateway,omitempty"`
+	VNI         uint32             `json:"VNI,omitempty"`
 	TaskID      string             `json:"TaskID,omitempty"`
 	ServiceID   string             `json:"ServiceID,omitempty"`
 	NodeID      string             `json:"NodeID,omitempty"`
@@ -39,24 +45,79 @@ func (w *writer) createNetwork(n *types.Network) error {
 	if old, _ := w.tx.First(tableNetworks, indexName, n.Spec.Name); old != nil {
 		return Errorf(ErrNameInUse, "network with name %s already exists", n.Spec.Name)
 	}
-	sub, err := netip.ParsePrefix(n.Subnet)
-	if err != nil || !sub.Addr().Is4() || sub.Masked() != sub {
-		return Errorf(ErrBadCommand, "network %s: bad subnet %q", n.Spec.Name, n.Subnet)
-	}
-	if gw, err := netip.ParseAddr(n.Gateway); err != nil || !sub.Contains(gw) {
-		return Errorf(ErrBadCommand, "network %s: gateway %q is not in %s", n.Spec.Name, n.Gateway, sub)
-	}
-	for _, o := range w.networks() {
-		if op, err := netip.ParsePrefix(o.Subnet); err == nil && op.Overlaps(sub) {
-			return Errorf(ErrAddrInUse, "subnet %s overlaps network %s (%s)", sub, o.Spec.Name, o.Subnet)
-		}
-		if o.VNI == n.VNI {
-			return Errorf(ErrAddrInUse, "VXLAN ID %d is network %s's", n.VNI, o.Spec.Name)
-		}
-	}
 	v := *n
+	if n.Subnet == "" {
+		// Made by a user: the allocator gives the addresses, though a
+		// subnet asked for must be free now.
+		v.Gateway, v.VNI = "", 0
+		if n.Spec.Subnet != "" {
+			if err := w.checkSubnet(n.ID, n.Spec.Name, n.Spec.Subnet, n.Spec.Gateway, 0); err != nil {
+				return err
+			}
+		}
+	} else if err := w.checkSubnet(n.ID, n.Spec.Name, n.Subnet, n.Gateway, n.VNI); err != nil {
+		return err
+	}
 	w.stamp(&v.Meta, true)
 	return w.insert(tableNetworks, &v)
+}
+
+// checkSubnet refuses a subnet that is malformed, has its gateway outside
+// it, or overlaps another network's (given or asked for), and a VXLAN ID
+// another network has.
+func (w *writer) checkSubnet(id, name, subnet, gateway string, vni uint32) error {
+	sub, err := netip.ParsePrefix(subnet)
+	if err != nil || !sub.Addr().Is4() || sub.Masked() != sub {
+		return Errorf(ErrBadCommand, "network %s: bad subnet %q", name, subnet)
+	}
+	if gw, err := netip.ParseAddr(gateway); gateway != "" && (err != nil || !sub.Contains(gw)) {
+		return Errorf(ErrBadCommand, "network %s: gateway %q is not in %s", name, gateway, sub)
+	}
+	for _, o := range w.networks() {
+		if o.ID == id {
+			continue
+		}
+		for _, os := range []string{o.Subnet, o.Spec.Subnet} {
+			if op, err := netip.ParsePrefix(os); err == nil && op.Overlaps(sub) {
+				return Errorf(ErrAddrInUse, "subnet %s overlaps network %s (%s)", sub, o.Spec.Name, os)
+			}
+		}
+		if vni != 0 && o.VNI == vni {
+			return Errorf(ErrAddrInUse, "VXLAN ID %d is network %s's", vni, o.Spec.Name)
+		}
+	}
+	return nil
+}
+
+// deleteNetwork removes a network no service uses; the default network
+// stays.
+func (w *writer) deleteNetwork(id string) error {
+	raw, _ := w.tx.First(tableNetworks, indexID, id)
+	if raw == nil {
+		return nil
+	}
+	n := raw.(*types.Network)
+	if n.Spec.Name == types.DefaultNetworkName {
+		return Errorf(ErrInUse, "network %s is the swarm's default network and cannot be removed", n.Spec.Name)
+	}
+	var users []string
+	it, err := w.tx.Get(tableServices, indexID)
+	if err != nil {
+		return err
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		s := raw.(*types.Service)
+		for _, a := range s.Spec.Networks {
+			if a.Target == id {
+				users = append(users, s.Spec.Name)
+				break
+			}
+		}
+	}
+	if len(users) > 0 {
+		return Errorf(ErrInUse, "network %s is in use by service(s) %s", n.Spec.Name, strings.Join(users, ", "))
+	}
+	return w.delete(tableNetworks, id)
 }
 
 func (w *writer) networks() []*types.Network {
@@ -73,6 +134,21 @@ func (w *writer) networks() []*types.Network {
 
 func (w *writer) allocate(a *NetworkAllocation) error {
 	switch {
+	case a.NetworkID != "":
+		raw, _ := w.tx.First(tableNetworks, indexID, a.NetworkID)
+		if raw == nil || raw.(*types.Network).Allocated() {
+			return nil
+		}
+		v := *raw.(*types.Network)
+		if err := w.checkSubnet(v.ID, v.Spec.Name, a.Subnet, a.Gateway, a.VNI); err != nil {
+			return err
+		}
+		if a.Gateway == "" || a.VNI == 0 {
+			return Errorf(ErrBadCommand, "network %s: an allocation needs a gateway and a VXLAN ID", v.Spec.Name)
+		}
+		v.Subnet, v.Gateway, v.VNI = a.Subnet, a.Gateway, a.VNI
+		w.stamp(&v.Meta, false)
+		return w.insert(tableNetworks, &v)
 	case a.TaskID != "":
 		t := w.task(a.TaskID)
 		if t == nil || !HoldsAddrs(t) {

@@ -31,7 +31,7 @@ var errorKinds = []struct {
 	kind error
 }{
 	{"conflict", ErrConflict}, {"name_in_use", ErrNameInUse}, {"not_found", ErrNotFound},
-	{"bad_command", ErrBadCommand}, {"exists", ErrExists}, {"addr_in_use", ErrAddrInUse},
+	{"bad_command", ErrBadCommand}, {"exists", ErrExists}, {"addr_in_use", ErrAddrInUse}, {"in_use", ErrInUse},
 }
 
 func recordOf(id string, index uint64, at time.Time, err error) RequestRecord {

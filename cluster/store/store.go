@@ -205,6 +205,8 @@ func (w *writer) apply(c *Change) error {
 		return w.deleteTask(c.DeleteTask)
 	case c.CreateNetwork != nil:
 		return w.createNetwork(c.CreateNetwork)
+	case c.DeleteNetwork != "":
+		return w.deleteNetwork(c.DeleteNetwork)
 	case c.Allocate != nil:
 		return w.allocate(c.Allocate)
 	}

@@ -26,6 +26,48 @@ type NetworkSpec struct {
 	Attachable bool `json:"Attachable,omitempty"`
 	// Ingress marks the network that carries the routing mesh.
 	Ingress bool `json:"Ingress,omitempty"`
+	// Subnet and Gateway, if set, are the addresses asked for; else the
+	// allocator picks from the swarm's address pools.
+	Subnet  string `json:"Subnet,omitempty"`
+	Gateway string `json:"Gateway,omitempty"`
+}
+
+// NetworkAttachmentConfig attaches a service's tasks to a network, as
+// Docker's: Target is the network's ID, Aliases more names for the
+// service on it.
+type NetworkAttachmentConfig struct {
+	Target  string   `json:"Target"`
+	Aliases []string `json:"Aliases,omitempty"`
+}
+
+// Allocated reports whether the allocator has given the network its
+// subnet and VXLAN ID.
+func (n *Network) Allocated() bool { return n.Subnet != "" && n.VNI != 0 }
+
+// ServiceNetworks lists the IDs of the networks a service's tasks join:
+// its own, or the default network; and the default network too, for the
+// routing mesh, when it publishes ports in ingress mode.
+func ServiceNetworks(s *ServiceSpec, defaultID string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	for _, n := range s.Networks {
+		add(n.Target)
+	}
+	if len(out) == 0 {
+		add(defaultID)
+	}
+	for _, p := range s.Ports {
+		if p.PublishMode != "host" {
+			add(defaultID)
+		}
+	}
+	return out
 }
 
 // DefaultNetworkName is the network of services created without

@@ -239,6 +239,9 @@ type ServiceSpec struct {
 	Ports     []PortConfig      `json:"Ports,omitempty"`
 	// Placement limits the nodes the tasks may run on (labels plugin).
 	Placement Placement `json:"Placement"`
+	// Networks are the networks the tasks join (by network ID, with extra
+	// names); none means the swarm's default network.
+	Networks []NetworkAttachmentConfig `json:"Networks,omitempty"`
 	// EndpointMode is how the service is found by name: "vip" (default)
 	// or "dnsrr" (dns plugin).
 	EndpointMode EndpointMode `json:"EndpointMode,omitempty"`

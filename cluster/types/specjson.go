@@ -24,6 +24,8 @@ type taskTemplateJSON struct {
 	ContainerSpec ContainerSpec `json:"ContainerSpec"`
 	RestartPolicy RestartPolicy `json:"RestartPolicy"`
 	Placement     *Placement    `json:"Placement,omitempty"`
+	// Networks are Docker's TaskTemplate.Networks.
+	Networks []NetworkAttachmentConfig `json:"Networks,omitempty"`
 }
 
 type modeJSON struct {
@@ -52,6 +54,7 @@ func (s ServiceSpec) MarshalJSON() ([]byte, error) {
 	if len(s.Placement.Constraints) > 0 {
 		out.TaskTemplate.Placement = &s.Placement
 	}
+	out.TaskTemplate.Networks = s.Networks
 	if len(s.Ports) > 0 || s.EndpointMode != "" {
 		out.EndpointSpec = &endpointJSON{Mode: s.EndpointMode, Ports: s.Ports}
 	}
@@ -116,6 +119,7 @@ func (in *specJSON) to(s *ServiceSpec) {
 		s.Mode = ModeReplicated
 		s.Replicas = in.Mode.Replicated.Replicas
 	}
+	s.Networks = in.TaskTemplate.Networks
 	if in.TaskTemplate.Placement != nil {
 		s.Placement = *in.TaskTemplate.Placement
 	}
