@@ -36,6 +36,7 @@ type Server struct {
 	Logger *slog.Logger
 
 	records atomic.Pointer[Records]
+	views   atomic.Pointer[Views]
 	rr      atomic.Uint32 // rotates multi-address answers
 	mu      sync.Mutex
 	servers []*mdns.Server
@@ -46,6 +47,49 @@ func Name(s string) string { return mdns.Fqdn(strings.ToLower(s)) }
 
 // SetRecords replaces the table; queries in flight see the old or the new.
 func (s *Server) SetRecords(r Records) { s.records.Store(&r) }
+
+// Views answer each client from tables of its own: a task sees the names
+// of the networks it is on, and only those.
+type Views struct {
+	// Tables are record tables by name (a network's ID, say).
+	Tables map[string]Records
+	// Clients names, by client IP address, the tables it sees, searched
+	// in order. A client not listed sees the SetRecords table.
+	Clients map[string][]string
+}
+
+// SetViews replaces the views, as SetRecords the table.
+func (s *Server) SetViews(v Views) { s.views.Store(&v) }
+
+// lookup finds a name's addresses for a client.
+func (s *Server) lookup(client net.Addr, name string) ([]net.IP, bool) {
+	if v := s.views.Load(); v != nil {
+		if tables, ok := v.Clients[hostOf(client)]; ok {
+			for _, t := range tables {
+				if ips, ok := v.Tables[t][name]; ok {
+					return ips, true
+				}
+			}
+			return nil, false
+		}
+	}
+	if p := s.records.Load(); p != nil {
+		ips, ok := (*p)[name]
+		return ips, ok
+	}
+	return nil, false
+}
+
+// hostOf is a client address's IP.
+func hostOf(a net.Addr) string {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.IP.String()
+	case *net.TCPAddr:
+		return a.IP.String()
+	}
+	return ""
+}
 
 // Start listens and serves in the background until Close.
 func (s *Server) Start(ctx context.Context) error {
@@ -131,11 +175,7 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		return
 	}
 	q := req.Question[0]
-	var table Records
-	if p := s.records.Load(); p != nil {
-		table = *p
-	}
-	ips, ok := table[strings.ToLower(q.Name)]
+	ips, ok := s.lookup(w.RemoteAddr(), strings.ToLower(q.Name))
 	if !ok {
 		s.forward(w, req)
 		return

@@ -43,6 +43,11 @@ type Executor interface {
 
 var _ Executor = (*executor.Docker)(nil)
 
+// Attacher makes the networks of a task exist on the node's engine.
+type Attacher interface {
+	Attach(ctx context.Context, t *types.Task) error
+}
+
 // Source hands the agent its assignments and takes its reports.
 type Source interface {
 	// Assignments returns the node's tasks now and a channel closed when
@@ -59,9 +64,9 @@ type Agent struct {
 	Source Source
 	Log    *slog.Logger
 	Now    func() time.Time
-	// NetReady, if set, is closed once the node's engine has the swarm's
-	// network: task containers are made only after.
-	NetReady <-chan struct{}
+	// Networks, if set, makes a task's networks exist on the engine
+	// before its container is made.
+	Networks Attacher
 
 	mu         sync.Mutex
 	local      map[string]types.TaskState // last state reported per task

@@ -69,10 +69,11 @@ func (a *Agent) spawn(ctx context.Context, taskID string, fn func(context.Contex
 }
 
 func (a *Agent) start(ctx context.Context, t *types.Task) {
-	if a.NetReady != nil {
-		select {
-		case <-a.NetReady:
-		case <-ctx.Done():
+	if a.Networks != nil {
+		if err := a.Networks.Attach(ctx, t); err != nil {
+			if ctx.Err() == nil {
+				a.report(t, types.TaskStatus{State: types.TaskRejected, Message: "preparing", Err: err.Error()})
+			}
 			return
 		}
 	}

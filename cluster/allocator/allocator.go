@@ -33,13 +33,31 @@ func Plan(view *store.ReadTx, newID func() string) ([]store.Change, error) {
 		}
 		return []store.Change{{CreateNetwork: n}}, nil
 	}
+	var out []store.Change
+	var errs []error
 	nets := map[string]*pool{}
-	for _, n := range view.Networks() {
+	all := view.Networks()
+	for _, n := range all {
+		if !n.Allocated() {
+			a, err := allocateNetwork(c, n, all)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			// Mark it taken for the next network of this plan.
+			all = append(all, &types.Network{ID: n.ID + "/planned", Subnet: a.Subnet, VNI: a.VNI})
+			out = append(out, store.Change{Allocate: a})
+			continue // its addresses once it is committed
+		}
 		p, err := newPool(n)
 		if err != nil {
 			return nil, err
 		}
 		nets[n.ID] = p
+	}
+	exists := map[string]bool{}
+	for _, n := range view.Networks() {
+		exists[n.ID] = true
 	}
 	tasks := view.Tasks()
 	services := view.Services()
@@ -61,8 +79,6 @@ func Plan(view *store.ReadTx, newID func() string) ([]store.Change, error) {
 			nets[a.NetworkID].take(a.Addr)
 		}
 	}
-	var out []store.Change
-	var errs []error
 	give := func(as []types.Attachment) ([]types.Attachment, bool) {
 		if types.Allocated(as) {
 			return as, false
@@ -73,8 +89,10 @@ func Plan(view *store.ReadTx, newID func() string) ([]store.Change, error) {
 			if a.Addr == "" {
 				p := nets[a.NetworkID]
 				if p == nil {
-					errs = append(errs, fmt.Errorf("allocator: network %s is gone", a.NetworkID))
-					return nil, false
+					if !exists[a.NetworkID] {
+						errs = append(errs, fmt.Errorf("allocator: network %s is gone", a.NetworkID))
+					}
+					return nil, false // or not allocated yet: later
 				}
 				addr, err := p.next()
 				if err != nil {
@@ -124,13 +142,48 @@ func Plan(view *store.ReadTx, newID func() string) ([]store.Change, error) {
 	return out, nil
 }
 
-// wantVIPs lists the networks a service has a virtual IP on: the default
-// network in vip mode, none in dnsrr mode.
+// wantVIPs lists the networks a service has a virtual IP on: each of its
+// networks in vip mode, none in dnsrr mode.
 func wantVIPs(s *types.Service, defaultID string) []string {
 	if s.Spec.EndpointMode == types.EndpointDNSRR {
 		return nil
 	}
-	return []string{defaultID}
+	return types.ServiceNetworks(&s.Spec, defaultID)
+}
+
+// allocateNetwork gives a network made by a user its subnet (the one it
+// asked for, or the next free one of the pools), gateway and VXLAN ID.
+func allocateNetwork(c *types.Cluster, n *types.Network, have []*types.Network) (*store.NetworkAllocation, error) {
+	var sub netip.Prefix
+	var err error
+	if n.Spec.Subnet != "" {
+		sub, err = netip.ParsePrefix(n.Spec.Subnet)
+		if err != nil {
+			return nil, fmt.Errorf("allocator: network %s asks for a bad subnet %q", n.Spec.Name, n.Spec.Subnet)
+		}
+	} else if sub, err = FreeSubnet(c.AddrPools(), c.SubnetBits(), others(have, n.ID)); err != nil {
+		return nil, fmt.Errorf("allocator: network %s: %w", n.Spec.Name, err)
+	}
+	gw := n.Spec.Gateway
+	if gw == "" {
+		gw = sub.Addr().Next().String()
+	}
+	return &store.NetworkAllocation{NetworkID: n.ID, Subnet: sub.String(), Gateway: gw, VNI: FreeVNI(have)}, nil
+}
+
+// others is have without network id; asked-for subnets count as taken.
+func others(have []*types.Network, id string) []*types.Network {
+	var out []*types.Network
+	for _, n := range have {
+		if n.ID == id {
+			continue
+		}
+		out = append(out, n)
+		if n.Spec.Subnet != "" {
+			out = append(out, &types.Network{Subnet: n.Spec.Subnet})
+		}
+	}
+	return out
 }
 
 // sameNetworks reports whether as has an address on exactly the networks
@@ -162,7 +215,7 @@ func keep(as []types.Attachment, want []string) []types.Attachment {
 // on it), with the first free VXLAN ID.
 func DefaultNetwork(c *types.Cluster, have []*types.Network, id string) (*types.Network, error) {
 	bits := min(c.SubnetBits(), types.DefaultNetworkMaxBits)
-	sub, err := FreeSubnet(c.AddrPools(), bits, have)
+	sub, err := FreeSubnet(c.AddrPools(), bits, others(have, ""))
 	if err != nil {
 		return nil, err
 	}

@@ -190,3 +190,35 @@ func TestFreeVNI(t *testing.T) {
 		t.Fatalf("FreeVNI(nil) = %d", v)
 	}
 }
+
+func TestAllocateUserNetworks(t *testing.T) {
+	b := newBed(t, &types.Cluster{ID: "c1"})
+	b.settle()
+	b.must(store.Change{CreateNetwork: &types.Network{ID: "u1", Spec: types.NetworkSpec{Name: "app"}}},
+		store.Change{CreateNetwork: &types.Network{ID: "u2", Spec: types.NetworkSpec{Name: "db", Subnet: "10.9.0.0/24", Gateway: "10.9.0.254"}}},
+		store.Change{CreateNetwork: &types.Network{ID: "u3", Spec: types.NetworkSpec{Name: "x"}}})
+	b.must(store.Change{CreateService: &types.Service{ID: "s1", Spec: types.ServiceSpec{Name: "web", EndpointMode: types.EndpointVIP,
+		Networks: []types.NetworkAttachmentConfig{{Target: "u1"}, {Target: "u2"}}}}},
+		store.Change{CreateTask: &types.Task{ID: "t1", ServiceID: "s1", DesiredState: types.TaskRunning,
+			Networks: []types.Attachment{{NetworkID: "u1"}, {NetworkID: "u2"}}}})
+	b.settle()
+	v := b.st.View()
+	u1, u2, u3 := v.Network("u1"), v.Network("u2"), v.Network("u3")
+	// The default network has 10.0.0.0/16, so the first free /24 is 10.1.0.0/24.
+	if u1.Subnet != "10.1.0.0/24" || u1.Gateway != "10.1.0.1" || u2.Subnet != "10.9.0.0/24" || u2.Gateway != "10.9.0.254" ||
+		u3.Subnet != "10.1.1.0/24" {
+		t.Fatalf("subnets %s %s %s (%s)", u1.Subnet, u2.Subnet, u3.Subnet, u2.Gateway)
+	}
+	vnis := map[uint32]bool{v.NetworkByName(types.DefaultNetworkName).VNI: true, u1.VNI: true, u2.VNI: true, u3.VNI: true}
+	if len(vnis) != 4 {
+		t.Fatalf("VXLAN IDs shared: %v", vnis)
+	}
+	task := v.Task("t1")
+	if a1, a2 := types.AddrOn(task.Networks, "u1"), types.AddrOn(task.Networks, "u2"); !strings.HasPrefix(a1, "10.1.0.") || !strings.HasPrefix(a2, "10.9.0.") {
+		t.Fatalf("task addresses %v", task.Networks)
+	}
+	vips := v.Service("s1").VirtualIPs
+	if len(vips) != 2 || types.AddrOn(vips, "u1") == "" || types.AddrOn(vips, "u2") == "" || vips[0].Bits != 24 {
+		t.Fatalf("VIPs %+v, want one per network", vips)
+	}
+}

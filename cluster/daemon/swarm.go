@@ -261,7 +261,9 @@ func (h *pluginHost) Logger() *slog.Logger { return h.log }
 func (h *pluginHost) IngressAddr() string  { return h.ingress }
 
 func (h *pluginHost) TaskNetwork() types.TaskNetwork { return h.exec.Network() }
-func (h *pluginHost) SetTaskDNS(servers []string)    { h.exec.SetDNS(servers) }
+func (h *pluginHost) SetTaskDNS(on bool)             { h.exec.SetDNS(on) }
+
+func (h *pluginHost) TaskNetworks() map[string]types.TaskNetwork { return h.exec.TaskNetworks() }
 
 // startPlane runs the node's share of the swarm's networks (package
 // netplane) from st, owned by the swarm's wait group.

@@ -52,10 +52,10 @@ type Docker struct {
 	nodeID string
 
 	mu        sync.Mutex
-	network   types.TaskNetwork // where new task containers go ("" = default bridge)
-	clusterID string            // the swarm the network belongs to
-	netSpec   types.Network     // the swarm network it carries
-	dns       []string          // their name servers (nil = engine default)
+	network   types.TaskNetwork       // the default network's ("" = none yet)
+	networks  map[string]localNetwork // the swarm networks on this engine, by ID
+	clusterID string                  // the swarm they belong to
+	dns       bool                    // tasks use their network's name server
 }
 
 // ErrContainerGone says a container no longer exists on the engine.
@@ -136,26 +136,37 @@ func (d *Docker) Create(ctx context.Context, t *types.Task) (string, error) {
 	grace := int(t.Spec.StopGracePeriod / time.Second)
 	cfg.StopTimeout = &grace
 	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}}
+	modern := !versions.LessThan(d.cli.ClientVersion(), "1.44")
+	eps, dns, err := d.taskEndpoints(t, modern)
+	if err != nil {
+		return "", err
+	}
 	var netCfg *network.NetworkingConfig
-	if tn, dns := d.hostNetworking(); tn.Name != "" {
-		host.NetworkMode = container.NetworkMode(tn.Name)
-		host.DNS = dns
-		if addr := types.AddrOn(t.Networks, tn.NetworkID); addr != "" {
-			// The leader's address, and the MAC every other host's
-			// overlay expects for it.
-			ep := &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: addr}}
-			mac := MACFor(addr)
-			if versions.LessThan(d.cli.ClientVersion(), "1.44") {
-				cfg.MacAddress = mac //nolint:staticcheck // the field older engines read
-			} else {
-				ep.MacAddress = mac
+	if len(eps) > 0 {
+		host.NetworkMode = container.NetworkMode(eps[0].name)
+		if dns {
+			host.DNS = []string{eps[0].gateway}
+		}
+		if eps[0].settings != nil {
+			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{eps[0].name: eps[0].settings}}
+			if !modern {
+				cfg.MacAddress = MACFor(t.Networks[0].Addr) //nolint:staticcheck // the field older engines read
 			}
-			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{tn.Name: ep}}
 		}
 	}
 	resp, err := d.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, t.ContainerName())
-	if errdefs.IsNotFound(err) && strings.Contains(err.Error(), "network") && host.NetworkMode != "" && d.recreateNetwork(ctx) {
+	if errdefs.IsNotFound(err) && strings.Contains(err.Error(), "network") && host.NetworkMode != "" && d.recreateNetworks(ctx, t) {
 		resp, err = d.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, t.ContainerName())
+	}
+	if err == nil {
+		// The other networks are joined before the start, each with its
+		// address (an engine older than API 1.44 derives the MAC from it).
+		for _, ep := range eps[min(1, len(eps)):] {
+			if cerr := d.cli.NetworkConnect(ctx, ep.name, resp.ID, ep.settings); cerr != nil && !errdefs.IsForbidden(cerr) {
+				_ = d.Remove(ctx, resp.ID)
+				return "", fmt.Errorf("connect to network %s: %w", ep.name, cerr)
+			}
+		}
 	}
 	if err != nil {
 		if errdefs.IsConflict(err) { // created before a restart of ours: adopt it

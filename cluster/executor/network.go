@@ -39,8 +39,14 @@ func (d *Docker) EnsureNetwork(ctx context.Context, clusterID string, n *types.N
 			Options: map[string]string{"com.docker.network.bridge.name": bridge,
 				"com.docker.network.driver.mtu": strconv.Itoa(OverlayMTU)},
 			Labels: map[string]string{types.LabelCluster: clusterID, types.LabelNetwork: n.ID}})
-		if err != nil && !errdefs.IsConflict(err) {
-			return types.TaskNetwork{}, fmt.Errorf("create task network %s: %w", name, err)
+		if err != nil {
+			// Another node of the swarm on this engine may have made it
+			// meanwhile (the engine then says the name, or the subnet, is
+			// taken): it is right if it has the swarm's subnet.
+			again, ierr := d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
+			if ierr != nil || !sameIPAM(again, n) {
+				return types.TaskNetwork{}, fmt.Errorf("create task network %s: %w", name, err)
+			}
 		}
 		res, err = d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
 	}
@@ -52,9 +58,46 @@ func (d *Docker) EnsureNetwork(ctx context.Context, clusterID string, n *types.N
 		out.Bridge = b
 	}
 	d.mu.Lock()
-	d.network, d.clusterID, d.netSpec = out, clusterID, *n
+	if d.networks == nil {
+		d.networks = map[string]localNetwork{}
+	}
+	d.networks[n.ID] = localNetwork{TaskNetwork: out, spec: *n}
+	d.clusterID = clusterID
+	if n.Spec.Name == types.DefaultNetworkName {
+		d.network = out
+	}
 	d.mu.Unlock()
 	return out, nil
+}
+
+// localNetwork is a swarm network as this engine has it.
+type localNetwork struct {
+	types.TaskNetwork
+	spec types.Network
+}
+
+// DropNetwork deletes the engine's network for swarm network n once no
+// container uses it (the engine refuses before: call again later).
+func (d *Docker) DropNetwork(ctx context.Context, clusterID string, n *types.Network) error {
+	name, _ := types.DockerNetworkName(clusterID, n)
+	if err := d.cli.NetworkRemove(ctx, name); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove task network %s: %w", name, err)
+	}
+	d.mu.Lock()
+	delete(d.networks, n.ID)
+	d.mu.Unlock()
+	return nil
+}
+
+// TaskNetworks returns the swarm networks this engine has, by network ID.
+func (d *Docker) TaskNetworks() map[string]types.TaskNetwork {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]types.TaskNetwork, len(d.networks))
+	for id, n := range d.networks {
+		out[id] = n.TaskNetwork
+	}
+	return out
 }
 
 // sameIPAM reports whether an engine network has n's subnet and gateway.
@@ -67,19 +110,19 @@ func sameIPAM(res network.Inspect, n *types.Network) bool {
 	return false
 }
 
-// Network returns the task network EnsureNetwork last made.
+// Network returns the engine's network of the swarm's default network.
 func (d *Docker) Network() types.TaskNetwork {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.network
 }
 
-// SetDNS sets the name servers new task containers use; nil leaves them
-// to the engine's default.
-func (d *Docker) SetDNS(servers []string) {
+// SetDNS says whether new task containers use the name server on their
+// first network's gateway (else the engine's default).
+func (d *Docker) SetDNS(on bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.dns = append([]string(nil), servers...)
+	d.dns = on
 }
 
 // RemoveNetwork deletes the swarm's task network if no container uses it
@@ -89,22 +132,60 @@ func (d *Docker) RemoveNetwork(ctx context.Context, clusterID string) {
 	_ = d.cli.NetworkRemove(ctx, name)
 }
 
-// recreateNetwork makes the task network again after someone removed it
-// from the engine; false if there is none to make.
-func (d *Docker) recreateNetwork(ctx context.Context) bool {
+// recreateNetworks makes the task's networks again after someone removed
+// them from the engine; false if there is none to make.
+func (d *Docker) recreateNetworks(ctx context.Context, t *types.Task) bool {
 	d.mu.Lock()
-	id, n := d.clusterID, d.netSpec
+	id := d.clusterID
+	var specs []types.Network
+	for _, a := range t.Networks {
+		if n, ok := d.networks[a.NetworkID]; ok {
+			specs = append(specs, n.spec)
+		}
+	}
 	d.mu.Unlock()
-	if id == "" {
+	if id == "" || len(specs) == 0 {
 		return false
 	}
-	_, err := d.EnsureNetwork(ctx, id, &n)
-	return err == nil
+	for i := range specs {
+		if _, err := d.EnsureNetwork(ctx, id, &specs[i]); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
-// hostNetworking returns the network mode and DNS servers for a new task.
-func (d *Docker) hostNetworking() (types.TaskNetwork, []string) {
+// endpoint is one network a new task container joins.
+type endpoint struct {
+	name     string
+	gateway  string
+	settings *network.EndpointSettings
+}
+
+// taskEndpoints returns the engine networks a new task joins, in the
+// task's order, each with the task's address and the MAC every other
+// host's overlay expects for it; a task with no network joins the
+// default one with an address of the engine's choosing. dns says whether
+// it uses the name server on its first network's gateway.
+func (d *Docker) taskEndpoints(t *types.Task, modern bool) (eps []endpoint, dns bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.network, append([]string(nil), d.dns...)
+	if len(t.Networks) == 0 {
+		if d.network.Name == "" {
+			return nil, d.dns, nil
+		}
+		return []endpoint{{name: d.network.Name, gateway: d.network.Gateway}}, d.dns, nil
+	}
+	for _, a := range t.Networks {
+		n, ok := d.networks[a.NetworkID]
+		if !ok {
+			return nil, false, fmt.Errorf("network %s is not on this host yet", a.NetworkID)
+		}
+		ep := &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: a.Addr}}
+		if modern {
+			ep.MacAddress = MACFor(a.Addr)
+		}
+		eps = append(eps, endpoint{name: n.Name, gateway: n.Gateway, settings: ep})
+	}
+	return eps, d.dns, nil
 }

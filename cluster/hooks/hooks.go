@@ -27,11 +27,16 @@ type Host interface {
 	Logger() *slog.Logger
 	// IngressAddr is the address published ports listen on ("" = all).
 	IngressAddr() string
-	// TaskNetwork is the bridge network this node's task containers join.
+	// TaskNetwork is the engine's network of the swarm's default network
+	// (the routing mesh's), on this node.
 	TaskNetwork() types.TaskNetwork
-	// SetTaskDNS sets the name servers of task containers made from now
-	// on (nil: the engine's default).
-	SetTaskDNS(servers []string)
+	// TaskNetworks are the engine's networks of every swarm network this
+	// node has, by network ID.
+	TaskNetworks() map[string]types.TaskNetwork
+	// SetTaskDNS says whether task containers made from now on use the
+	// name server on their first network's gateway (else the engine's
+	// default).
+	SetTaskDNS(on bool)
 }
 
 // NodeRunner runs on every node while it is in a swarm; it stops when ctx

@@ -13,9 +13,11 @@ import (
 	"sw/cluster/watch"
 )
 
-// Engine makes the engine's network for a swarm network (the executor).
+// Engine makes and drops the engine's network for a swarm network (the
+// executor).
 type Engine interface {
 	EnsureNetwork(ctx context.Context, clusterID string, n *types.Network) (types.TaskNetwork, error)
+	DropNetwork(ctx context.Context, clusterID string, n *types.Network) error
 }
 
 // Fabric is the host's kernel side of a network (see Kernel).
@@ -32,7 +34,9 @@ type Fabric interface {
 	Forget(ctx context.Context, bridge, addr string)
 }
 
-// Plane is one node's loop.
+// Plane is one node's loop. The swarm's default network (the routing
+// mesh's) is on every node; another network is on the nodes that run a
+// task on it, from the task's start (Attach) until no task there uses it.
 type Plane struct {
 	ClusterID, NodeID string
 	Store             *store.Store
@@ -44,6 +48,17 @@ type Plane struct {
 
 	readyOnce sync.Once
 	ready     chan struct{}
+
+	mu   sync.Mutex           // guards made; held across engine calls only
+	made map[string]localNet // the networks on this engine, by ID
+}
+
+// localNet is a network the plane made here, and what it last applied.
+type localNet struct {
+	net     *types.Network
+	bridge  string
+	applied string
+	synced  time.Time
 }
 
 // refreshEvery bounds how long kernel state changed behind sw's back
@@ -51,77 +66,221 @@ type Plane struct {
 const refreshEvery = 30 * time.Second
 
 // Ready is closed once the node's engine has the default network, so
-// that tasks and plugins that need it can start.
+// that plugins that need it can start.
 func (p *Plane) Ready() <-chan struct{} {
 	p.readyOnce.Do(func() { p.ready = make(chan struct{}) })
 	return p.ready
 }
 
-// Run keeps the node's network matching the committed state until ctx
-// ends, then takes back what it added outside the engine's network.
+// Attach makes every network of t exist on the engine, so that its
+// container can join them; it waits (bounded by ctx) for networks the
+// allocator has not given addresses yet.
+func (p *Plane) Attach(ctx context.Context, t *types.Task) error {
+	if len(t.Networks) == 0 { // made before the swarm had networks: the default one
+		select {
+		case <-p.Ready():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for _, a := range t.Networks {
+		for {
+			changed := p.Store.Changed()
+			n := p.Store.View().Network(a.NetworkID)
+			if n == nil {
+				return fmt.Errorf("netplane: network %s is gone", a.NetworkID)
+			}
+			if n.Allocated() {
+				if _, err := p.ensure(ctx, n); err != nil {
+					return err
+				}
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-changed:
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+// ensure makes network n exist on the engine and returns its bridge.
+func (p *Plane) ensure(ctx context.Context, n *types.Network) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ln, ok := p.made[n.ID]; ok {
+		return ln.bridge, nil
+	}
+	tn, err := p.Engine.EnsureNetwork(ctx, p.ClusterID, n)
+	if err != nil {
+		return "", err
+	}
+	if p.made == nil {
+		p.made = map[string]localNet{}
+	}
+	p.made[n.ID] = localNet{net: n, bridge: tn.Bridge}
+	return tn.Bridge, nil
+}
+
+// Run keeps the node's networks matching the committed state until ctx
+// ends, then takes back what it added outside the engine's networks.
 func (p *Plane) Run(ctx context.Context) {
 	p.Ready()
-	ready := p.ready
 	var (
-		made     string // the network ID the engine's network was made for
-		bridge   string
-		snat     string
-		report   hooks.ErrorOnce
-		lastSync time.Time
-		applied  string
+		snat, snatBridge string
+		report, ensure   hooks.ErrorOnce
 	)
 	defer func() {
 		if snat != "" {
-			p.Fabric.Forget(context.Background(), bridge, snat)
+			p.Fabric.Forget(context.Background(), snatBridge, snat)
 		}
 	}()
 	watch.Loop(ctx, p.Store, "netplane", p.Log, func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
 		def := view.NetworkByName(types.DefaultNetworkName)
-		if def == nil {
+		if def == nil || !def.Allocated() {
 			return time.Time{}, nil // the leader's allocator makes it
 		}
-		if made != def.ID {
-			tn, err := p.Engine.EnsureNetwork(ctx, p.ClusterID, def)
-			if err != nil {
-				report.Report(p.Log, "netplane: cannot make the task network", err)
-				return time.Now().Add(2 * time.Second), nil
-			}
-			made, bridge = def.ID, tn.Bridge
-			select {
-			case <-ready:
-			default:
-				close(ready)
+		needed := p.needed(view, def)
+		var errs []error
+		for _, n := range needed {
+			if _, err := p.ensure(ctx, n); err != nil {
+				errs = append(errs, err)
 			}
 		}
-		st := Want(view, def, p.NodeID, p.MACFor)
-		key := fmt.Sprint(st)
-		if key == applied && time.Since(lastSync) < refreshEvery {
-			return lastSync.Add(refreshEvery), nil
-		}
-		var err error
-		if st.Addr != "" {
-			err = p.Fabric.Bridge(bridge, st.Hold, st.BridgeMAC)
-			if err == nil && snat != st.Addr {
-				if snat != "" {
-					p.Fabric.Forget(ctx, bridge, snat)
-				}
-				if err = p.Fabric.SourceFor(ctx, bridge, st.Addr); err == nil {
-					snat = st.Addr
-				}
-			}
-		}
-		if err == nil {
-			err = p.Fabric.Overlay(def, bridge, st.Local, portOf(view), st.Peers)
-		}
-		report.Report(p.Log, "netplane: cannot program the overlay", err)
-		if err != nil {
+		ensure.Report(p.Log, "netplane: cannot make a task network", firstErr(errs))
+		if _, ok := p.madeNet(def.ID); !ok {
 			return time.Now().Add(2 * time.Second), nil
 		}
-		applied, lastSync = key, time.Now()
-		return lastSync.Add(refreshEvery), nil
+		select {
+		case <-p.ready:
+		default:
+			close(p.ready)
+		}
+		errs = errs[:0]
+		wake := time.Now().Add(refreshEvery)
+		for id, ln := range p.snapshot() {
+			n := view.Network(id)
+			if n == nil || !wanted(needed, id) {
+				if err := p.drop(ctx, view, ln); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			st := Want(view, n, p.NodeID, p.MACFor)
+			key := fmt.Sprint(st)
+			if key == ln.applied && time.Since(ln.synced) < refreshEvery {
+				wake = minTime(wake, ln.synced.Add(refreshEvery))
+				continue
+			}
+			err := p.Fabric.Bridge(ln.bridge, st.Hold, st.BridgeMAC)
+			if err == nil && id == def.ID && st.Addr != "" && snat != st.Addr {
+				if snat != "" {
+					p.Fabric.Forget(ctx, snatBridge, snat)
+				}
+				if err = p.Fabric.SourceFor(ctx, ln.bridge, st.Addr); err == nil {
+					snat, snatBridge = st.Addr, ln.bridge
+				}
+			}
+			if err == nil {
+				err = p.Fabric.Overlay(n, ln.bridge, st.Local, view.Cluster().VXLANPort(), st.Peers)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			p.record(id, key)
+		}
+		report.Report(p.Log, "netplane: cannot program the overlay", firstErr(errs))
+		if len(errs) > 0 {
+			return time.Now().Add(2 * time.Second), nil
+		}
+		return wake, nil
 	})
 }
 
-func portOf(view *store.ReadTx) int {
-	return view.Cluster().VXLANPort()
+// needed lists the networks this node must have: the default one, and
+// every allocated network of a task here that still holds its addresses.
+func (p *Plane) needed(view *store.ReadTx, def *types.Network) []*types.Network {
+	out := []*types.Network{def}
+	seen := map[string]bool{def.ID: true}
+	for _, t := range view.TasksOnNode(p.NodeID) {
+		if !store.HoldsAddrs(t) {
+			continue
+		}
+		for _, a := range t.Networks {
+			if n := view.Network(a.NetworkID); n != nil && n.Allocated() && !seen[n.ID] {
+				seen[n.ID] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// drop takes a network no task here needs off the host: its overlay
+// device, then the engine's network (refused while a container is still
+// on it: tried again at the next step).
+func (p *Plane) drop(ctx context.Context, view *store.ReadTx, ln localNet) error {
+	if err := p.Fabric.Overlay(ln.net, ln.bridge, "", view.Cluster().VXLANPort(), nil); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.Engine.DropNetwork(ctx, p.ClusterID, ln.net); err != nil {
+		return err
+	}
+	delete(p.made, ln.net.ID)
+	return nil
+}
+
+func (p *Plane) madeNet(id string) (localNet, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ln, ok := p.made[id]
+	return ln, ok
+}
+
+func (p *Plane) snapshot() map[string]localNet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]localNet, len(p.made))
+	for id, ln := range p.made {
+		out[id] = ln
+	}
+	return out
+}
+
+func (p *Plane) record(id, key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ln, ok := p.made[id]; ok {
+		ln.applied, ln.synced = key, time.Now()
+		p.made[id] = ln
+	}
+}
+
+func wanted(ns []*types.Network, id string) bool {
+	for _, n := range ns {
+		if n.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func firstErr(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs[0]
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

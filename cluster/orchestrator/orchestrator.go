@@ -38,7 +38,7 @@ func (o *Orchestrator) step(ctx context.Context, view *store.ReadTx) (time.Time,
 		in.HistoryLimit = c.TaskHistoryLimit
 	}
 	if n := view.NetworkByName(types.DefaultNetworkName); n != nil {
-		in.Networks = []string{n.ID}
+		in.DefaultNetwork = n.ID
 	}
 	plan := Reconcile(in)
 	if plan.Empty() {

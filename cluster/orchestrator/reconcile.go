@@ -124,9 +124,10 @@ type Input struct {
 	// constraints): a global service has no task on a node that fails
 	// them, and a task whose node stops passing them is moved.
 	Filters []hooks.NodeFilter
-	// Networks are the networks new tasks join (their addresses come
-	// later, from the allocator); none in tests that need no network.
-	Networks []string
+	// DefaultNetwork is the network of services that name none, and of
+	// the routing mesh; "" (tests that need no network) leaves such tasks
+	// without one. Addresses come later, from the allocator.
+	DefaultNetwork string
 }
 
 // Reconcile decides, for every service and for tasks whose service is

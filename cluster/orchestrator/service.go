@@ -274,7 +274,7 @@ func (r *reconciler) newTask(slotNum uint64, nodeID string, attempt uint64) *typ
 // attachments are a new task's networks, without addresses yet.
 func (r *reconciler) attachments() []types.Attachment {
 	var out []types.Attachment
-	for _, id := range r.in.Networks {
+	for _, id := range types.ServiceNetworks(&r.svc.Spec, r.in.DefaultNetwork) {
 		out = append(out, types.Attachment{NetworkID: id})
 	}
 	return out

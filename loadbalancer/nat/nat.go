@@ -50,6 +50,9 @@ type Rule struct {
 	InIface string
 	// Backends are "ip:port", or "ip" when Port is 0.
 	Backends []string
+	// Direct leaves the connections' source as it is (no masquerade):
+	// for clients whose replies come back through this host anyway.
+	Direct bool
 }
 
 // Runner runs an iptables command with stdin; tests replace it.
@@ -227,7 +230,9 @@ func Render(name string, owner Owner, rules []Rule) string {
 			continue
 		}
 		match := r.match()
-		fmt.Fprintf(&b, "-A %s %s -j MARK --set-xmark %s\n", name, match, masqMark)
+		if !r.Direct {
+			fmt.Fprintf(&b, "-A %s %s -j MARK --set-xmark %s\n", name, match, masqMark)
+		}
 		n := len(r.Backends)
 		for i, be := range r.Backends {
 			stat := ""

@@ -84,7 +84,7 @@ func TestRecordsAndRules(t *testing.T) {
 	propose(t, l,
 		store.Change{CreateService: service("s1", "web", types.EndpointVIP, "10.0.0.2")},
 		store.Change{CreateService: service("s2", "rr", types.EndpointDNSRR, "")},
-		store.Change{CreateNetwork: &types.Network{ID: "net1", Spec: types.NetworkSpec{Name: "n"}, Subnet: "10.0.0.0/16", Gateway: "10.0.0.1", VNI: 4096}},
+		store.Change{CreateNetwork: &types.Network{ID: "net1", Spec: types.NetworkSpec{Name: types.DefaultNetworkName}, Subnet: "10.0.0.0/16", Gateway: "10.0.0.1", VNI: 4096}},
 	)
 	// The VIP is the allocator's (the store drops one given at create).
 	propose(t, l, store.Change{Allocate: &store.NetworkAllocation{ServiceID: "s1", Attachments: []types.Attachment{{NetworkID: "net1", Addr: "10.0.0.2"}}}})

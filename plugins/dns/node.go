@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,13 +17,13 @@ import (
 	"sw/loadbalancer/nat"
 )
 
-// RunNode serves names on the task network's gateway (port 53, shared
-// with the other nodes of the swarm on this host), points new task
-// containers at it, and keeps the records and the VIP forwarding rules
-// matching the committed state until ctx ends.
+// RunNode serves names on the gateway of every swarm network this node
+// has (port 53, shared with the other nodes of the swarm on this host),
+// points new task containers at their first network's, and keeps the
+// records and the VIP forwarding rules matching the committed state
+// until ctx ends. Each task sees the names of its own networks.
 func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
-	tn := host.TaskNetwork()
-	if tn.Gateway == "" {
+	if host.TaskNetwork().Gateway == "" {
 		return fmt.Errorf("dns: this node has no task network")
 	}
 	chain := nat.NewChain(nat.ChainPrefix+"V-"+types.ShortID(host.NodeID()), nat.Self(), nat.Exec)
@@ -30,30 +31,81 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	if err := nat.Collect(ctx, nat.Exec, chain.Name(), nat.Alive); err != nil {
 		host.Logger().Warn("dns: cannot remove rules left by a dead daemon", "err", err)
 	}
-	// The VIPs work before their names resolve: the rules first, then
-	// the server.
-	var report hooks.ErrorOnce
-	report.Report(host.Logger(), "dns: cannot program virtual IPs", chain.Sync(ctx, VIPRules(host.Store().View(), tn.NetworkID, tn.Bridge)))
-	srv := &swdns.Server{Addr: net.JoinHostPort(tn.Gateway, "53"), Upstreams: upstreams(),
-		ReusePort: true, Logger: host.Logger()}
-	srv.SetRecords(Records(host.Store().View(), tn.NetworkID))
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	defer srv.Close()
-	host.SetTaskDNS([]string{tn.Gateway})
-	defer host.SetTaskDNS(nil)
-
-	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
-		srv.SetRecords(Records(view, tn.NetworkID))
-		err := chain.Sync(ctx, VIPRules(view, tn.NetworkID, tn.Bridge))
-		report.Report(host.Logger(), "dns: cannot program virtual IPs", err)
-		if err != nil {
-			return time.Now().Add(5 * time.Second), nil // retry, quietly
+	servers := map[string]*swdns.Server{} // by gateway address
+	defer func() {
+		for _, srv := range servers {
+			srv.Close()
 		}
-		return time.Now().Add(refreshEvery), nil // the rules' refresh
+	}()
+	host.SetTaskDNS(true)
+	defer host.SetTaskDNS(false)
+	var report, serveReport hooks.ErrorOnce
+	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
+		local := host.TaskNetworks()
+		// The VIPs work before their names resolve: the rules first.
+		var rules []nat.Rule
+		for id, tn := range local {
+			rules = append(rules, VIPRules(view, id, tn.Bridge)...)
+		}
+		err := chain.Sync(ctx, rules)
+		report.Report(host.Logger(), "dns: cannot program virtual IPs", err)
+		views := Views(view)
+		serveReport.Report(host.Logger(), "dns: cannot serve names", serve(ctx, host, servers, local, views))
+		wake := time.Now().Add(refreshEvery) // the rules' refresh
+		if err != nil {
+			wake = time.Now().Add(5 * time.Second) // retry, quietly
+		}
+		if missingNetwork(view, host.NodeID(), local) {
+			wake = time.Now().Add(500 * time.Millisecond) // a network coming up here
+		}
+		return wake, nil
 	})
 	return nil
+}
+
+// serve keeps a server on the gateway of each local network, all with
+// the same views, and closes those of networks gone.
+func serve(ctx context.Context, host hooks.Host, servers map[string]*swdns.Server, local map[string]types.TaskNetwork, views swdns.Views) error {
+	want := map[string]bool{}
+	var errs []error
+	for _, tn := range local {
+		if tn.Gateway == "" {
+			continue
+		}
+		want[tn.Gateway] = true
+		srv := servers[tn.Gateway]
+		if srv == nil {
+			srv = &swdns.Server{Addr: net.JoinHostPort(tn.Gateway, "53"), Upstreams: upstreams(),
+				ReusePort: true, Logger: host.Logger()}
+			srv.SetViews(views)
+			if err := srv.Start(ctx); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			servers[tn.Gateway] = srv
+		}
+		srv.SetViews(views)
+	}
+	for gw, srv := range servers {
+		if !want[gw] {
+			srv.Close()
+			delete(servers, gw)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// missingNetwork reports whether a task of this node is on a network the
+// engine does not have yet.
+func missingNetwork(view *store.ReadTx, nodeID string, local map[string]types.TaskNetwork) bool {
+	for _, t := range view.TasksOnNode(nodeID) {
+		for _, a := range t.Networks {
+			if _, ok := local[a.NetworkID]; !ok && t.DesiredState == types.TaskRunning {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // refreshEvery is how often rules removed behind sw's back are restored.

@@ -53,6 +53,10 @@ func held(want map[loadbalancer.Frontend][]string, open []loadbalancer.Frontend)
 // ingress mode; in host mode only this node's, and only while it has some.
 func Frontends(view *store.ReadTx, ingressAddr, nodeID string) map[loadbalancer.Frontend][]string {
 	want := map[loadbalancer.Frontend][]string{}
+	mesh := ""
+	if n := view.NetworkByName(types.DefaultNetworkName); n != nil {
+		mesh = n.ID
+	}
 	for _, svc := range view.Services() {
 		if len(svc.Spec.Ports) == 0 {
 			continue
@@ -65,7 +69,13 @@ func Frontends(view *store.ReadTx, ingressAddr, nodeID string) map[loadbalancer.
 			backends := []string{}
 			for _, t := range tasks {
 				if t.Serving() && (!hostMode || t.NodeID == nodeID) {
-					backends = append(backends, net.JoinHostPort(t.Status.Addr, strconv.Itoa(int(port.TargetPort))))
+					// The task's address on the mesh's network, which
+					// every host reaches.
+					addr := types.AddrOn(t.Networks, mesh)
+					if addr == "" {
+						addr = t.Status.Addr
+					}
+					backends = append(backends, net.JoinHostPort(addr, strconv.Itoa(int(port.TargetPort))))
 				}
 			}
 			if hostMode && len(backends) == 0 {
