@@ -57,7 +57,7 @@ func TestWant(t *testing.T) {
 	got := Want(st.View(), net, "a", mac)
 	want := State{Addr: "10.0.0.3", Hold: []string{"10.0.0.2", "10.0.0.3", "10.0.0.6"}, BridgeMAC: mac("10.0.0.3"), // a has the lowest ID of e1
 		Local: "198.18.0.11", Peers: []Peer{
-			{IP: "10.0.0.4", MAC: mac("10.0.0.4"), VTEP: "198.18.0.12"},  // c's own address
+			{IP: "10.0.0.4", MAC: mac("10.0.0.4"), VTEP: "198.18.0.12"},   // c's own address
 			{IP: "10.0.0.12", MAC: mac("10.0.0.12"), VTEP: "198.18.0.12"}, // c's task; not b's (same engine), not d's (down), not the failed one
 		}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -49,7 +49,7 @@ type Plane struct {
 	readyOnce sync.Once
 	ready     chan struct{}
 
-	mu   sync.Mutex           // guards made; held across engine calls only
+	mu   sync.Mutex          // guards made; held across engine calls only
 	made map[string]localNet // the networks on this engine, by ID
 }
 
