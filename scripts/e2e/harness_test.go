@@ -68,6 +68,7 @@ func run(m *testing.M) int {
 	defer up.Close()
 	started := time.Now()
 	defer removeTaskNetworks(started)
+	defer testbedDown() // the multi-host bed, if a test brought it up
 	return m.Run()
 }
 
@@ -106,6 +107,10 @@ type node struct {
 	args []string
 	// pool is the address pool a swarm this node inits gets.
 	pool string
+	// netns and engine, for a node on a test bed host (testbed_test.go):
+	// the daemon runs in that network namespace, against that engine
+	// (DOCKER_HOST); empty for the local engine in the root namespace.
+	netns, engine string
 }
 
 // nextPool numbers the /20s of 10.0.0.0/8 handed to the nodes of this
@@ -149,6 +154,10 @@ func (n *node) start() {
 	n.log = &syncBuffer{}
 	n.cmd = exec.Command(swBin, append([]string{"-H", "unix://" + n.sock, "daemon", "--data-dir", filepath.Join(n.dir, "data"),
 		"--hostname", n.name, "--ingress-addr", n.ip}, n.args...)...)
+	if n.netns != "" {
+		n.cmd = exec.Command("nsenter", append([]string{"--net=" + n.netns, "--"}, n.cmd.Args...)...)
+		n.cmd.Env = append(os.Environ(), "DOCKER_HOST="+n.engine, "SW_DNS_UPSTREAM="+bedDNSUpstream)
+	}
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatalf("starting daemon: %v", err)
@@ -180,9 +189,9 @@ func (n *node) cleanup() {
 		}
 	}
 	if n.id != "" {
-		ids := dockerOut(n.t, "ps", "-aq", "--filter", "label=com.sw.node.id="+n.id)
+		ids := n.dockerOut("ps", "-aq", "--filter", "label=com.sw.node.id="+n.id)
 		if ids != "" {
-			_ = exec.Command("docker", append([]string{"rm", "-f"}, strings.Fields(ids)...)...).Run()
+			_ = n.docker(append([]string{"rm", "-f"}, strings.Fields(ids)...)...).Run()
 		}
 	}
 	n.removeTaskNetwork()
@@ -203,7 +212,27 @@ func (n *node) removeTaskNetwork() {
 	if json.Unmarshal(b, &id) != nil || len(id.ClusterID) < 12 {
 		return
 	}
-	_ = exec.Command("docker", "network", "rm", "sw_"+id.ClusterID[:12]).Run()
+	_ = n.docker("network", "rm", "sw_"+id.ClusterID[:12]).Run()
+}
+
+// docker is a docker command against the node's engine.
+func (n *node) docker(args ...string) *exec.Cmd {
+	cmd := exec.Command("docker", args...)
+	if n.engine != "" {
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+n.engine)
+	}
+	return cmd
+}
+
+// dockerOut runs docker against the node's engine; it fails the test
+// unless that succeeds, and returns the output.
+func (n *node) dockerOut(args ...string) string {
+	n.t.Helper()
+	out, err := n.docker(args...).CombinedOutput()
+	if err != nil {
+		n.t.Fatalf("docker %v (engine %s): %v\n%s", args, n.engine, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // result is one CLI run.
@@ -282,7 +311,7 @@ func (n *node) containers(all bool) map[string]string {
 		args = append(args, "-a")
 	}
 	out := map[string]string{}
-	for _, line := range strings.Split(dockerOut(n.t, args...), "\n") {
+	for _, line := range strings.Split(n.dockerOut(args...), "\n") {
 		if f := strings.Fields(line); len(f) == 2 {
 			out[f[0]] = f[1]
 		}
