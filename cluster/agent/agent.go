@@ -43,6 +43,15 @@ type Executor interface {
 
 var _ Executor = (*executor.Docker)(nil)
 
+// onNode is err's message, naming this node's host when known: what one
+// host lacks, another may have.
+func (a *Agent) onNode(err error) string {
+	if a.Hostname == "" {
+		return err.Error()
+	}
+	return fmt.Sprintf("%v (on node %s)", err, a.Hostname)
+}
+
 // Attacher makes the networks of a task exist on the node's engine.
 type Attacher interface {
 	Attach(ctx context.Context, t *types.Task) error
@@ -64,6 +73,9 @@ type Agent struct {
 	Source Source
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Hostname names the node in errors that are the host's own (an
+	// image this host cannot get).
+	Hostname string
 	// Networks, if set, makes a task's networks exist on the engine
 	// before its container is made.
 	Networks Attacher

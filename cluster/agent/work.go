@@ -72,7 +72,7 @@ func (a *Agent) start(ctx context.Context, t *types.Task) {
 	if a.Networks != nil {
 		if err := a.Networks.Attach(ctx, t); err != nil {
 			if ctx.Err() == nil {
-				a.report(t, types.TaskStatus{State: types.TaskRejected, Message: "preparing", Err: err.Error()})
+				a.report(t, types.TaskStatus{State: types.TaskRejected, Message: "preparing", Err: a.onNode(err)})
 			}
 			return
 		}
@@ -80,7 +80,7 @@ func (a *Agent) start(ctx context.Context, t *types.Task) {
 	a.report(t, types.TaskStatus{State: types.TaskAccepted, Message: "accepted"})
 	a.report(t, types.TaskStatus{State: types.TaskPreparing, Message: "preparing"})
 	if err := a.Exec.Prepare(ctx, t); err != nil {
-		a.report(t, types.TaskStatus{State: types.TaskRejected, Message: "preparing", Err: err.Error()})
+		a.report(t, types.TaskStatus{State: types.TaskRejected, Message: "preparing", Err: a.onNode(err)})
 		return
 	}
 	a.mu.Lock()

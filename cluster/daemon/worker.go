@@ -44,7 +44,8 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, sw.remote.Managers) }()
 	go func() {
 		defer sw.wg.Done()
-		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log, Source: sw.remote, Networks: plane}
+		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log, Source: sw.remote, Networks: plane,
+			Hostname: d.cfg.Hostname}
 		a.Run(ctx)
 	}()
 	return nil
