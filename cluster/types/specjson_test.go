@@ -65,7 +65,7 @@ func TestUnmarshalStrictJSON(t *testing.T) {
 		name, in, want string
 	}{
 		{"top level", `{"Name":"x","Replicas":3}`, `unknown field "Replicas"`},
-		{"task template", `{"TaskTemplate":{"Networks":[]}}`, `unknown field "Networks"`},
+		{"task template", `{"TaskTemplate":{"LogDriver":{}}}`, `unknown field "LogDriver"`},
 		{"container spec", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","User":"root"}}}`, `unknown field "User"`},
 		{"health check", `{"TaskTemplate":{"ContainerSpec":{"Healthcheck":{"Every":1}}}}`, `unknown field "Every"`},
 		{"restart policy", `{"TaskTemplate":{"RestartPolicy":{"Window":1}}}`, `unknown field "Window"`},
@@ -111,7 +111,7 @@ func orNull(s string) string {
 // The lenient decoder (the Raft log's) skips what it does not know, so
 // entries written by other versions stay readable.
 func TestUnmarshalJSONLenient(t *testing.T) {
-	in := `{"Name":"x","Future":1,"TaskTemplate":{"ContainerSpec":{"Image":"y","User":"root"},"Networks":[]},` +
+	in := `{"Name":"x","Future":1,"TaskTemplate":{"ContainerSpec":{"Image":"y","User":"root"},"LogDriver":{}},` +
 		`"Mode":{"Replicated":{"Replicas":2,"Max":1}}}`
 	var s ServiceSpec
 	if err := json.Unmarshal([]byte(in), &s); err != nil {
