@@ -271,7 +271,23 @@ func serviceLogs(c *cli.Context) error {
 	} else if err != nil {
 		return err
 	}
-	return cl.Logs(c.Context, q, c.App.Writer)
+	// The logs of a task that could not be read (its node is down, say)
+	// are a warning on stderr, as Docker's, and exit 1 once the others
+	// have ended.
+	sp := &api.LogSplitter{Out: c.App.Writer, OnError: func(msg string) {
+		fmt.Fprintf(c.App.ErrWriter, "error from daemon in stream: Error grabbing logs: %s\n", msg)
+	}}
+	err = cl.Logs(c.Context, q, sp)
+	if ferr := sp.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if sp.Errors() > 0 {
+		return cli.Exit("", 1)
+	}
+	return nil
 }
 
 func parseUint(s, what string) (uint64, error) {

@@ -257,7 +257,9 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 			if t.Status.ContainerID == "" {
 				return
 			}
-			_ = s.backend.Logs(r.Context(), t, follow, q.Get("tail"), fw)
+			if err := s.backend.Logs(r.Context(), t, follow, q.Get("tail"), fw); err != nil && r.Context().Err() == nil {
+				_ = writeLogError(fw, err.Error())
+			}
 		}()
 	}
 	for range tasks {

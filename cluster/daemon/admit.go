@@ -66,7 +66,7 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 	}
 	n := &types.Node{ID: types.NewID(), Hostname: req.Hostname, Role: role, Availability: types.AvailabilityActive,
 		State: types.NodeReady, Addr: hostOf(req.AdvertiseAddr), EngineVersion: req.EngineVersion, OS: req.OS, Arch: req.Arch,
-		DataAddr: req.DataPathAddr, EngineID: req.EngineID}
+		DataAddr: req.DataPathAddr, EngineID: req.EngineID, PeerAddr: req.AdvertiseAddr}
 	if req.DataPathAddr != "" && net.ParseIP(req.DataPathAddr).To4() == nil {
 		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: fmt.Sprintf("invalid data path address %q: want an IPv4 address", req.DataPathAddr), Code: codeBadRequest})
 		return

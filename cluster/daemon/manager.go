@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -25,11 +24,8 @@ import (
 // plugins.
 func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions) error {
 	sw.store = store.New()
-	serverConf := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		m := sw.tls.Load()
-		return pki.ServerTLS(m.ca, m.cert, false, sw.refuseRemoved), nil
-	}}
-	mux, err := peer.Listen(sw.id.ListenAddr, serverConf, sw.authorizePeer, d.log)
+	// No client certificate required: joining nodes have none yet.
+	mux, err := peer.Listen(sw.id.ListenAddr, sw.peerServerTLS(false), sw.authorizePeer, d.log)
 	if err != nil {
 		return err
 	}
@@ -268,7 +264,8 @@ func (d *Daemon) nodeRecord(id *identity) *types.Node {
 	goos, arch := platform()
 	n := &types.Node{ID: id.NodeID, Hostname: d.cfg.Hostname, Role: types.NodeRole(id.Role),
 		Availability: types.AvailabilityActive, State: types.NodeReady, Addr: hostOf(id.AdvertiseAddr),
-		EngineVersion: d.engine, OS: goos, Arch: arch, DataAddr: id.DataPathAddr, EngineID: d.engineID}
+		EngineVersion: d.engine, OS: goos, Arch: arch, DataAddr: id.DataPathAddr, EngineID: d.engineID,
+		PeerAddr: id.AdvertiseAddr}
 	if id.isManager() {
 		n.ManagerAddr = id.AdvertiseAddr
 	}

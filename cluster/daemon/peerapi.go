@@ -20,10 +20,12 @@ import (
 	"sw/cluster/types"
 )
 
-// peerServer is a manager's peer API: joins, Raft membership, forwarded
-// writes, and the dispatcher's sessions and status reports.
+// peerServer is a node's peer API: on a manager joins, Raft membership,
+// forwarded writes, the dispatcher's sessions and status reports, and
+// task logs; on a worker task logs only.
 type peerServer struct {
 	http *http.Server
+	done chan struct{} // closed when Serve has returned
 }
 
 func (p *peerServer) close() {
@@ -32,6 +34,22 @@ func (p *peerServer) close() {
 	if p.http.Shutdown(ctx) != nil {
 		_ = p.http.Close() // cut long polls still open: their callers retry elsewhere
 	}
+	<-p.done
+}
+
+// servePeerMux serves h on a peer mux's API listener until close;
+// requests end with ctx.
+func servePeerMux(ctx context.Context, ln net.Listener, h http.Handler) *peerServer {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		// A kept-alive connection is judged again at every request, but
+		// its handshake (the CA and removed checks) only once: idle ones go.
+		IdleTimeout: 90 * time.Second,
+		// Requests end with the swarm runtime, so a session held open on a
+		// stopping manager returns at once.
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	p := &peerServer{http: srv, done: make(chan struct{})}
+	go func() { defer close(p.done); _ = srv.Serve(ln) }()
+	return p
 }
 
 // servePeers starts the peer API on the mux's API listener.
@@ -46,15 +64,9 @@ func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
 	mux.HandleFunc("POST "+peer.PathRenew, h.nodeOnly(h.renew))
 	mux.HandleFunc("POST "+peer.PathLeave, h.managerOnly(h.leave))
 	mux.HandleFunc("GET "+peer.PathReadIndex, h.managerOnly(h.readIndex))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		// A kept-alive connection is judged again at every request, but
-		// its handshake (the CA and removed checks) only once: idle ones go.
-		IdleTimeout: 90 * time.Second,
-		// Requests end with the swarm runtime, so a session held open on a
-		// stopping manager returns at once.
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	go func() { _ = srv.Serve(sw.mux.Listener(peer.KindAPI)) }()
-	return &peerServer{http: srv}
+	logs := &logsServer{d: d, self: sw.id.NodeID, view: sw.store.View}
+	mux.HandleFunc("GET "+peer.PathLogs, h.managerOnly(logs.serve))
+	return servePeerMux(ctx, sw.mux.Listener(peer.KindAPI), mux)
 }
 
 type peerHandlers struct {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/pkg/stdcopy"
-
 	"sw/cluster/api"
 	"sw/cluster/spec"
 	"sw/cluster/store"
@@ -119,18 +117,21 @@ func (d *Daemon) propose(ctx context.Context, sw *swarm, changes ...store.Change
 }
 
 // Logs writes a task container's log lines, each prefixed as Docker's
-// service logs are: "<service>.<slot>.<task id>@<node>    | ".
+// service logs are: "<service>.<slot>.<task id>@<node>    | ". A task of
+// this node is read from the local engine, any other from its node
+// (remoteLogs, logs.go). An error names the task and its node.
 func (d *Daemon) Logs(ctx context.Context, t *types.Task, follow bool, tail string, w io.Writer) error {
-	rc, err := d.exec.Logs(ctx, t.Status.ContainerID, follow, tail)
-	if err != nil {
-		return err
+	host := d.hostnameOf(t.NodeID)
+	var err error
+	if sw, cerr := d.current(); cerr == nil && t.NodeID != sw.id.NodeID {
+		err = d.remoteLogs(ctx, sw, t, follow, tail, w)
+	} else {
+		err = d.localLogs(ctx, t, host, follow, tail, w)
 	}
-	defer rc.Close()
-	prefix := fmt.Sprintf("%s.%s@%s    | ", t.Name(), t.ID[:12], d.hostnameOf(t.NodeID))
-	pw := &prefixWriter{prefix: prefix, w: w}
-	_, err = stdcopy.StdCopy(pw, pw, rc)
-	pw.flush()
-	return err
+	if err != nil {
+		return fmt.Errorf("task %s on node %s: %w", logName(t), host, err)
+	}
+	return nil
 }
 
 func (d *Daemon) hostnameOf(nodeID string) string {

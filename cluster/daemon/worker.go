@@ -26,7 +26,8 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 		}
 	}
 	plane := d.startPlane(ctx, sw, mirror)
-	sw.wg.Add(4)
+	sw.wg.Add(5)
+	go func() { defer sw.wg.Done(); d.serveWorkerPeers(ctx, sw, mirror) }()
 	go func() { defer sw.wg.Done(); d.certLoop(ctx, sw) }()
 	go func() {
 		// Plugins on a worker see a read-only mirror fed by the session.

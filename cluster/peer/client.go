@@ -90,5 +90,32 @@ func (c *Client) Do(ctx context.Context, addr, method, path string, q url.Values
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
+// Stream calls GET path on the peer at addr (host:port) and returns the
+// body of its answer to read as it comes, until it ends or ctx does; the
+// caller closes it. An answer that is not a success is an *Error.
+func (c *Client) Stream(ctx context.Context, addr, path string, q url.Values) (io.ReadCloser, error) {
+	u := "https://" + addr + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("peer %s: %w", addr, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var e ErrorBody
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e) != nil || e.Message == "" {
+			e.Message = fmt.Sprintf("peer %s: %s", addr, resp.Status)
+		}
+		return nil, &Error{Status: resp.StatusCode, Message: e.Message, Code: e.Code}
+	}
+	return resp.Body, nil
+}
+
 // CloseIdle drops idle connections (after a certificate change).
 func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }

@@ -1,11 +1,13 @@
 package peer
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"testing"
@@ -71,6 +73,16 @@ func testHandler() http.Handler {
 	})
 	mux.HandleFunc("/garbage", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("{not json"))
+	})
+	mux.HandleFunc("/lines", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		for i := 1; i <= 3; i++ {
+			fmt.Fprintf(w, "line %d\n", i)
+			w.(http.Flusher).Flush()
+		}
+		if r.URL.Query().Get("follow") == "1" {
+			<-r.Context().Done()
+		}
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -283,4 +295,83 @@ func TestJoinClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClientStream: Stream hands over the body as it comes (a followed
+// stream's lines arrive before it ends, and it ends with the caller's
+// context); a failed answer is a peer Error, a dead peer a transport
+// error.
+func TestClientStream(t *testing.T) {
+	p := newTestPKI(t, "c1")
+	m := startMux(t, p)
+	serveAPI(t, m, testHandler())
+	c := NewClient(p.dialer(p.manager))
+	defer c.CloseIdle()
+	addr := m.Addr().String()
+
+	cases := []struct {
+		name       string
+		addr, path string
+		q          url.Values
+		wantStatus int // a peer Error with this status; 0: success, -1: a transport error
+		wantBody   string
+	}{
+		{"whole body", addr, "/lines", nil, 0, "line 1\nline 2\nline 3\n"},
+		{"failed answer", addr, "/fail", url.Values{"status": {"404"}, "msg": {"no such task"}, "code": {"not_found"}}, 404, ""},
+		{"not json failure", addr, "/plain", nil, 502, ""},
+		{"nothing listens", deadAddr(t), "/lines", nil, -1, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := c.Stream(testCtx(t), tc.addr, tc.path, tc.q)
+			var pe *Error
+			switch {
+			case tc.wantStatus == 0:
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rc.Close()
+				b, err := io.ReadAll(rc)
+				if err != nil || string(b) != tc.wantBody {
+					t.Fatalf("body %q, %v; want %q", b, err, tc.wantBody)
+				}
+			case tc.wantStatus > 0:
+				if !errors.As(err, &pe) || pe.Status != tc.wantStatus {
+					t.Fatalf("err = %v, want a peer Error with status %d", err, tc.wantStatus)
+				}
+			default:
+				if err == nil || errors.As(err, &pe) {
+					t.Fatalf("err = %v, want a transport error", err)
+				}
+			}
+		})
+	}
+
+	t.Run("followed stream ends with the context", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		rc, err := c.Stream(ctx, addr, "/lines", url.Values{"follow": {"1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		br := bufio.NewReader(rc)
+		for i := 1; i <= 3; i++ {
+			l, err := br.ReadString('\n')
+			if err != nil || l != fmt.Sprintf("line %d\n", i) {
+				t.Fatalf("line %d: %q, %v", i, l, err)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { _, err := br.ReadString('\n'); done <- err }()
+		cancel()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatal("read more after the context ended")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the stream outlived its context")
+		}
+	})
 }

@@ -16,6 +16,10 @@ const (
 	PathLeave    = "/peer/leave"
 	// PathReadIndex asks the leader for its read index.
 	PathReadIndex = "/peer/read-index"
+	// PathLogs streams the log of a task that runs on the serving node
+	// (?task=ID&follow=1&tail=N), as prefixed text lines. Every node
+	// serves it, workers too, to managers only.
+	PathLogs = "/peer/logs"
 )
 
 // JoinRequest is what a joining node sends, with only the join token to

@@ -77,6 +77,35 @@ func ClientTLS(ca *x509.Certificate, cert *tls.Certificate, checks ...Check) *tl
 	return cfg
 }
 
+// NodeClientTLS returns the TLS configuration of a node dialling one
+// given node, manager or worker (a manager reading the logs of a task on
+// another node): as ClientTLS, but the server must be node nodeID, of
+// either role. ServerName is nodeID, a DNS SAN that every node
+// certificate carries, and the certificate's CN must be nodeID too. If
+// cert is given, the server must also belong to its cluster. Every check
+// must pass. ca must not be nil.
+func NodeClientTLS(ca *x509.Certificate, cert *tls.Certificate, nodeID string, checks ...Check) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		RootCAs:    certPool(ca),
+		ServerName: nodeID,
+	}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	cluster := localCluster(cert)
+	pinned := func(id NodeIdentity) error {
+		if id.NodeID != nodeID {
+			return fmt.Errorf("pki: the peer is node %s, not %s", id.NodeID, nodeID)
+		}
+		return nil
+	}
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		return checkPeer(cs.VerifiedChains, false, cluster, append([]Check{pinned}, checks...))
+	}
+	return cfg
+}
+
 // JoinTLS returns the TLS configuration of a node joining with tok, which
 // has no CA yet: the server's chain is checked with VerifyCADigest, so the
 // handshake fails (before the token's secret is sent) unless the server

@@ -146,6 +146,11 @@ type Node struct {
 	Arch          string            `json:"Arch"`
 	// ManagerAddr is the Raft/control address of a manager.
 	ManagerAddr string `json:"ManagerAddr,omitempty"`
+	// PeerAddr is the node's advertised control address (host:port),
+	// whatever its role: where its peer listener answers (on a worker,
+	// only the logs of its tasks, to managers). "" on records from before
+	// it was kept: Addr and the default port then.
+	PeerAddr string `json:"PeerAddr,omitempty"`
 	// DataAddr is where the node's overlay traffic (VXLAN) arrives; "" =
 	// Addr.
 	DataAddr string `json:"DataAddr,omitempty"`
