@@ -317,11 +317,7 @@ func managerIn(v *store.ReadTx, id pki.NodeIdentity) error {
 // viewManagerOnly admits callers that managerIn admits in view().
 func viewManagerOnly(view func() *store.ReadTx, next func(http.ResponseWriter, *http.Request, pki.NodeIdentity)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var id pki.NodeIdentity
-		ok := false
-		if r.TLS != nil {
-			id, ok = pki.IdentityFromConnState(*r.TLS)
-		}
+		id, ok := callerOf(r)
 		if !ok {
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a manager certificate is required", Code: codeForbidden})
 			return

@@ -88,11 +88,7 @@ type identityKey struct{}
 // the swarm (see knownAs).
 func (h *peerHandlers) nodeOnly(next func(http.ResponseWriter, *http.Request, pki.NodeIdentity)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var id pki.NodeIdentity
-		ok := false
-		if r.TLS != nil {
-			id, ok = pki.IdentityFromConnState(*r.TLS)
-		}
+		id, ok := callerOf(r)
 		if !ok {
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: codeForbidden})
 			return
@@ -105,16 +101,20 @@ func (h *peerHandlers) nodeOnly(next func(http.ResponseWriter, *http.Request, pk
 	}
 }
 
+// callerOf is the node identity in a request's client certificate.
+func callerOf(r *http.Request) (pki.NodeIdentity, bool) {
+	if r.TLS == nil {
+		return pki.NodeIdentity{}, false
+	}
+	return pki.IdentityFromConnState(*r.TLS)
+}
+
 // managerOnly admits callers with a manager certificate of a node the
 // swarm still has as a manager: a demoted manager's certificate says
 // manager until it expires, but the store says worker.
 func (h *peerHandlers) managerOnly(next func(http.ResponseWriter, *http.Request, pki.NodeIdentity)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var id pki.NodeIdentity
-		ok := false
-		if r.TLS != nil {
-			id, ok = pki.IdentityFromConnState(*r.TLS)
-		}
+		id, ok := callerOf(r)
 		if !ok || !id.IsManager() {
 			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "only managers may do this", Code: codeForbidden})
 			return

@@ -52,15 +52,9 @@ func (n *node) joinAs(mgr *node, role string) {
 
 // newSwarm starts managers+workers daemons named prefix-m1.., prefix-w1..;
 // the first manager inits, the rest join through it. Managers come first.
-func newSwarm(t *testing.T, prefix string, managers, workers int) []*node {
-	t.Helper()
-	var nodes []*node
-	for i := 1; i <= managers; i++ {
-		nodes = append(nodes, newNode(t, fmt.Sprintf("%s-m%d", prefix, i)))
-	}
-	for i := 1; i <= workers; i++ {
-		nodes = append(nodes, newNode(t, fmt.Sprintf("%s-w%d", prefix, i)))
-	}
+// formSwarm makes nodes one swarm: the first inits, the next managers-1
+// join as managers, the rest as workers. It returns the first.
+func formSwarm(nodes []*node, managers int) *node {
 	lead := nodes[0]
 	lead.initSwarm()
 	for i, n := range nodes[1:] {
@@ -70,6 +64,19 @@ func newSwarm(t *testing.T, prefix string, managers, workers int) []*node {
 			n.joinAs(lead, "worker")
 		}
 	}
+	return lead
+}
+
+func newSwarm(t *testing.T, prefix string, managers, workers int) []*node {
+	t.Helper()
+	var nodes []*node
+	for i := 1; i <= managers; i++ {
+		nodes = append(nodes, newNode(t, fmt.Sprintf("%s-m%d", prefix, i)))
+	}
+	for i := 1; i <= workers; i++ {
+		nodes = append(nodes, newNode(t, fmt.Sprintf("%s-w%d", prefix, i)))
+	}
+	lead := formSwarm(nodes, managers)
 	waitFor(t, 15*time.Second, "every node Ready", func() bool {
 		st := nodeStates(lead)
 		if len(st) != len(nodes) {

@@ -259,15 +259,7 @@ func (b *testBed) swarm(t *testing.T, managers, workers int) []*node {
 	for _, h := range b.hosts(managers + workers) {
 		nodes = append(nodes, h.daemon(t))
 	}
-	lead := nodes[0]
-	lead.initSwarm()
-	for i, n := range nodes[1:] {
-		if i+1 < managers {
-			n.joinAs(lead, "manager")
-		} else {
-			n.joinAs(lead, "worker")
-		}
-	}
+	lead := formSwarm(nodes, managers)
 	eventually(t, 30*time.Second, "every node of the bed's swarm Ready", func() (bool, string) { return allReady(lead, nodes) })
 	return nodes
 }
