@@ -9,14 +9,15 @@ import (
 // interspersed moves flags that follow positional arguments in front of
 // them, so `sw service ps web -q` works as it does with Docker's CLI
 // (urfave/cli stops at the first positional). `service create` is left
-// alone after its image: what follows is the container's command.
+// alone after its image: what follows is the container's command (other
+// create commands, `network create NAME --subnet …`, are reordered).
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
 	}
 	out := []string{args[0]}
 	cmds, flags := app.Commands, app.Flags
-	var leaf *cli.Command
+	var parent, leaf *cli.Command
 	i := 1
 	for i < len(args) {
 		a := args[i]
@@ -31,13 +32,13 @@ func interspersed(app *cli.App, args []string) []string {
 			break
 		}
 		out = append(out, a)
-		leaf, cmds, flags = c, c.Subcommands, c.Flags
+		parent, leaf, cmds, flags = leaf, c, c.Subcommands, c.Flags
 		i++
 		if len(cmds) == 0 {
 			break
 		}
 	}
-	if leaf == nil || leaf.Name == "create" {
+	if leaf == nil || (leaf.Name == "create" && parent != nil && parent.Name == "service") {
 		return append(out, args[i:]...)
 	}
 	var fl, pos []string

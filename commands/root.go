@@ -72,6 +72,7 @@ func App(plugins []hooks.Plugin) *cli.App {
 			swarmCommand(),
 			nodeCommand(),
 			serviceCommand(),
+			networkCommand(),
 			pluginCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},

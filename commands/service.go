@@ -184,10 +184,18 @@ func serviceInspect(c *cli.Context) error {
 		}
 		svcs = append(svcs, s)
 	}
-	return inspectOut(c, svcs, func(v any) { prettyService(c, v.(*types.Service)) })
+	var names map[string]string
+	if c.Bool("pretty") {
+		if names, err = networkNames(c, cl); err != nil {
+			return err
+		}
+	}
+	return inspectOut(c, svcs, func(v any) { prettyService(c, v.(*types.Service), names) })
 }
 
-func prettyService(c *cli.Context, s *types.Service) {
+// prettyService prints a service for people; netNames names its networks
+// by ID.
+func prettyService(c *cli.Context, s *types.Service, netNames map[string]string) {
 	w := c.App.Writer
 	fmt.Fprintf(w, "ID:\t\t%s\nName:\t\t%s\n", s.ID, s.Spec.Name)
 	if s.ReconcileError != "" {
@@ -216,6 +224,16 @@ func prettyService(c *cli.Context, s *types.Service) {
 		fmt.Fprintf(w, " Env:\t\t%s\n", strings.Join(s.Spec.Container.Env, " "))
 	}
 	prettyHealth(w, s.Spec.Container.Healthcheck)
+	if len(s.Spec.Networks) > 0 {
+		names := make([]string, len(s.Spec.Networks))
+		for i, a := range s.Spec.Networks {
+			names[i] = a.Target
+			if n := netNames[a.Target]; n != "" {
+				names[i] = n
+			}
+		}
+		fmt.Fprintf(w, "Networks:\t%s\n", strings.Join(names, " "))
+	}
 	if s.Spec.EndpointMode != "" {
 		fmt.Fprintf(w, "Endpoint Mode:\t%s\n", s.Spec.EndpointMode)
 	}

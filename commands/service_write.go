@@ -22,6 +22,7 @@ func serviceCreateCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: PUBLISHED:TARGET[/PROTOCOL]"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
 			&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "service labels"},
+			&cli.StringSliceFlag{Name: "network", Usage: "attach to a network: NETWORK, or name=NETWORK[,alias=ALIAS...] (repeatable)"},
 			&cli.StringFlag{Name: "restart-condition", Usage: "restart when condition is met: none, on-failure or any (default any)"},
 			&cli.StringFlag{Name: "restart-delay", Usage: "delay between restart attempts (default 5s)"},
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
@@ -86,6 +87,9 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 	labels, err := ParseLabels(c.StringSlice("label"))
 	errs = append(errs, err)
 	spec.Labels = labels
+	nets, err := parseNetworks(c.StringSlice("network"))
+	errs = append(errs, err)
+	spec.Networks = nets
 	pol, err := ParseRestart(c.String("restart-condition"), c.String("restart-delay"), c.String("restart-max-attempts"))
 	errs = append(errs, err)
 	spec.Restart = pol
@@ -169,6 +173,8 @@ func serviceUpdateCommand() *cli.Command {
 			&cli.StringFlag{Name: "image", Usage: "service image tag"},
 			&cli.StringSliceFlag{Name: "env-add", Usage: "add or update an environment variable"},
 			&cli.StringSliceFlag{Name: "env-rm", Usage: "remove an environment variable"},
+			&cli.StringSliceFlag{Name: "network-add", Usage: "add a network: NETWORK, or name=NETWORK[,alias=ALIAS...]"},
+			&cli.StringSliceFlag{Name: "network-rm", Usage: "remove a network"},
 			&cli.StringFlag{Name: "restart-condition", Usage: "none, on-failure or any"},
 			&cli.StringFlag{Name: "restart-delay", Usage: "delay between restart attempts"},
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
@@ -199,9 +205,29 @@ func serviceUpdate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	netAdd, err := parseNetworks(c.StringSlice("network-add"))
+	if err != nil {
+		return err
+	}
 	cl, err := client(c)
 	if err != nil {
 		return err
+	}
+	netRm, netRefs := map[string]bool{}, map[string]string{}
+	for _, ref := range c.StringSlice("network-rm") {
+		id, err := networkID(c, cl, ref)
+		if err != nil {
+			return err
+		}
+		netRm[id] = true
+	}
+	for i, a := range netAdd {
+		id, err := networkID(c, cl, a.Target)
+		if err != nil {
+			return err
+		}
+		netRefs[id] = a.Target
+		netAdd[i].Target = id
 	}
 	id, err := modifyService(c, cl, c.Args().First(), func(s *types.ServiceSpec) error {
 		if c.IsSet("replicas") {
@@ -217,6 +243,13 @@ func serviceUpdate(c *cli.Context) error {
 			s.Container.Image = c.String("image")
 		}
 		s.Container.Env = updateEnv(s.Container.Env, envAdd, c.StringSlice("env-rm"))
+		if len(netRm) > 0 || len(netAdd) > 0 {
+			nets, err := updateNetworks(s.Networks, netRm, netAdd, netRefs)
+			if err != nil {
+				return err
+			}
+			s.Networks = nets
+		}
 		if c.IsSet("restart-condition") || c.IsSet("restart-delay") || c.IsSet("restart-max-attempts") {
 			cond, delay, max := string(s.Restart.Condition), s.Restart.Delay.String(), fmt.Sprint(s.Restart.MaxAttempts)
 			if c.IsSet("restart-condition") {

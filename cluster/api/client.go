@@ -240,6 +240,33 @@ func (c *Client) RemoveService(ctx context.Context, ref string) error {
 	return err
 }
 
+// Networks lists the networks.
+func (c *Client) Networks(ctx context.Context) ([]*types.Network, error) {
+	var out []*types.Network
+	_, err := c.do(ctx, http.MethodGet, "/v1/networks", nil, nil, &out)
+	return out, err
+}
+
+// Network finds one network by ID, name or ID prefix.
+func (c *Client) Network(ctx context.Context, ref string) (*types.Network, error) {
+	var out types.Network
+	_, err := c.do(ctx, http.MethodGet, "/v1/networks/"+url.PathEscape(ref), nil, nil, &out)
+	return &out, err
+}
+
+// CreateNetwork creates a network and returns its ID.
+func (c *Client) CreateNetwork(ctx context.Context, spec types.NetworkSpec) (string, error) {
+	var out CreateResponse
+	_, err := c.do(ctx, http.MethodPost, "/v1/networks", nil, spec, &out)
+	return out.ID, err
+}
+
+// RemoveNetwork removes a network no service uses.
+func (c *Client) RemoveNetwork(ctx context.Context, ref string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/v1/networks/"+url.PathEscape(ref), nil, nil, nil)
+	return err
+}
+
 // TaskQuery selects tasks; Wait > 0 blocks until the state is newer than it.
 type TaskQuery struct {
 	Service, Node string

@@ -51,6 +51,11 @@ func (b *recorder) CreateService(_ context.Context, spec types.ServiceSpec) (str
 	return "id", nil
 }
 
+func (b *recorder) CreateNetwork(_ context.Context, spec types.NetworkSpec) (string, error) {
+	b.got = spec
+	return "id", nil
+}
+
 func serve(t *testing.T, b Backend, method, path, body string) (int, string) {
 	t.Helper()
 	srv := NewServer(b, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -90,6 +95,11 @@ func TestStrictBodies(t *testing.T) {
 		{"create, both modes", "/v1/services", `{"Name":"web","Mode":{"Replicated":{"Replicas":1},"Global":{}}}`, nil,
 			"Replicated and Global are both set"},
 		{"create, trailing data", "/v1/services", spec + `x`, nil, "unexpected data after the JSON value"},
+		{"network create", "/v1/networks", `{"Name":"front","Driver":"overlay","Labels":{"a":"b"},"Attachable":true,"Subnet":"10.9.0.0/24","Gateway":"10.9.0.1"}`,
+			types.NetworkSpec{Name: "front", Driver: "overlay", Labels: map[string]string{"a": "b"}, Attachable: true, Subnet: "10.9.0.0/24", Gateway: "10.9.0.1"}, ""},
+		{"network create, unknown field", "/v1/networks", `{"Name":"front","IPAM":{}}`, nil, `unknown field "IPAM"`},
+		{"network create, allocation fields", "/v1/networks", `{"Name":"front","VNI":4097}`, nil, `unknown field "VNI"`},
+		{"network create, trailing data", "/v1/networks", `{"Name":"front"}{}`, nil, "unexpected data after the JSON value"},
 		{"create, over the size limit", "/v1/services", `{"Name":"` + strings.Repeat("a", MaxRequestBytes) + `"}`, nil,
 			"over the limit of 1048576 bytes"},
 	}

@@ -21,6 +21,7 @@ var requestTypes = []func() any{
 	func() any { return &types.StrictSpec{} },
 	func() any { return &UpdateServiceRequest{} },
 	func() any { return &UnlockRequest{} },
+	func() any { return &types.NetworkSpec{} },
 }
 
 // FuzzDecodeRequest decodes a body as one of the request types, through
@@ -39,6 +40,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			`"Mode":{"Replicated":{"Replicas":2}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080}]}}`,
 		`{"Version":3,"Spec":{"Name":"web","Mode":{"Global":{}},"TaskTemplate":{"ContainerSpec":{"Image":"busybox"}}}}`,
 		`{"UnlockKey":"SWMKEY-1-AAAA"}`,
+		`{"Name":"front","Driver":"overlay","Labels":{"a":"b"},"Attachable":true,"Subnet":"10.9.0.0/24","Gateway":"10.9.0.1"}`,
 	} {
 		f.Add(uint8(i), []byte(body))
 	}

@@ -222,6 +222,37 @@ func (s *Server) removeService(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
+func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
+	var spec types.NetworkSpec
+	if err := decode(w, r, &spec); err != nil {
+		writeError(w, err)
+		return
+	}
+	id, err := s.backend.CreateNetwork(r.Context(), spec)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, CreateResponse{ID: id})
+}
+
+func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	n, err := v.FindNetwork(r.PathValue("ref"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.backend.RemoveNetwork(r.Context(), n.ID); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
 // logs streams the logs of a service's tasks, or of one task
 // (?service=REF or ?task=REF), as plain text lines.
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) {

@@ -43,6 +43,11 @@ type Backend interface {
 	CreateService(ctx context.Context, spec types.ServiceSpec) (string, error)
 	UpdateService(ctx context.Context, id string, version uint64, spec types.ServiceSpec) error
 	RemoveService(ctx context.Context, id string) error
+	// CreateNetwork validates and commits a new network and returns its
+	// ID; the leader's allocator gives it its addresses afterwards.
+	CreateNetwork(ctx context.Context, spec types.NetworkSpec) (string, error)
+	// RemoveNetwork deletes a network no service uses.
+	RemoveNetwork(ctx context.Context, id string) error
 	// Logs writes the task's log lines to w, each prefixed, until done.
 	Logs(ctx context.Context, t *types.Task, follow bool, tail string, w io.Writer) error
 }
@@ -81,6 +86,10 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /v1/services/{ref}", get(s, (*store.ReadTx).FindService))
 	mux.HandleFunc("POST /v1/services/{ref}/update", s.updateService)
 	mux.HandleFunc("DELETE /v1/services/{ref}", s.removeService)
+	mux.HandleFunc("GET /v1/networks", list(s, (*store.ReadTx).Networks))
+	mux.HandleFunc("POST /v1/networks", s.createNetwork)
+	mux.HandleFunc("GET /v1/networks/{ref}", get(s, (*store.ReadTx).FindNetwork))
+	mux.HandleFunc("DELETE /v1/networks/{ref}", s.removeNetwork)
 	mux.HandleFunc("GET /v1/plugins", s.plugins)
 	mux.HandleFunc("POST /v1/plugins/{name}/{action}", s.setPlugin)
 	mux.HandleFunc("GET /v1/tasks", s.tasks)

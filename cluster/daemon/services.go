@@ -48,6 +48,9 @@ func (d *Daemon) CreateService(ctx context.Context, s types.ServiceSpec) (string
 		if view.ServiceByName(spec.Name) != nil {
 			return "", store.Errorf(store.ErrNameInUse, "service %q already exists", spec.Name)
 		}
+		if spec.Networks, err = resolveNetworks(view, s.Networks); err != nil {
+			return "", err
+		}
 		if err := d.validate(view, &spec, nil); err != nil {
 			return "", err
 		}
@@ -91,13 +94,16 @@ func (d *Daemon) UpdateService(ctx context.Context, id string, version uint64, s
 	if old.Spec.Mode != s.Mode {
 		return store.Errorf(api.ErrBadRequest, "the mode of a service cannot be changed")
 	}
+	if s.Networks, err = resolveNetworks(view, s.Networks); err != nil {
+		return err
+	}
 	if err := d.validate(view, &s, old); err != nil {
 		return err
 	}
 	next := *old
 	next.Spec = s
 	if !reflect.DeepEqual(old.Spec.Container, s.Container) || !reflect.DeepEqual(old.Spec.Ports, s.Ports) ||
-		!slices.Equal(old.Spec.Placement.Constraints, s.Placement.Constraints) {
+		!slices.Equal(old.Spec.Placement.Constraints, s.Placement.Constraints) || !sameNetworks(old.Spec.Networks, s.Networks) {
 		next.SpecVersion++
 	}
 	return d.propose(ctx, sw, store.Change{UpdateService: &next})

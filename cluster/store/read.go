@@ -111,6 +111,18 @@ func (r *ReadTx) FindService(ref string) (*types.Service, error) {
 	return uniquePrefix(ref, "service", r.Services(), func(s *types.Service) string { return s.ID })
 }
 
+// FindNetwork resolves a network reference — a full ID, a name, or a
+// unique ID prefix — as Docker does.
+func (r *ReadTx) FindNetwork(ref string) (*types.Network, error) {
+	if n := r.Network(ref); n != nil {
+		return n, nil
+	}
+	if n := r.NetworkByName(ref); n != nil {
+		return n, nil
+	}
+	return uniquePrefix(ref, "network", r.Networks(), func(n *types.Network) string { return n.ID })
+}
+
 // FindNode resolves a node reference: ID, hostname, or unique ID prefix.
 // A hostname shared by several nodes is refused as ambiguous.
 func (r *ReadTx) FindNode(ref string) (*types.Node, error) {
