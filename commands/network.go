@@ -33,7 +33,7 @@ func networkCommand() *cli.Command {
 			{Name: "create", Usage: "create a network", ArgsUsage: "NETWORK",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "overlay", Usage: "driver to manage the network (only overlay)"},
-					&cli.StringFlag{Name: "subnet", Usage: "subnet in CIDR format (default: one of the swarm's address pools)"},
+					&cli.StringFlag{Name: "subnet", Usage: "subnet in CIDR format (default: the next free one of the swarm's address pools)"},
 					&cli.StringFlag{Name: "gateway", Usage: "IPv4 gateway for the subnet (default: its first address)"},
 					&cli.BoolFlag{Name: "attachable", Usage: "enable manual container attachment"},
 					&cli.StringSliceFlag{Name: "label", Usage: "set metadata on a network (KEY=VALUE)"},

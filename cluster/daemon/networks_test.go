@@ -262,7 +262,9 @@ func TestNetworkWrites(t *testing.T) {
 	if s := update(func(s *types.ServiceSpec) { s.Networks[0].Target = "mid" }); s.SpecVersion != v0 || s.Spec.Networks[0].Target != id {
 		t.Fatalf("the same network by name: version %d -> %d, networks %+v", v0, s.SpecVersion, s.Spec.Networks)
 	}
-	s := update(func(s *types.ServiceSpec) { s.Networks = append(s.Networks, types.NetworkAttachmentConfig{Target: "front"}) })
+	s := update(func(s *types.ServiceSpec) {
+		s.Networks = append(s.Networks, types.NetworkAttachmentConfig{Target: "front"})
+	})
 	if s.SpecVersion != v0+1 || len(s.Spec.Networks) != 2 || s.Spec.Networks[1].Target != f.frontID {
 		t.Fatalf("adding a network: version %d -> %d, networks %+v", v0, s.SpecVersion, s.Spec.Networks)
 	}
