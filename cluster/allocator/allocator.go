@@ -209,13 +209,27 @@ func keep(as []types.Attachment, want []string) []types.Attachment {
 	return out
 }
 
-// DefaultNetwork makes the swarm's default network: the first subnet of
-// the address pools that no network has, of the pool's subnet size but at
-// least a /16 where the pool allows (every service without --network is
-// on it), with the first free VXLAN ID.
+// DefaultNetwork makes the swarm's default network, with the first free
+// VXLAN ID and the first free subnet of the address pools that is a /16
+// (every service without --network is on it) but at most half its pool,
+// so that networks made by users fit beside it (the whole pool if even
+// half is smaller than the pools' subnet size).
 func DefaultNetwork(c *types.Cluster, have []*types.Network, id string) (*types.Network, error) {
-	bits := min(c.SubnetBits(), types.DefaultNetworkMaxBits)
-	sub, err := FreeSubnet(c.AddrPools(), bits, others(have, ""))
+	var sub netip.Prefix
+	err := fmt.Errorf("allocator: no address pool")
+	for _, ps := range c.AddrPools() {
+		pool, perr := netip.ParsePrefix(ps)
+		if perr != nil {
+			return nil, fmt.Errorf("allocator: bad address pool %q", ps)
+		}
+		bits := max(types.DefaultNetworkMaxBits, pool.Bits()+1)
+		if bits > c.SubnetBits() {
+			bits = max(c.SubnetBits(), pool.Bits())
+		}
+		if sub, err = FreeSubnet([]string{ps}, bits, others(have, "")); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

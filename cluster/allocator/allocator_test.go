@@ -222,3 +222,22 @@ func TestAllocateUserNetworks(t *testing.T) {
 		t.Fatalf("VIPs %+v, want one per network", vips)
 	}
 }
+
+func TestDefaultNetworkLeavesRoom(t *testing.T) {
+	tests := []struct {
+		pools []string
+		mask  int
+		want  string
+	}{
+		{nil, 0, "10.0.0.0/16"},                           // Docker's pool: a /16
+		{[]string{"10.9.0.0/20"}, 0, "10.9.0.0/21"},       // half a small pool
+		{[]string{"10.9.0.0/24"}, 24, "10.9.0.0/24"},      // a pool of one subnet: all of it
+		{[]string{"192.168.0.0/16"}, 0, "192.168.0.0/17"}, // half
+	}
+	for _, tt := range tests {
+		n, err := DefaultNetwork(&types.Cluster{DefaultAddrPool: tt.pools, SubnetSize: tt.mask}, nil, "id")
+		if err != nil || n.Subnet != tt.want {
+			t.Errorf("pools %v: %v (%v), want %s", tt.pools, n, err, tt.want)
+		}
+	}
+}

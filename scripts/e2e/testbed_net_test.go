@@ -203,3 +203,66 @@ func TestTestbedImageRejected(t *testing.T) {
 		t.Fatalf("service ps:\n%s", ps)
 	}
 }
+
+// TestTestbedNetworks: services on a network of their own across hosts —
+// a task there resolves the service's name to its VIP on that network and
+// tasks.<service> to its tasks on other hosts, and the VIP balances over
+// them; a task on another network resolves neither and cannot reach the
+// tasks' addresses.
+func TestTestbedNetworks(t *testing.T) {
+	b := testbed(t, 3)
+	hosts := b.hosts(3)
+	nodes := b.swarm(t, 2, 1)
+	lead := nodes[0]
+	lead.ok("network", "create", "appnet")
+	lead.ok("network", "create", "othernet")
+	lead.ok("service", "create", "--name", "api", "--network", "appnet", "--replicas", "2", "--constraint", "node.hostname!=host1", demoImage)
+	lead.ok("service", "create", "--name", "cli", "--network", "appnet", "--constraint", "node.hostname==host1", shellImage, "sleep", "600")
+	lead.ok("service", "create", "--name", "outsider", "--network", "othernet", "--constraint", "node.hostname==host1", shellImage, "sleep", "600")
+	vip := strings.TrimSpace(lead.ok("service", "inspect", "--format", "{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}", "api"))
+	vipIP, appnet, err := net.ParseCIDR(vip)
+	if err != nil {
+		t.Fatalf("api's VIP %q: want one, on appnet", vip)
+	}
+	var taskIPs []string
+	for i, h := range hosts[1:] {
+		ip := containerIP(t, h, nodes[i+1].id, "api")
+		if !appnet.Contains(net.ParseIP(ip)) {
+			t.Fatalf("%s's api container has %s, outside appnet %s", h.name, ip, appnet)
+		}
+		taskIPs = append(taskIPs, ip)
+	}
+	cli := strings.TrimSpace(hosts[0].dockerOK(t, "ps", "-q", "--filter", "label=com.sw.service.name=cli"))
+	out := strings.TrimSpace(hosts[0].dockerOK(t, "ps", "-q", "--filter", "label=com.sw.service.name=outsider"))
+	eventually(t, 20*time.Second, "api and tasks.api from a task on appnet", func() (bool, string) {
+		r := hosts[0].docker(t, "exec", cli, "sh", "-c", "nslookup api; nslookup tasks.api")
+		ok := strings.Contains(r.stdout, "Address: "+vipIP.String())
+		for _, ip := range taskIPs {
+			ok = ok && strings.Contains(r.stdout, "Address: "+ip)
+		}
+		return ok, r.stdout + r.stderr
+	})
+	eventually(t, 20*time.Second, "the VIP on appnet reaching both hosts' tasks", func() (bool, string) {
+		r := hosts[0].docker(t, "exec", cli, "sh", "-c",
+			`for i in 1 2 3 4 5 6; do printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 api 8080 | grep -o 'hello from [^ ]*'; done`)
+		seen := map[string]bool{}
+		for _, m := range taskName.FindAllStringSubmatch(r.stdout, -1) {
+			seen[m[1]] = true
+		}
+		return len(seen) == 2, r.stdout + r.stderr
+	})
+	// From othernet: no name, no way in.
+	if r := hosts[0].docker(t, "exec", out, "nslookup", "api"); strings.Contains(r.stdout, "Address: "+vipIP.String()) {
+		t.Fatalf("a task on othernet resolved api:\n%s", r.stdout)
+	}
+	for _, ip := range append(taskIPs, vipIP.String()) {
+		r := hosts[0].docker(t, "exec", out, "sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "+ip+" 8080")
+		if strings.Contains(r.stdout, "hello from") {
+			t.Fatalf("a task on othernet reached %s:8080: %q", ip, r.stdout)
+		}
+	}
+	// In use, the network stays; free, it goes.
+	if r := lead.sw("network", "rm", "appnet"); r.code == 0 || !strings.Contains(r.stderr, "api") {
+		t.Fatalf("network rm of a network in use: exit %d, %q", r.code, r.stderr)
+	}
+}
