@@ -264,24 +264,12 @@ func networkRm(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	failed := false
-	for _, ref := range c.Args().Slice() {
-		if err := cl.RemoveNetwork(c.Context, ref); err != nil {
-			var ae *api.Error
-			if errors.As(err, &ae) {
-				fmt.Fprintf(c.App.ErrWriter, "Error response from daemon: %v\n", err)
-			} else {
-				fmt.Fprintf(c.App.ErrWriter, "Error: %v\n", err)
-			}
-			failed = true
-			continue
+	return removeEach(c, func(ref string) error { return cl.RemoveNetwork(c.Context, ref) }, func(err error) string {
+		if ae := (*api.Error)(nil); errors.As(err, &ae) {
+			return "Error response from daemon: " + err.Error()
 		}
-		fmt.Fprintln(c.App.Writer, ref)
-	}
-	if failed {
-		return cli.Exit("", 1)
-	}
-	return nil
+		return plainError(err)
+	})
 }
 
 // ParseNetwork reads one --network or --network-add value: a network's

@@ -52,19 +52,7 @@ func nodeWriteCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				failed := false
-				for _, ref := range c.Args().Slice() {
-					if err := cl.RemoveNode(c.Context, ref, c.Bool("force")); err != nil {
-						fmt.Fprintf(c.App.ErrWriter, "Error: %v\n", err)
-						failed = true
-						continue
-					}
-					fmt.Fprintln(c.App.Writer, ref)
-				}
-				if failed {
-					return cli.Exit("", 1)
-				}
-				return nil
+				return removeEach(c, func(ref string) error { return cl.RemoveNode(c.Context, ref, c.Bool("force")) }, plainError)
 			}},
 	}
 }

@@ -256,20 +256,29 @@ func serviceRm(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var failed []string
+	return removeEach(c, func(ref string) error { return cl.RemoveService(c.Context, ref) }, plainError)
+}
+
+// removeEach removes every argument with remove, printing each one
+// removed and each failure (as msg words it), and exits 1 if any failed.
+func removeEach(c *cli.Context, remove func(ref string) error, msg func(error) string) error {
+	failed := false
 	for _, ref := range c.Args().Slice() {
-		if err := cl.RemoveService(c.Context, ref); err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "Error: %v\n", err)
-			failed = append(failed, ref)
+		if err := remove(ref); err != nil {
+			fmt.Fprintln(c.App.ErrWriter, msg(err))
+			failed = true
 			continue
 		}
 		fmt.Fprintln(c.App.Writer, ref)
 	}
-	if len(failed) > 0 {
+	if failed {
 		return cli.Exit("", 1)
 	}
 	return nil
 }
+
+// plainError words an error as the CLI's others: "Error: …".
+func plainError(err error) string { return "Error: " + err.Error() }
 
 func serviceLogs(c *cli.Context) error {
 	if err := exactArgs(c, 1, "service logs [OPTIONS] SERVICE|TASK"); err != nil {
