@@ -9,6 +9,11 @@
 # Environment:
 #   RUNS       runs per side (default 5); medians are reported
 #   N          replicas / containers, a multiple of 3 (default 30)
+#   DOCKER_NET if 1, the docker side's containers join a user-defined bridge
+#              network of their engine (`docker network create bench-conv`
+#              on each, made before the runs), as sw's tasks do (theirs is
+#              the swarm's, sw_<id>, with a fixed address each); default 0:
+#              docker run's default bridge, as a user would type it
 #   SW_TESTBED_ID  the bed (default 41: 198.18.41.0/24); refused if it is up already
 #   SW_BIN     a prebuilt sw (default: built from this tree)
 #   KEEP_LOGS  a directory: the hosts' sw and dockerd logs are copied there
@@ -42,6 +47,7 @@ source scripts/lib/bed.sh
 
 RUNS=${RUNS:-5}
 N=${N:-30}
+DOCKER_NET=${DOCKER_NET:-0}
 IMAGE=sw-demo:latest
 TARGET=1.3
 HOSTS="1 2 3"
@@ -50,8 +56,8 @@ HOSTS="1 2 3"
 if ! [[ $N =~ ^[1-9][0-9]*$ ]] || ((N % 3)); then fail "N must be a positive multiple of 3, got '$N'"; fi
 PER=$((N / 3))
 
-bed_init
 LOAD_START=$(loadavg)
+bed_init
 bed_up 3
 
 # last_started LABEL T0_NS: prints (latest State.StartedAt of the
@@ -103,7 +109,7 @@ docker_run() {
 	t0=$(now_ns)
 	for i in $HOSTS; do
 		for j in $(seq "$PER"); do
-			dk "$i" run -d --label "$label" --name "bench-conv-d$1-$i-$j" "$IMAGE" >/dev/null &
+			dk "$i" run -d "${NETARG[@]}" --label "$label" --name "bench-conv-d$1-$i-$j" "$IMAGE" >/dev/null &
 			pids+=($!)
 		done
 	done
@@ -127,6 +133,12 @@ docker_clean() {
 	# shellcheck disable=SC2086
 	wait_for 60 "docker side's containers gone" no_containers "$label" $HOSTS
 }
+
+NETARG=()
+if [ "$DOCKER_NET" = 1 ]; then
+	for i in $HOSTS; do dk "$i" network create bench-conv >/dev/null || fail "docker network create on host$i"; done
+	NETARG=(--network bench-conv)
+fi
 
 log "== warm-up (untimed): one run of each side"
 sw_run w >/dev/null
@@ -162,9 +174,11 @@ LOAD_END=$(loadavg)
 sw_w=$(median $SW_WALL) sw_s=$(median $SW_START) dk_w=$(median $DK_WALL) dk_s=$(median $DK_START)
 rw=$(ratio "$sw_w" "$dk_w") rs=$(ratio "$sw_s" "$dk_s")
 echo
-echo "converge $N replicas over 3 hosts ($PER each): sw service create (CLI waits) vs $N parallel docker run -d ($PER per engine); $RUNS runs per side, medians, seconds"
+netdesc="default bridge"
+[ "$DOCKER_NET" = 1 ] && netdesc="a user-defined bridge network per engine"
+echo "converge $N replicas over 3 hosts ($PER each): sw service create (CLI waits) vs $N parallel docker run -d ($PER per engine, $netdesc); $RUNS runs per side, medians, seconds"
 echo "machine: $(machine)"
-echo "load average (1/5/15 min): $LOAD_START at the start, $LOAD_END at the end; 1-min at the runs' starts $(load_summary); other beds up: $(other_beds)"
+echo "load average (1/5/15 min): $LOAD_START before the bed came up, $LOAD_END at the end; 1-min at the runs' starts $(load_summary); other beds (other people's tests) up during the runs: $(beds_seen)"
 printf '%-34s %8s %8s %7s   %-36s %s\n' measure sw docker ratio "sw per run" "docker per run"
 printf '%-34s %8.3f %8.3f %6sx   %-36s %s\n' "command returned (wall)" "$sw_w" "$dk_w" "$rw" "$SW_WALL" "$DK_WALL"
 printf '%-34s %8.3f %8.3f %6sx   %-36s %s\n' "last container started (StartedAt)" "$sw_s" "$dk_s" "$rs" "$SW_START" "$DK_START"

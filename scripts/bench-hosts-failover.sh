@@ -28,10 +28,14 @@
 # 1 s timeout; a request fails on any error, a timeout, a non-200 status or
 # an answer that is not "hello from ...") runs in a client namespace on the
 # bed's bridge (`hosts.sh client 1`); once it has had 20 answers in a row,
-# t0 is taken and `hosts.sh kill 3` run. After the run: the service is
-# removed, `hosts.sh revive 3` (its engine and its sw daemon start again on
-# the same data), and the next run waits until host3 is Ready again and its
-# engine has no container of the old service left, then 3 s.
+# t0 is taken and `hosts.sh kill 3` run; once it has returned (tk), t0 and
+# tk go to the client, which judges every request from t0 on: healed is the
+# start of the first run of 20 successes among the requests that ended after
+# tk (so answers from before the kill took effect never make a run).
+# After the run: the service is removed, `hosts.sh revive 3` (its engine and
+# its sw daemon start again on the same data), and the next run waits until
+# host3 is Ready again and its engine has no container of the old service
+# left, then 3 s.
 #
 # Target: median < 5 s (reported, not enforced by the exit status).
 # Reference: Docker Swarm marks a node Down only when its heartbeat expires:
@@ -58,10 +62,10 @@ MAXWAIT=60s
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || fail "RUNS must be a positive integer, got '$RUNS'"
 [[ $OK =~ ^[1-9][0-9]*$ ]] || fail "OK must be a positive integer, got '$OK'"
 
+LOAD_START=$(loadavg)
 bed_init
 log "== building scripts/healload"
 go build -o "$WORK/healload" ./scripts/healload || fail "go build ./scripts/healload"
-LOAD_START=$(loadavg)
 bed_up 3 2
 CLIENT_NS=$(H client 1)
 cl() { nsenter --net="$CLIENT_NS" -- "$@"; }
@@ -86,7 +90,7 @@ answers_from_all() {
 	[ "$names" -eq 3 ]
 }
 
-HEALED="" FAILS="" REQS="" FIRSTF="" LASTFS="" DOWN=""
+HEALED="" FAILS="" REQS="" FIRSTF="" LASTFS="" DOWN="" KILLS=""
 for r in $(seq "$RUNS"); do
 	svc=bench-fo-$r
 	log "== run $r: service $svc, 3 replicas, -p $PORT:8080"
@@ -109,8 +113,9 @@ for r in $(seq "$RUNS"); do
 	done
 	note_load
 	t0=$(now_ns)
-	echo "$t0" >"$WORK/t0"
 	H kill 3 >/dev/null || fail "hosts.sh kill 3"
+	tk=$(now_ns)
+	echo "$t0 $tk" >"$WORK/t0"
 	wait "$hl" || fail "run $r: $(cat "$out")"
 	res=$(grep '^healed_ms=' "$out") || fail "run $r: no result from healload: $(cat "$out")"
 	declare -A f=()
@@ -123,13 +128,14 @@ for r in $(seq "$RUNS"); do
 	if [[ $ns == down\ * ]]; then
 		down=$(secs $(($(date -d "${ns#down }" +%s%N) - t0)))
 	fi
-	HEALED+="$healed " FAILS+="${f[failures]} " REQS+="${f[requests]} " DOWN+="$down "
+	((f[failures] > 0)) || log "   run $r: NOTE: no request failed after the kill"
+	HEALED+="$healed " FAILS+="${f[failures]} " REQS+="${f[requests]} " DOWN+="$down " KILLS+="$(secs $((tk - t0))) "
 	FIRSTF+="${f[first_fail_ms]} " LASTFS+="$(awk -v m="${f[last_fail_start_ms]}" 'BEGIN { if (m >= 0) printf "%.3f", m / 1000; else printf "n/a" }') "
 	log "   run $r: healed after $healed s; ${f[failures]} of ${f[requests]} requests failed, the first ended +${f[first_fail_ms]} ms, the last started +${f[last_fail_start_ms]} ms; host3 marked Down +$down s; ${f[backends]} tasks answered after t0   (load $(loadavg))"
 	if [ -n "${KEEP_LOGS:-}" ]; then
 		mkdir -p "$KEEP_LOGS"
 		cp "$WORK/requests-$r.log" "$KEEP_LOGS/"
-		echo "$t0" >"$KEEP_LOGS/t0-$r"
+		echo "$t0 $tk" >"$KEEP_LOGS/t0-$r"
 	fi
 	unset f
 
@@ -151,13 +157,13 @@ mn=$(printf '%s\n' $HEALED | sort -g | head -n1) mx=$(printf '%s\n' $HEALED | so
 echo
 echo "host lost to traffic healed: 3 replicas (one per host) on -p $PORT:8080, load on host1's port (one request at a time, new connection each, $TIMEOUT timeout); kill host3 (worker) at t0; healed = first moment after which $OK requests in a row succeed; $RUNS runs"
 echo "machine: $(machine)"
-echo "load average (1/5/15 min): $LOAD_START at the start, $LOAD_END at the end; 1-min at the kills $(load_summary); other beds up: $(other_beds)"
+echo "load average (1/5/15 min): $LOAD_START before the bed came up, $LOAD_END at the end; 1-min at the kills $(load_summary); other beds (other people's tests) up during the runs: $(beds_seen)"
 printf '%-28s %8s %8s %8s   %s\n' "seconds after the kill" median min max "per run"
 printf '%-28s %8.3f %8.3f %8.3f   %s\n' "traffic healed" "$med" "$mn" "$mx" "$HEALED"
 dmed=$(median_of "$DOWN") lmed=$(median_of "$LASTFS")
 printf '%-28s %8s %8s %8s   %s\n' "host3 marked Down" "$dmed" "" "" "$DOWN"
 printf '%-28s %8s %8s %8s   %s\n' "last failed request started" "$lmed" "" "" "$LASTFS"
-echo "per run: failed requests $FAILS| requests after t0 $REQS| first failure ended (ms) $FIRSTF"
+echo "per run: failed requests $FAILS| requests after t0 $REQS| first failure ended (ms) $FIRSTF| hosts.sh kill 3 took (s) $KILLS"
 echo "(one request at a time with a $TIMEOUT timeout: the path healed between the last failed request's start and 'healed', which is that request's timeout)"
 echo "reference: Docker Swarm marks a node Down ~15 s after its last heartbeat (swarmkit manager/dispatcher/dispatcher.go: DefaultHeartBeatPeriod 5 s x defaultGracePeriodMultiplier 3)"
 if awk -v m="$med" -v t="$TARGET" 'BEGIN { exit !(m < t) }'; then

@@ -1,23 +1,26 @@
 // Command healload measures how long a published service takes to serve
 // without errors again after a host is lost. One client sends short HTTP
 // GETs one after the other (a new connection each, a timeout each) to one
-// URL. Once it has had -ok answers in a row it prints "ready"; the caller
-// then writes the moment it loses the host (unix nanoseconds) to the file
-// named by -t0 and loses it. From then on healload looks for the first
-// moment after which -ok requests in a row all succeed ("healed"), and
-// prints one line and exits:
+// URL. Once it has had -ok answers in a row it prints "ready". The caller
+// then takes t0, loses the host, and once the loss is done (tk) writes
+// "T0 TK" (unix nanoseconds) to the file named by -t0. healload keeps every
+// request, so it judges them from there back to t0: healed is the first
+// moment after which -ok requests in a row all succeed, among the requests
+// that ended after tk (the host surely gone: a run of answers from before the
+// loss took effect does not count). It prints one line and exits:
 //
-//	healed_ms=N requests=N failures=N first_fail_ms=N last_fail_start_ms=N last_fail_ms=N backends=N
+//	healed_ms=N requests=N failures=N first_fail_ms=N last_fail_start_ms=N last_fail_ms=N kill_ms=N backends=N
 //
-// healed_ms is healed − t0 (0 if no request failed after t0), first_fail_ms
-// and last_fail_ms when the first and the last failed requests after t0
-// ended, last_fail_start_ms when the last one started (all from t0, -1 if
-// none; with one request at a time, the path healed somewhere between the
-// last failure's start and healed), backends how many different "hello from NAME" answers
-// it saw after t0. A request fails on any error: no
-// connection, a timeout, a status other than 200, a body that is not
-// "hello from ...". It exits 1 if not healed within -max after t0, or not
-// ready within -max from its start. -log FILE writes every request as
+// all from t0: healed_ms is healed − t0 (0 if no request failed after t0);
+// requests and failures count the requests that ended after t0;
+// first_fail_ms and last_fail_ms are when the first and the last failed
+// ones ended, last_fail_start_ms when the last one started (-1 if none;
+// with one request at a time, the path healed somewhere between the last
+// failure's start and healed); kill_ms is tk − t0; backends how many
+// different "hello from NAME" answers came after t0. A request fails on any
+// error: no connection, a timeout, a status other than 200, a body that is
+// not "hello from ...". It exits 1 if not healed within -max after t0, or
+// not ready within -max from its start. -log FILE writes every request as
 // "START_NS END_NS ok|err DETAIL".
 package main
 
@@ -88,10 +91,16 @@ func main() {
 		return strings.TrimPrefix(s, "hello from "), nil
 	}
 
-	start := time.Now()
+	type rec struct {
+		begin, end int64
+		err        error
+		name       string
+	}
 	var (
+		recs              []rec
+		judged            int   // recs[:judged] are judged
+		t0, tk            int64 // from the -t0 file; 0 until it is there
 		ready             bool
-		t0                int64 // unix ns, 0 until the caller wrote it
 		streak            int
 		streakStart       int64
 		requests, failed  int
@@ -99,10 +108,16 @@ func main() {
 		lastFlStart       int64 = -1
 		backends                = map[string]bool{}
 	)
+	result := func(healed int64) string {
+		return fmt.Sprintf("healed_ms=%d requests=%d failures=%d first_fail_ms=%d last_fail_start_ms=%d last_fail_ms=%d kill_ms=%d backends=%d",
+			ms(healed), requests, failed, ms(firstFail), ms(lastFlStart), ms(lastFl), ms(tk-t0), len(backends))
+	}
+	start := time.Now()
 	for {
 		begin := time.Now()
 		name, err := get()
 		end := time.Now()
+		recs = append(recs, rec{begin.UnixNano(), end.UnixNano(), err, name})
 		if lw != nil {
 			st, detail := "ok", name
 			if err != nil {
@@ -112,9 +127,16 @@ func main() {
 		}
 		if t0 == 0 {
 			if b, rerr := os.ReadFile(*t0File); rerr == nil {
-				if v, perr := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); perr == nil && v > 0 {
-					t0 = v
-					streak = 0
+				f := strings.Fields(string(b))
+				if len(f) >= 1 {
+					a, _ := strconv.ParseInt(f[0], 10, 64)
+					k := a
+					if len(f) >= 2 {
+						k, _ = strconv.ParseInt(f[1], 10, 64)
+					}
+					if a > 0 && k >= a {
+						t0, tk, streak = a, k, 0
+					}
 				}
 			}
 		}
@@ -133,41 +155,48 @@ func main() {
 				fmt.Fprintf(os.Stderr, "healload: not %d answers in a row within %s (last error: %v)\n", *okRun, *maxWait, err)
 				os.Exit(1)
 			}
-		} else if end.UnixNano() > t0 { // ended after the loss: it counts
+			judged = len(recs)
+		}
+		// Judge what is not judged yet (at t0's arrival: back to t0).
+		for ; t0 != 0 && judged < len(recs); judged++ {
+			r := recs[judged]
+			if r.end <= t0 {
+				continue
+			}
 			requests++
-			if err != nil {
+			if r.err != nil {
 				failed++
 				if firstFail < 0 {
-					firstFail = end.UnixNano() - t0
+					firstFail = r.end - t0
 				}
-				lastFl = end.UnixNano() - t0
-				lastFlStart = begin.UnixNano() - t0
+				lastFl, lastFlStart = r.end-t0, r.begin-t0
 				streak = 0
-			} else {
-				backends[name] = true
-				if streak == 0 {
-					streakStart = max(begin.UnixNano(), t0)
-				}
-				streak++
+				continue
 			}
+			backends[r.name] = true
+			if r.end <= tk {
+				continue // the loss may not have taken effect yet
+			}
+			if streak == 0 {
+				streakStart = max(r.begin, t0)
+			}
+			streak++
 			if streak >= *okRun {
 				healed := streakStart - t0
 				if failed == 0 {
 					healed = 0
 				}
-				fmt.Printf("healed_ms=%d requests=%d failures=%d first_fail_ms=%d last_fail_start_ms=%d last_fail_ms=%d backends=%d\n",
-					healed/1e6, requests, failed, ms(firstFail), ms(lastFlStart), ms(lastFl), len(backends))
+				fmt.Println(result(healed))
 				return
 			}
-			if end.UnixNano()-t0 > maxWait.Nanoseconds() {
-				fmt.Printf("healed_ms=-1 requests=%d failures=%d first_fail_ms=%d last_fail_start_ms=%d last_fail_ms=%d backends=%d\n",
-					requests, failed, ms(firstFail), ms(lastFlStart), ms(lastFl), len(backends))
-				fmt.Fprintf(os.Stderr, "healload: not healed within %s of t0 (last error: %v)\n", *maxWait, err)
-				if lw != nil {
-					lw.Flush()
-				}
-				os.Exit(1)
+		}
+		if t0 != 0 && end.UnixNano()-t0 > maxWait.Nanoseconds() {
+			fmt.Println(result(-1))
+			fmt.Fprintf(os.Stderr, "healload: not healed within %s of t0 (last error: %v)\n", *maxWait, err)
+			if lw != nil {
+				lw.Flush()
 			}
+			os.Exit(1)
 		}
 		if d := *interval - time.Since(begin); d > 0 {
 			time.Sleep(d)

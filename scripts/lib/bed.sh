@@ -46,9 +46,18 @@ now_ns() { date +%s%N; }
 secs() { awk -v n="$1" 'BEGIN { printf "%.3f\n", n / 1e9 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "n/a" }'; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-LOADS=""
-# note_load: the 1-minute load average now, kept for the summary.
-note_load() { LOADS+="$(cut -d' ' -f1 /proc/loadavg) "; }
+LOADS="" BEDS_SEEN=""
+# note_load: the 1-minute load average now, and the other beds up now,
+# kept for the summary.
+note_load() {
+	local b
+	LOADS+="$(cut -d' ' -f1 /proc/loadavg) "
+	for b in $(other_beds); do
+		[ "$b" = none ] || [[ " $BEDS_SEEN " == *" $b "* ]] || BEDS_SEEN+="$b "
+	done
+}
+# beds_seen: the other beds seen up at some note_load.
+beds_seen() { echo "${BEDS_SEEN:-none}"; }
 # load_summary: "min..max (N samples)" of the noted loads.
 load_summary() {
 	# shellcheck disable=SC2086
