@@ -3,7 +3,7 @@
 # of the test bed (scripts/hosts.sh) next to starting the same number of
 # containers straight on the 3 engines, in the same run.
 #
-#   scripts/bench-hosts-converge.sh              RUNS=5, N=30; ~6 min
+#   scripts/bench-hosts-converge.sh              RUNS=5, N=30; ~2 min
 #   RUNS=2 N=9 scripts/bench-hosts-converge.sh
 #
 # Environment:

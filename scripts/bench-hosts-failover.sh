@@ -6,7 +6,7 @@
 # shims and containers SIGKILLed) at t0; healed is the first moment after
 # which 20 requests in a row all succeed. Reported: healed − t0.
 #
-#   scripts/bench-hosts-failover.sh              RUNS=5; ~3 min
+#   scripts/bench-hosts-failover.sh              RUNS=5; ~1 min
 #   RUNS=2 scripts/bench-hosts-failover.sh
 #
 # Environment:

@@ -6,7 +6,7 @@
 # the SAME task reached straight on host2 through a host-mode published
 # port of the same service, in the same run, with wrk.
 #
-#   scripts/bench-hosts-mesh.sh                      RUNS=5, wrk -t2 -c16 -d10s; ~2.5 min
+#   scripts/bench-hosts-mesh.sh                      RUNS=5, wrk -t2 -c16 -d10s; ~2 min
 #   RUNS=2 DURATION=3s scripts/bench-hosts-mesh.sh
 #
 # Environment:
