@@ -211,7 +211,7 @@ func (d *Daemon) leaveLocked(ctx context.Context, force bool) error {
 			_ = d.exec.Remove(ctx, c.ID)
 		}
 	}
-	d.exec.RemoveNetwork(ctx, id.ClusterID)
+	d.removeSwarmNetworks(ctx, id.ClusterID)
 	d.keys.setLocked(nil)
 	return d.forget()
 }

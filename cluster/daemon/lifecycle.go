@@ -313,7 +313,7 @@ func (d *Daemon) Leave(ctx context.Context, force bool) error {
 			_ = d.exec.Remove(ctx, c.ID)
 		}
 	}
-	d.exec.RemoveNetwork(ctx, sw.id.ClusterID)
+	d.removeSwarmNetworks(ctx, sw.id.ClusterID)
 	return d.forget()
 }
 

@@ -18,6 +18,7 @@ import (
 	"sw/cluster/hooks"
 	"sw/cluster/membership"
 	"sw/cluster/netplane"
+	"sw/cluster/overlay"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -274,4 +275,15 @@ func (d *Daemon) startPlane(ctx context.Context, sw *swarm, st *store.Store) *ne
 	sw.wg.Add(1)
 	go func() { defer sw.wg.Done(); p.Run(ctx) }()
 	return p
+}
+
+// removeSwarmNetworks takes a left swarm's networks off this host: their
+// VXLAN devices, then the engine's networks no container uses.
+func (d *Daemon) removeSwarmNetworks(ctx context.Context, clusterID string) {
+	for _, br := range d.exec.SwarmBridges(ctx, clusterID) {
+		if err := overlay.RemoveFrom(br); err != nil {
+			d.log.Warn("removing the swarm's overlay devices", "bridge", br, "err", err)
+		}
+	}
+	d.exec.RemoveNetwork(ctx, clusterID)
 }

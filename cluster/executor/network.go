@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/errdefs"
 
@@ -125,11 +126,32 @@ func (d *Docker) SetDNS(on bool) {
 	d.dns = on
 }
 
-// RemoveNetwork deletes the swarm's task network if no container uses it
-// (another node of the same swarm on this host may still).
+// RemoveNetwork deletes the swarm's networks on this engine that no
+// container uses (another node of the same swarm on this host may still).
 func (d *Docker) RemoveNetwork(ctx context.Context, clusterID string) {
-	name, _ := types.TaskNetworkNames(clusterID)
-	_ = d.cli.NetworkRemove(ctx, name)
+	for _, n := range d.swarmNetworks(ctx, clusterID) {
+		_ = d.cli.NetworkRemove(ctx, n.ID)
+	}
+}
+
+// SwarmBridges names the bridges of the engine's networks of a swarm.
+func (d *Docker) SwarmBridges(ctx context.Context, clusterID string) []string {
+	var out []string
+	for _, n := range d.swarmNetworks(ctx, clusterID) {
+		if b := n.Options["com.docker.network.bridge.name"]; b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// swarmNetworks lists the engine's networks of a swarm (by their label).
+func (d *Docker) swarmNetworks(ctx context.Context, clusterID string) []network.Summary {
+	ns, err := d.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", types.LabelCluster+"="+clusterID))})
+	if err != nil {
+		return nil
+	}
+	return ns
 }
 
 // recreateNetworks makes the task's networks again after someone removed

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -172,6 +173,33 @@ func Remove(vni uint32) error {
 		return fmt.Errorf("overlay: delete %s: %w", name, err)
 	}
 	return nil
+}
+
+// RemoveFrom deletes this package's VXLAN devices on bridge (a swarm
+// left: its networks go, whatever their VNIs). A missing bridge is fine.
+func RemoveFrom(bridge string) error {
+	br, err := netlink.LinkByName(bridge)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("overlay: bridge %s: %w", bridge, err)
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("overlay: list links: %w", err)
+	}
+	var errs []error
+	for _, l := range links {
+		a := l.Attrs()
+		if l.Type() != "vxlan" || a.MasterIndex != br.Attrs().Index || !strings.HasPrefix(a.Name, "swvx-") {
+			continue
+		}
+		if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+			errs = append(errs, fmt.Errorf("overlay: delete %s: %w", a.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // underlay is the interface that holds the local address.

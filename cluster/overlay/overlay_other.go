@@ -17,6 +17,11 @@ func SyncPeers(vni uint32, peers []Peer) error {
 	return fmt.Errorf("overlay: %w", errors.ErrUnsupported)
 }
 
+// RemoveFrom needs Linux's VXLAN devices; elsewhere it fails.
+func RemoveFrom(bridge string) error {
+	return fmt.Errorf("overlay: %w", errors.ErrUnsupported)
+}
+
 // Remove needs Linux's VXLAN devices; elsewhere it fails.
 func Remove(vni uint32) error {
 	return fmt.Errorf("overlay: %w", errors.ErrUnsupported)

@@ -134,23 +134,6 @@ func startTime(pid int) uint64 {
 	return v
 }
 
-// RejectUnrouted makes sure traffic arriving on iface for prefix that no
-// rule translated (a virtual IP with no running task) is refused here,
-// instead of going out the default route to whatever has that address.
-func RejectUnrouted(ctx context.Context, run Runner, iface, prefix string) error {
-	return ensureRule(ctx, run, "filter", "-I", rejectRule(iface, prefix))
-}
-
-// ForgetUnrouted removes what RejectUnrouted added.
-func ForgetUnrouted(ctx context.Context, run Runner, iface, prefix string) error {
-	_, err := run(ctx, nil, "iptables", append([]string{"-w", lockWait, "-t", "filter", "-D"}, rejectRule(iface, prefix)...)...)
-	return err
-}
-
-func rejectRule(iface, prefix string) []string {
-	return []string{"FORWARD", "-i", iface, "-d", prefix, "-m", "comment", "--comment", filterTag, "-j", "REJECT"}
-}
-
 // filterTag marks this package's filter rules, so that only they are
 // ever collected.
 const filterTag = "sw-managed"
