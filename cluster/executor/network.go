@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -40,14 +41,8 @@ func (d *Docker) EnsureNetwork(ctx context.Context, clusterID string, n *types.N
 			Options: map[string]string{"com.docker.network.bridge.name": bridge,
 				"com.docker.network.driver.mtu": strconv.Itoa(OverlayMTU)},
 			Labels: map[string]string{types.LabelCluster: clusterID, types.LabelNetwork: n.ID}})
-		if err != nil {
-			// Another node of the swarm on this engine may have made it
-			// meanwhile (the engine then says the name, or the subnet, is
-			// taken): it is right if it has the swarm's subnet.
-			again, ierr := d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
-			if ierr != nil || !sameIPAM(again, n) {
-				return types.TaskNetwork{}, fmt.Errorf("create task network %s: %w", name, err)
-			}
+		if err != nil && !d.madeMeanwhile(ctx, name, n) {
+			return types.TaskNetwork{}, fmt.Errorf("create task network %s: %w", name, err)
 		}
 		res, err = d.cli.NetworkInspect(ctx, name, network.InspectOptions{})
 	}
@@ -99,6 +94,24 @@ func (d *Docker) TaskNetworks() map[string]types.TaskNetwork {
 		out[id] = n.TaskNetwork
 	}
 	return out
+}
+
+// madeMeanwhile reports whether another node of the swarm on this engine
+// has made the network meanwhile: the engine then refuses the name, or
+// the subnet while the other create is still being committed, so the
+// network may show up a moment later (looked for during a second).
+func (d *Docker) madeMeanwhile(ctx context.Context, name string, n *types.Network) bool {
+	for range 10 {
+		if res, err := d.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
+			return sameIPAM(res, n)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // sameIPAM reports whether an engine network has n's subnet and gateway.
