@@ -326,19 +326,37 @@ func dialIn(ns string) func(ctx context.Context, network, addr string) (net.Conn
 		}
 		ch := make(chan res, 1)
 		go func() {
-			runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+			// The thread goes back to its own namespace before it is
+			// unlocked: one left in the client's (the process's main
+			// thread, which Go never ends, say) would make the whole test
+			// process look like a process of that namespace, which
+			// hosts.sh down kills. If it cannot go back, it stays locked
+			// and goes with the goroutine.
+			runtime.LockOSThread()
+			own, err := os.Open("/proc/thread-self/ns/net")
+			if err != nil {
+				runtime.UnlockOSThread()
+				ch <- res{nil, err}
+				return
+			}
+			defer own.Close()
 			f, err := os.Open(ns)
 			if err != nil {
+				runtime.UnlockOSThread()
 				ch <- res{nil, err}
 				return
 			}
 			defer f.Close()
 			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+				runtime.UnlockOSThread()
 				ch <- res{nil, fmt.Errorf("setns %s: %w", ns, err)}
 				return
 			}
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, addr)
+			if unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
 			ch <- res{c, err}
 		}()
 		r := <-ch
