@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"sort"
 
+	"sw/cluster/ipam"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -238,43 +239,18 @@ func DefaultNetwork(c *types.Cluster, have []*types.Network, id string) (*types.
 }
 
 // FreeSubnet returns the first prefix of length bits (or the pool's own
-// length, if longer) in pools that overlaps no network of have.
+// length, if longer) in pools that overlaps no network of have (its
+// subnet, or the one it asks for).
 func FreeSubnet(pools []string, bits int, have []*types.Network) (netip.Prefix, error) {
-	var taken []netip.Prefix
+	var subs []string
 	for _, n := range have {
-		if p, err := netip.ParsePrefix(n.Subnet); err == nil {
-			taken = append(taken, p)
-		}
+		subs = append(subs, n.Subnet, n.Spec.Subnet)
 	}
-	for _, ps := range pools {
-		pool, err := netip.ParsePrefix(ps)
-		if err != nil || !pool.Addr().Is4() {
-			return netip.Prefix{}, fmt.Errorf("allocator: bad address pool %q", ps)
-		}
-		pool = pool.Masked()
-		size := max(bits, pool.Bits())
-		if size > 30 {
-			return netip.Prefix{}, fmt.Errorf("allocator: subnets of /%d are too small", size)
-		}
-		step := uint64(1) << (32 - size)
-		end := u32(pool.Addr()) + uint64(1)<<(32-pool.Bits())
-		for a := u32(pool.Addr()); a < end; a += step {
-			cand := netip.PrefixFrom(addr4(a), size)
-			if !overlapsAny(cand, taken) {
-				return cand, nil
-			}
-		}
+	got, err := ipam.FreeSubnets(pools, bits, ipam.Taken(subs...), 1)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("allocator: %w", err)
 	}
-	return netip.Prefix{}, fmt.Errorf("allocator: no subnet left in the address pools %v", pools)
-}
-
-func overlapsAny(p netip.Prefix, taken []netip.Prefix) bool {
-	for _, t := range taken {
-		if t.Overlaps(p) {
-			return true
-		}
-	}
-	return false
+	return got[0], nil
 }
 
 // FreeVNI returns the lowest VXLAN ID from types.FirstVNI that no network
@@ -332,13 +308,4 @@ func (p *pool) next() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("allocator: no address left on network %s (%s)", p.n.Spec.Name, p.n.Subnet)
-}
-
-func u32(a netip.Addr) uint64 {
-	b := a.As4()
-	return uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
-}
-
-func addr4(v uint64) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

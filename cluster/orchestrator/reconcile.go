@@ -90,8 +90,14 @@ func (p *Plan) Changes() []store.Change {
 }
 
 // replace stops old and creates t in its place.
-func (p *Plan) replace(old, t *types.Task) {
-	p.desire(old, types.TaskShutdown)
+func (p *Plan) replace(old, t *types.Task) { p.replaceAs(old, t, types.TaskShutdown) }
+
+// replaceAs creates t in place of old, which is told to reach state: a
+// task on a lost node is told to go altogether (TaskRemove), so that the
+// node, if it returns, removes its container instead of keeping a stale
+// copy of a slot that now runs elsewhere.
+func (p *Plan) replaceAs(old, t *types.Task, state types.TaskState) {
+	p.desire(old, state)
 	p.Create = append(p.Create, t)
 	if p.replaces == nil {
 		p.replaces = map[string]string{}

@@ -675,7 +675,7 @@ func TestReconcileNodes(t *testing.T) {
 			svc:   service(svcOpt{replicas: 2}),
 			nodes: []nd{{id: "n1", state: types.NodeDown}, {id: "n2"}},
 			tasks: []tk{running("a", 1, "n1"), running("b", 2, "n2")},
-			want:  want{create: []string{"1/@0 v1"}, desire: []string{"a=SHUTDOWN"}},
+			want:  want{create: []string{"1/@0 v1"}, desire: []string{"a=REMOVE"}},
 		},
 		{
 			name:  "replicated: the stopped task on a down node does not block the slot",
@@ -689,7 +689,7 @@ func TestReconcileNodes(t *testing.T) {
 			svc:   service(svcOpt{replicas: 1}),
 			nodes: readyNodes("n2"),
 			tasks: []tk{running("a", 1, "gone")},
-			want:  want{create: []string{"1/@0 v1"}, desire: []string{"a=SHUTDOWN"}},
+			want:  want{create: []string{"1/@0 v1"}, desire: []string{"a=REMOVE"}},
 		},
 		{
 			name:  "replicated: unknown node state changes nothing",

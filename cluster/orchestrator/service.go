@@ -138,8 +138,9 @@ func (r *reconciler) slotState(s *slot) slotStatus {
 			if !r.canCreate() {
 				return slotWaiting // at the next pass
 			}
-			// Its node cannot stop it: replace it now, on another node.
-			r.plan.replace(live, r.newTask(live.Slot, "", live.Attempt))
+			// Its node cannot stop it: replace it now, on another node,
+			// and have the node remove it if it ever comes back.
+			r.plan.replaceAs(live, r.newTask(live.Slot, "", live.Attempt), types.TaskRemove)
 			return slotStarting
 		}
 		n := r.nodes[live.NodeID]

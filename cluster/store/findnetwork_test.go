@@ -52,3 +52,29 @@ func TestFindNetwork(t *testing.T) {
 		})
 	}
 }
+
+// TestNetworkPoolsFull: a network to be given a subnet from the swarm's
+// pools is refused once the pools cannot hold it, counting those still
+// waiting for the allocator; one asking for its own subnet still fits.
+func TestNetworkPoolsFull(t *testing.T) {
+	h := newHarness(t)
+	h.must(Change{PutCluster: &types.Cluster{ID: "c1", DefaultAddrPool: []string{"10.9.0.0/23"}, SubnetSize: 24}})
+	mk := func(id, name, subnet string) Change {
+		return Change{CreateNetwork: &types.Network{ID: id, Spec: types.NetworkSpec{Name: name, Driver: "overlay", Subnet: subnet}}}
+	}
+	h.must(mk("n1", "a", ""), mk("n2", "b", "")) // both waiting: the two /24s of the pool
+	err := h.try(mk("n3", "c", ""))
+	if !errors.Is(err, ErrAddrInUse) || !strings.Contains(err.Error(), "10.9.0.0/23") || !strings.Contains(err.Error(), "--subnet") {
+		t.Fatalf("a third network from a pool of two subnets: err = %v", err)
+	}
+	if _, err := h.st.View().FindNetwork("c"); err == nil {
+		t.Fatal("the refused network was stored")
+	}
+	h.must(mk("n4", "d", "192.168.7.0/24")) // its own subnet: no pool needed
+	// A pool subnet freed: one more fits, and then no more.
+	h.must(Change{DeleteNetwork: "n2"})
+	h.must(mk("n5", "e", ""))
+	if err := h.try(mk("n6", "f", "")); !errors.Is(err, ErrAddrInUse) {
+		t.Fatalf("pools full again: err = %v", err)
+	}
+}

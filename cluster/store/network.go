@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"sw/cluster/ipam"
 	"sw/cluster/types"
 )
 
@@ -54,12 +55,38 @@ func (w *writer) createNetwork(n *types.Network) error {
 			if err := w.checkSubnet(n.ID, n.Spec.Name, n.Spec.Subnet, n.Spec.Gateway, 0); err != nil {
 				return err
 			}
+		} else if err := w.checkPoolRoom(n.Spec.Name); err != nil {
+			return err
 		}
 	} else if err := w.checkSubnet(n.ID, n.Spec.Name, n.Subnet, n.Gateway, n.VNI); err != nil {
 		return err
 	}
 	w.stamp(&v.Meta, true)
 	return w.insert(tableNetworks, &v)
+}
+
+// checkPoolRoom refuses a network that would get its subnet from the
+// swarm's address pools when they have no subnet left for it, once every
+// network already waiting for one has had its own: the allocator would
+// never give it one.
+func (w *writer) checkPoolRoom(name string) error {
+	var c *types.Cluster
+	if raw, _ := w.tx.First(tableCluster, indexID); raw != nil {
+		c = raw.(*types.Cluster)
+	}
+	var subs []string
+	waiting := 0
+	for _, o := range w.networks() {
+		subs = append(subs, o.Subnet, o.Spec.Subnet)
+		if o.Subnet == "" && o.Spec.Subnet == "" {
+			waiting++
+		}
+	}
+	if _, err := ipam.FreeSubnets(c.AddrPools(), c.SubnetBits(), ipam.Taken(subs...), waiting+1); err != nil {
+		return Errorf(ErrAddrInUse, "network %s: could not find an available, non-overlapping address pool among %s "+
+			"for a /%d subnet: give one with --subnet, or remove a network", name, strings.Join(c.AddrPools(), ", "), c.SubnetBits())
+	}
+	return nil
 }
 
 // checkSubnet refuses a subnet that is malformed, has its gateway outside

@@ -275,4 +275,34 @@ func TestNetworkCommands(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "no such network: nosuch") {
 		t.Fatalf("network rm nosuch: %+v", r)
 	}
+
+	// Pools full: the network that no longer fits is refused at once,
+	// not stored to wait for a subnet that never comes. Two /20 pools in
+	// /24s hold at most 32 networks.
+	var filled []string
+	for i := 0; i < 40; i++ {
+		name := fmt.Sprintf("fill%d", i)
+		r := n.sw("network", "create", name)
+		if r.code == 0 {
+			filled = append(filled, name)
+			continue
+		}
+		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "could not find an available, non-overlapping address pool") ||
+			!strings.Contains(r.stderr, "--subnet") {
+			t.Fatalf("network create with the pools full: %+v", r)
+		}
+		break
+	}
+	if len(filled) == 0 || len(filled) >= 32 {
+		t.Fatalf("%d networks made before the pools were full, want 1–31", len(filled))
+	}
+	if got := lines(n.ok("network", "ls", "-q")); len(got) != len(filled)+1 {
+		t.Fatalf("%d networks listed after a refusal, want %d", len(got), len(filled)+1)
+	}
+	eventually(t, 10*time.Second, "every stored network allocated", func() (bool, string) {
+		out := n.ok(append([]string{"network", "inspect", "--format", "{{.Name}}={{json .IPAM.Config}}"}, filled...)...)
+		return !strings.Contains(out, "=null") && !strings.Contains(out, "=[]"), out
+	})
+	t.Logf("%d networks fitted in the pools; the next was refused", len(filled))
+	n.ok(append([]string{"network", "rm"}, filled...)...)
 }

@@ -178,6 +178,12 @@ func TestTestbedHostLoss(t *testing.T) {
 		ctrs := bedContainers(t, "hl", hosts, nodes)
 		return sum(ctrs) == 3 && ctrs["host3"] == 0 && sum(runningTasksByNode(lead, "hl")) == 3, fmt.Sprint(ctrs)
 	})
+	// Its stale containers are removed, not kept stopped: the slots they
+	// served run elsewhere now.
+	eventually(t, 30*time.Second, "host3's stale hl containers removed", func() (bool, string) {
+		ids := hosts[2].dockerOK(t, "ps", "-aq", "--filter", "label=com.sw.service.name=hl")
+		return strings.TrimSpace(ids) == "", "host3 still has containers " + strings.Join(strings.Fields(ids), " ")
+	})
 	// host3's daemon restarted: its mesh answers again once it has made
 	// its rules, reaching the three live tasks.
 	for _, h := range hosts {
