@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,35 +20,36 @@ type Command struct {
 	Changes   []Change `json:"Changes"`
 }
 
-// Change is one mutation; exactly one field is set.
+// Change is one mutation; exactly one field is set (the stored format
+// leaves the others out: codec's omitempty).
 type Change struct {
-	PutCluster *types.Cluster `json:",omitempty"`
-	PutNode    *types.Node    `json:",omitempty"`
-	DeleteNode string         `json:",omitempty"`
+	PutCluster *types.Cluster `json:",omitempty" codec:",omitempty"`
+	PutNode    *types.Node    `json:",omitempty" codec:",omitempty"`
+	DeleteNode string         `json:",omitempty" codec:",omitempty"`
 	// NodeState records a node's observed health (leader's membership loop).
-	NodeState *NodeStateFrom `json:",omitempty"`
+	NodeState *NodeStateFrom `json:",omitempty" codec:",omitempty"`
 	// UpdateNode changes what an operator sets on a node.
-	UpdateNode    *NodeUpdate    `json:",omitempty"`
-	CreateService *types.Service `json:",omitempty"`
+	UpdateNode    *NodeUpdate    `json:",omitempty" codec:",omitempty"`
+	CreateService *types.Service `json:",omitempty" codec:",omitempty"`
 	// UpdateService replaces a service's spec; it fails with ErrConflict
 	// unless the stored Version equals the given one. The caller bumps
 	// SpecVersion when the change calls for new tasks; it never goes down.
-	UpdateService *types.Service `json:",omitempty"`
-	DeleteService string         `json:",omitempty"`
+	UpdateService *types.Service `json:",omitempty" codec:",omitempty"`
+	DeleteService string         `json:",omitempty" codec:",omitempty"`
 	// ServiceProblem records why the orchestrator does not reconcile a
 	// service (an empty message clears it); the spec is left alone.
-	ServiceProblem *ServiceProblem  `json:",omitempty"`
-	CreateTask     *types.Task      `json:",omitempty"`
-	TaskStatus     *TaskStatusFrom  `json:",omitempty"`
-	TaskDesired    *TaskDesiredFrom `json:",omitempty"`
-	AssignTask     *TaskAssignment  `json:",omitempty"`
-	DeleteTask     string           `json:",omitempty"`
+	ServiceProblem *ServiceProblem  `json:",omitempty" codec:",omitempty"`
+	CreateTask     *types.Task      `json:",omitempty" codec:",omitempty"`
+	TaskStatus     *TaskStatusFrom  `json:",omitempty" codec:",omitempty"`
+	TaskDesired    *TaskDesiredFrom `json:",omitempty" codec:",omitempty"`
+	AssignTask     *TaskAssignment  `json:",omitempty" codec:",omitempty"`
+	DeleteTask     string           `json:",omitempty" codec:",omitempty"`
 	// CreateNetwork adds a network (allocated by the allocator, or to be).
-	CreateNetwork *types.Network `json:",omitempty"`
+	CreateNetwork *types.Network `json:",omitempty" codec:",omitempty"`
 	// DeleteNetwork removes a network no service uses (ErrInUse).
-	DeleteNetwork string `json:",omitempty"`
+	DeleteNetwork string `json:",omitempty" codec:",omitempty"`
 	// Allocate records addresses the leader's allocator gave.
-	Allocate *NetworkAllocation `json:",omitempty"`
+	Allocate *NetworkAllocation `json:",omitempty" codec:",omitempty"`
 }
 
 // NodeStateFrom sets a node's observed state; it is dropped for a node that
@@ -118,16 +118,17 @@ var (
 	errEmptyChange = errors.New("empty change")
 )
 
-// Encode serialises a command for the Raft log.
-func (c *Command) Encode() ([]byte, error) { return json.Marshal(c) }
+// Encode serialises a command for the Raft log, in the stored format
+// (see FormatVersion).
+func (c *Command) Encode() ([]byte, error) { return encodeStored(c) }
 
-// DecodeCommand reads a command from a Raft log entry. It is lenient on
-// purpose: a field it does not know (written by another version of sw) is
-// skipped, so that every entry of the log stays readable. Errors match
-// ErrBadCommand.
+// DecodeCommand reads a command from a Raft log entry, in any format this
+// release knows (format 0's JSON too). It is lenient on purpose: a field
+// it does not know (written by another version of sw) is skipped, so that
+// every entry of the log stays readable. Errors match ErrBadCommand.
 func DecodeCommand(b []byte) (*Command, error) {
 	var c Command
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := decodeStored(b, &c); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadCommand, err)
 	}
 	return &c, nil
@@ -181,7 +182,7 @@ func BatchGroups(groups [][]Change) []*Command {
 
 // encodedSize is a change's size in the log.
 func encodedSize(c *Change) int {
-	b, err := json.Marshal(c)
+	b, err := encodeStored(c)
 	if err != nil {
 		return 0
 	}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -28,7 +27,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return f.Store.Apply(l.Index, cmd)
 }
 
-// snapshotData is the whole state, as written to a Raft snapshot.
+// snapshotData is the whole state, as written to a Raft snapshot (in the
+// stored format: see FormatVersion).
 type snapshotData struct {
 	Index    uint64           `json:"Index"`
 	Cluster  *types.Cluster   `json:"Cluster,omitempty"`
@@ -56,7 +56,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	var d snapshotData
-	if err := json.NewDecoder(rc).Decode(&d); err != nil {
+	if err := readStored(rc, &d); err != nil {
 		return fmt.Errorf("store: read snapshot: %w", err)
 	}
 	return f.Store.restore(&d)
@@ -65,7 +65,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 type fsmSnapshot struct{ data snapshotData }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := json.NewEncoder(sink).Encode(&s.data); err != nil {
+	if err := writeStored(sink, &s.data); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("store: write snapshot: %w", err)
 	}
