@@ -109,6 +109,11 @@ func FuzzRestoreSnapshot(f *testing.F) {
 	f.Add([]byte(`{"Services":[{"ID":"a","Spec":{"Name":"x"}},{"ID":"b","Spec":{"Name":"x"}}]}`))
 	f.Add([]byte(`{"Tasks":[{"ID":""}]}`))
 	f.Add([]byte(`{not json`))
+	// A format-1 snapshot (the current stored format) of a seeded store.
+	if v1, err := encodeStored(&snapshotData{Index: 3, Cluster: &types.Cluster{ID: "c1"}, Nodes: []*types.Node{{ID: "n1"}},
+		Services: []*types.Service{{ID: "s1", Spec: types.ServiceSpec{Name: "web"}}}}); err == nil {
+		f.Add(v1)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := seeded(t)
 		before := state(s)
