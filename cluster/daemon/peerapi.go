@@ -307,7 +307,7 @@ func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.No
 	}
 	if q := r.URL.Query().Get("wait"); q != "" {
 		if idx, err := strconv.ParseUint(q, 10, 64); err == nil {
-			h.sw.store.WaitPast(r.Context(), idx, 20*time.Second)
+			waitSession(r.Context(), h.sw.store, id.NodeID, idx, sessionPoll, sessionCoalesce)
 		}
 	}
 	v := h.sw.store.View()
@@ -321,6 +321,56 @@ func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.No
 		s.Tasks = []*types.Task{}
 	}
 	peerOK(w, s)
+}
+
+// sessionPoll bounds how long a worker's session request waits for news.
+const sessionPoll = 20 * time.Second
+
+// sessionCoalesce is how often, at most, a worker's session is answered
+// for changes that are not its own: the services, serving tasks, networks
+// and nodes its plugins mirror (the routing mesh, names). A change to the
+// node itself or to a task on it is answered at once. Without it, every
+// commit anywhere woke every worker's session and re-sent it everything:
+// work of the swarm's size times the commit rate.
+const sessionCoalesce = 500 * time.Millisecond
+
+// waitSession returns when a worker whose last session reflected log
+// index idx has news: at once for its own row or tasks, within coalesce
+// for any other commit, or after poll with none.
+func waitSession(ctx context.Context, st *store.Store, nodeID string, idx uint64, poll, coalesce time.Duration) {
+	pollT := time.NewTimer(poll)
+	defer pollT.Stop()
+	var others <-chan time.Time // armed once another change is seen
+	// Taken once, before the first look: any commit touching the node from
+	// here on closes it (one deleting a task too, which the versions
+	// NodeChangedSince reads cannot show).
+	own := st.NodeWatch(nodeID)
+	for {
+		anyCommit := st.Changed()
+		v := st.View()
+		if v.Index > idx {
+			if v.NodeChangedSince(nodeID, idx) {
+				return
+			}
+			if others == nil {
+				t := time.NewTimer(coalesce)
+				defer t.Stop()
+				others = t.C
+			}
+			anyCommit = nil // news already: only its own or the timer now
+		}
+		select {
+		case <-own:
+			return
+		case <-others:
+			return
+		case <-anyCommit:
+		case <-pollT.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // status commits a node's task reports; a node may report only its own.

@@ -85,6 +85,7 @@ func (s *Store) restore(d *snapshotData) error {
 	s.requests = requestLogFrom(d.Requests)
 	close(s.changed)
 	s.changed = make(chan struct{})
+	s.wakeAllNodesLocked()
 	s.mu.Unlock()
 	return nil
 }

@@ -99,6 +99,22 @@ func (r *ReadTx) TasksOnNode(nodeID string) []*types.Task {
 	return all[types.Task](r.tx, tableTasks, indexNode, nodeID)
 }
 
+// NodeChangedSince reports whether a node or a task on it was written
+// after log index idx (a task deleted since is not seen: Store.NodeWatch
+// sees deletions, from when it is called).
+func (r *ReadTx) NodeChangedSince(nodeID string, idx uint64) bool {
+	if n := r.Node(nodeID); n != nil && n.Version > idx {
+		return true
+	}
+	for _, t := range r.TasksOnNode(nodeID) {
+		if t.Version > idx {
+			return true
+		}
+	}
+	return false
+}
+
+
 // FindService resolves a user's reference — a full ID, a name, or a unique
 // ID prefix — as Docker does.
 func (r *ReadTx) FindService(ref string) (*types.Service, error) {

@@ -18,6 +18,9 @@ type Store struct {
 	mu      sync.Mutex
 	index   uint64
 	changed chan struct{}
+	// nodeWatch holds, per node, the channel NodeWatch handed out: closed
+	// at the next commit that writes the node or a task on it.
+	nodeWatch map[string]chan struct{}
 	// requests are the request IDs applied lately (guarded by mu).
 	requests requestLog
 }
@@ -28,7 +31,7 @@ func New() *Store {
 	if err != nil {
 		panic("store: bad schema: " + err.Error())
 	}
-	return &Store{db: db, changed: make(chan struct{})}
+	return &Store{db: db, changed: make(chan struct{}), nodeWatch: map[string]chan struct{}{}}
 }
 
 // Index returns the log index of the last applied command.
@@ -92,7 +95,46 @@ func (s *Store) applyChanges(index uint64, cmd *Command) error {
 		}
 	}
 	tx.Commit()
+	s.wakeNodes(w.touched)
 	return nil
+}
+
+// NodeWatch returns a channel closed at the next commit that writes the
+// node or a task on it (one placed there, changed or deleted), or when a
+// snapshot replaces the state; other commits leave it open. A worker's
+// session waits on its own assignments with it: check the state after
+// taking the channel (ReadTx.NodeChangedSince), then wait.
+func (s *Store) NodeWatch(nodeID string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.nodeWatch[nodeID]
+	if !ok {
+		ch = make(chan struct{})
+		s.nodeWatch[nodeID] = ch
+	}
+	return ch
+}
+
+func (s *Store) wakeNodes(ids map[string]struct{}) {
+	if len(ids) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range ids {
+		if ch, ok := s.nodeWatch[id]; ok {
+			close(ch)
+			delete(s.nodeWatch, id)
+		}
+	}
+}
+
+// wakeAllNodes closes every node watch (the state was replaced); s.mu held.
+func (s *Store) wakeAllNodesLocked() {
+	for id, ch := range s.nodeWatch {
+		close(ch)
+		delete(s.nodeWatch, id)
+	}
 }
 
 // commitIndex records the applied index and wakes every waiter. A failed
@@ -121,6 +163,19 @@ type writer struct {
 	tasks map[string]*types.Task // tasks this command wrote; nil: deleted
 	index uint64
 	cmd   *Command
+	// touched are the nodes whose row, or a task on which, this command
+	// wrote (Store.NodeWatch).
+	touched map[string]struct{}
+}
+
+func (w *writer) touch(nodeID string) {
+	if nodeID == "" {
+		return
+	}
+	if w.touched == nil {
+		w.touched = map[string]struct{}{}
+	}
+	w.touched[nodeID] = struct{}{}
 }
 
 // currentTask returns the stored task as this command has left it so far,
@@ -151,6 +206,7 @@ func (w *writer) deleteTask(id string) error {
 	if err := w.tx.Delete(tableTasks, t); err != nil {
 		return fmt.Errorf("store: delete from %s: %w", tableTasks, err)
 	}
+	w.touch(t.NodeID)
 	if w.tasks == nil {
 		w.tasks = map[string]*types.Task{}
 	}
@@ -169,6 +225,12 @@ func (w *writer) stamp(m *types.Meta, created bool) {
 func (w *writer) insert(table string, obj any) error {
 	if err := w.tx.Insert(table, obj); err != nil {
 		return fmt.Errorf("store: insert into %s: %w", table, err)
+	}
+	switch o := obj.(type) {
+	case *types.Task:
+		w.touch(o.NodeID) // a task's node is set once, never changed
+	case *types.Node:
+		w.touch(o.ID)
 	}
 	return nil
 }
@@ -217,6 +279,9 @@ func (w *writer) delete(table, id string) error {
 	// Deleting what is already gone is not an error: deletes are idempotent.
 	if _, err := w.tx.DeleteAll(table, indexID, id); err != nil {
 		return fmt.Errorf("store: delete from %s: %w", table, err)
+	}
+	if table == tableNodes {
+		w.touch(id)
 	}
 	return nil
 }
