@@ -7,9 +7,9 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strings"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 

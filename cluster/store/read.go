@@ -114,7 +114,6 @@ func (r *ReadTx) NodeChangedSince(nodeID string, idx uint64) bool {
 	return false
 }
 
-
 // FindService resolves a user's reference — a full ID, a name, or a unique
 // ID prefix — as Docker does.
 func (r *ReadTx) FindService(ref string) (*types.Service, error) {
