@@ -149,9 +149,11 @@ func TestWorkerLoss(t *testing.T) {
 		return st[w2.name].status == "Down" && sum(by) == 6 && by[w2.name] == 0 && sum(eng) == 6, seen
 	})
 	t.Logf("worker down and its tasks rescheduled %s after the kill", took.Round(100*time.Millisecond))
+	// Replaced, they are told to go altogether: the worker removes their
+	// containers if it returns.
 	for _, r := range serviceTasks(m, svc) {
-		if r.node == w2.name && r.desired != "Shutdown" {
-			t.Errorf("task %s on the dead worker is desired %s, want Shutdown", r.name, r.desired)
+		if r.node == w2.name && r.desired != "Remove" {
+			t.Errorf("task %s on the dead worker is desired %s, want Remove", r.name, r.desired)
 		}
 	}
 
