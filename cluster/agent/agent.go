@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/executor"
 	"sw/cluster/store"
 	"sw/cluster/types"
@@ -134,21 +135,23 @@ func (a *Agent) Run(ctx context.Context) {
 	// The periodic resync is due at a fixed pace, however often the
 	// assignments change: a busy cluster must not put it off for ever.
 	nextResync := time.Now().Add(resyncEvery)
+	retry := retryEvery(time.Second)
 	for ctx.Err() == nil {
 		tasks, changed, err := a.Source.Assignments(ctx)
 		if err != nil {
 			a.Log.Warn("agent: no assignments", "err", err)
-			sleep(ctx, time.Second)
+			_ = retry.Wait(ctx)
 			continue
 		}
 		if !adopted {
 			if err := a.adopt(ctx, tasks); err != nil {
 				a.Log.Warn("agent: adopting containers failed; retrying", "err", err)
-				sleep(ctx, time.Second)
+				_ = retry.Wait(ctx)
 				continue
 			}
 			adopted = true
 		}
+		retry.Reset()
 		a.reconcile(ctx, tasks)
 		if !time.Now().Before(nextResync) {
 			a.resync(ctx, tasks)
@@ -163,11 +166,11 @@ func (a *Agent) Run(ctx context.Context) {
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
+// retryEvery is the agent's schedule for retrying a failed step: every d,
+// jittered (between d/2 and d) so that the nodes of a swarm that failed
+// together do not retry together.
+func retryEvery(d time.Duration) *backoff.Backoff {
+	return &backoff.Backoff{Initial: d, Jitter: backoff.Equal}
 }
 
 // report queues a state change; states that do not move forward from what
@@ -216,14 +219,13 @@ func (a *Agent) reportLoop(ctx context.Context) {
 			}
 			continue
 		}
-		for ctx.Err() == nil {
+		_ = retryEvery(200*time.Millisecond).Retry(ctx, func(ctx context.Context) error {
 			err := a.Source.Report(ctx, batch)
-			if err == nil {
-				break
+			if err != nil {
+				a.Log.Warn("agent: report failed; retrying", "err", err, "updates", len(batch))
 			}
-			a.Log.Warn("agent: report failed; retrying", "err", err, "updates", len(batch))
-			sleep(ctx, 200*time.Millisecond)
-		}
+			return err
+		})
 	}
 }
 

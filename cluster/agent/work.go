@@ -139,7 +139,7 @@ func (a *Agent) removeContainer(ctx context.Context, taskID string) {
 		a.Log.Warn("agent: remove failed; retrying", "task", taskID, "container", cid, "err", err)
 		// The next reconcile retries: keep the task busy a while first, so
 		// that an engine refusing removals is not asked again at once.
-		sleep(ctx, time.Second)
+		_ = retryEvery(time.Second).Wait(ctx)
 		return
 	}
 	a.mu.Lock()
@@ -150,6 +150,7 @@ func (a *Agent) removeContainer(ctx context.Context, taskID string) {
 // exitLoop turns container deaths into task states, reconnecting to the
 // engine's event stream when it breaks.
 func (a *Agent) exitLoop(ctx context.Context) {
+	reconnect := retryEvery(time.Second)
 	for ctx.Err() == nil {
 		exits, errs := a.Exec.Exits(ctx)
 		for e := range exits {
@@ -162,7 +163,7 @@ func (a *Agent) exitLoop(ctx context.Context) {
 			}
 		default:
 		}
-		sleep(ctx, time.Second)
+		_ = reconnect.Wait(ctx)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/hooks"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -169,6 +170,7 @@ func (d *Daemon) keepKeysSealed(ctx context.Context, sw *swarm) {
 	case <-ctx.Done():
 		return
 	}
+	retryIn := backoff.Backoff{Initial: 2 * time.Second, Jitter: backoff.Equal}
 	for {
 		changed := sw.store.Changed()
 		c := sw.store.View().Cluster()
@@ -182,8 +184,11 @@ func (d *Daemon) keepKeysSealed(ctx context.Context, sw *swarm) {
 		}
 		var retry <-chan time.Time
 		if err := d.keys.follow(c.UnlockKey, sw.raft); err != nil {
-			d.log.Error("autolock: updating this manager's key file failed; retrying", "err", err)
-			retry = time.After(2 * time.Second)
+			wait := retryIn.Next()
+			d.log.Error("autolock: updating this manager's key file failed; retrying", "err", err, "in", wait)
+			retry = retryIn.After(wait)
+		} else {
+			retryIn.Reset()
 		}
 		select {
 		case <-ctx.Done():

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/backup"
 	"sw/cluster/consensus"
 	"sw/cluster/pki"
@@ -77,12 +78,12 @@ func (d *Daemon) Backup(ctx context.Context) (api.BackupInfo, []byte, error) {
 	// renewal: read them again if a renewal fell in between.
 	var entries []backup.Entry
 	var sealed bool
+	retry := backoff.Backoff{Initial: 200 * time.Millisecond, Jitter: backoff.Equal}
 	for attempt := 0; ; attempt++ {
 		entries, sealed, err = d.backupFiles(snap)
-		if err == nil || attempt == 2 {
+		if err == nil || attempt == 2 || retry.Wait(ctx) != nil {
 			break
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil {
 		return api.BackupInfo{}, nil, fmt.Errorf("backup: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/consensus"
 	"sw/cluster/peer"
 	"sw/cluster/store"
@@ -108,15 +109,14 @@ func (f *forwarder) atLeader(ctx context.Context, local func() error, remote fun
 		ctx, cancel = context.WithTimeout(ctx, consensus.DefaultProposeTimeout)
 		defer cancel()
 	}
+	poll := backoff.Backoff{Initial: leaderPoll, Jitter: backoff.Equal}
 	for {
 		err := f.once(ctx, local, remote)
 		if !errors.Is(err, errRetry) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if poll.Wait(ctx) != nil {
 			return errNoLeader
-		case <-time.After(leaderPoll):
 		}
 	}
 }

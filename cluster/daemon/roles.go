@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/consensus"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
@@ -37,6 +38,7 @@ func (d *Daemon) watchOwnRole(ctx context.Context, sw *swarm) {
 // that stopping its Raft never costs the others their quorum.
 func (d *Daemon) leaveVoters(ctx context.Context, sw *swarm) {
 	deadline := time.Now().Add(30 * time.Second)
+	poll := backoff.Backoff{Initial: 200 * time.Millisecond, Jitter: backoff.Equal}
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		servers, err := sw.raft.Servers()
 		if err != nil || !hasServer(servers, sw.id.NodeID) {
@@ -47,7 +49,9 @@ func (d *Daemon) leaveVoters(ctx context.Context, sw *swarm) {
 				d.log.Warn("leaving the voters failed; retrying", "err", err)
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
+		if poll.Wait(ctx) != nil {
+			return
+		}
 	}
 }
 
@@ -70,6 +74,7 @@ func (d *Daemon) switchRole(sw *swarm, role types.NodeRole) {
 	defer cancel()
 	var mat *tlsMaterial
 	var err error
+	retry := backoff.Backoff{Initial: 200 * time.Millisecond, Jitter: backoff.Equal}
 	for mat == nil || mat.id.Role != pkiRole(role) {
 		if mat, err = d.renew(ctx, sw); err != nil {
 			d.log.Warn("role change: no new certificate yet", "role", role, "err", err)
@@ -78,7 +83,7 @@ func (d *Daemon) switchRole(sw *swarm, role types.NodeRole) {
 		case <-ctx.Done():
 			d.log.Error("role change abandoned: no certificate for the new role", "role", role)
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-retry.After(retry.Next()):
 		}
 	}
 	d.mu.Lock()
@@ -157,6 +162,7 @@ func (d *Daemon) renew(ctx context.Context, sw *swarm) (*tlsMaterial, error) {
 // certLoop renews the node's certificate at a random point between 50 %
 // and 80 % of its life, as swarmkit does.
 func (d *Daemon) certLoop(ctx context.Context, sw *swarm) {
+	retry := backoff.Backoff{Initial: time.Minute, Jitter: backoff.Equal}
 	for {
 		at := pki.RenewAt(sw.tls.Load().cert.Leaf, nil)
 		select {
@@ -166,14 +172,16 @@ func (d *Daemon) certLoop(ctx context.Context, sw *swarm) {
 		}
 		mat, err := d.renew(ctx, sw)
 		if err != nil {
-			d.log.Warn("certificate renewal failed; retrying in a minute", "err", err)
+			wait := retry.Next()
+			d.log.Warn("certificate renewal failed; retrying", "err", err, "in", wait)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Minute):
+			case <-retry.After(wait):
 			}
 			continue
 		}
+		retry.Reset()
 		if err := mat.save(d.keys); err != nil {
 			d.log.Warn("saving the renewed certificate failed", "err", err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 	"golang.org/x/time/rate"
 
+	"sw/cluster/backoff"
 	"sw/cluster/pki"
 )
 
@@ -91,6 +92,7 @@ func Listen(addr string, conf *tls.Config, auth Authorizer, log *slog.Logger) (*
 }
 
 func (m *Mux) accept() {
+	retry := backoff.Backoff{Initial: 50 * time.Millisecond, Jitter: backoff.Equal}
 	for {
 		c, err := m.ln.Accept()
 		if err != nil {
@@ -103,9 +105,14 @@ func (m *Mux) accept() {
 				continue
 			}
 			m.log.Warn("peer: accept failed", "err", err)
-			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-m.done:
+				return
+			case <-retry.After(retry.Next()):
+			}
 			continue
 		}
+		retry.Reset()
 		go m.route(c)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/store"
 )
 
@@ -18,7 +19,7 @@ type Step func(ctx context.Context, view *store.ReadTx) (wakeAt time.Time, err e
 
 // Loop runs step until ctx ends.
 func Loop(ctx context.Context, st *store.Store, name string, log *slog.Logger, step Step) {
-	backoff := 50 * time.Millisecond
+	retryIn := backoff.Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: backoff.Equal}
 	for {
 		changed := st.Changed()
 		wake, err := step(ctx, st.View())
@@ -27,11 +28,11 @@ func Loop(ctx context.Context, st *store.Store, name string, log *slog.Logger, s
 		}
 		var retry <-chan time.Time
 		if err != nil {
-			log.Warn("reconcile failed; retrying", "loop", name, "err", err, "in", backoff)
-			retry = time.After(backoff)
-			backoff = min(backoff*2, 2*time.Second)
+			d := retryIn.Next()
+			log.Warn("reconcile failed; retrying", "loop", name, "err", err, "in", d)
+			retry = retryIn.After(d)
 		} else {
-			backoff = 50 * time.Millisecond
+			retryIn.Reset()
 		}
 		var timer <-chan time.Time
 		if !wake.IsZero() {
