@@ -22,7 +22,7 @@ func (d *Daemon) watchOwnRole(ctx context.Context, sw *swarm) {
 		changed := sw.store.Changed()
 		if n := sw.store.View().Node(sw.id.NodeID); n != nil && n.Role == types.RoleWorker {
 			d.leaveVoters(ctx, sw)
-			go d.switchRole(sw, types.RoleWorker)
+			d.requestRole(sw, types.RoleWorker)
 			return
 		}
 		select {
@@ -64,28 +64,94 @@ func hasServer(servers []consensus.Server, id string) bool {
 	return false
 }
 
+// roleRequest asks that this node, in swarm sw, take role.
+type roleRequest struct {
+	sw   *swarm
+	role types.NodeRole
+}
+
+// roleRequests is the role loop's inbox: one request, the latest.
+func (d *Daemon) roleRequests() chan roleRequest {
+	d.roleOnce.Do(func() { d.roleReq = make(chan roleRequest, 1) })
+	return d.roleReq
+}
+
+// requestRole asks the role loop (roleLoop) to move this node, in swarm
+// sw, to role. It never blocks: a request the loop has not taken yet is
+// replaced, the latest wins. Asking again while a switch is under way is
+// harmless: once it is done, the node is in another swarm and the request
+// is dropped.
+func (d *Daemon) requestRole(sw *swarm, role types.NodeRole) {
+	ch := d.roleRequests()
+	req := roleRequest{sw: sw, role: role}
+	for {
+		select {
+		case ch <- req:
+			return
+		default:
+		}
+		select {
+		case <-ch: // an older request, not taken yet: this one replaces it
+		default:
+		}
+	}
+}
+
+// roleLoop carries out the role requests, one at a time, until ctx ends.
+// Run owns it and waits for it: a switch under way when the daemon stops
+// either gives up (still waiting for its certificate) or is finished, so
+// that the swarm Run then stops is the one the node is in.
+func (d *Daemon) roleLoop(ctx context.Context) {
+	ch := d.roleRequests()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-ch:
+			d.switchRole(ctx, req.sw, req.role)
+		}
+	}
+}
+
+// roleSwitchTimeout bounds a role switch, from asking for the certificate
+// to running in the new role.
+const roleSwitchTimeout = 30 * time.Second
+
 // switchRole moves this node to a new role: a certificate for it, then the
 // runtime of that role in place of the current one. Tasks keep running:
-// the new agent adopts their containers.
-func (d *Daemon) switchRole(sw *swarm, role types.NodeRole) {
+// the new agent adopts their containers. Nothing is done if the node is
+// no longer in sw, or has the role already. ctx ending stops the wait for
+// the certificate; once the old runtime is stopped, the switch is carried
+// to its end (up to roleSwitchTimeout) regardless.
+func (d *Daemon) switchRole(ctx context.Context, sw *swarm, role types.NodeRole) {
 	d.roleMu.Lock()
 	defer d.roleMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if d.active() != sw || sw.id.Role == string(role) {
+		return // done already (an older request), or the node left
+	}
+	deadline := time.Now().Add(roleSwitchTimeout)
+	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var mat *tlsMaterial
 	var err error
 	retry := backoff.Backoff{Initial: 200 * time.Millisecond, Jitter: backoff.Equal}
 	for mat == nil || mat.id.Role != pkiRole(role) {
-		if mat, err = d.renew(ctx, sw); err != nil {
+		if mat, err = d.renew(rctx, sw); err != nil {
 			d.log.Warn("role change: no new certificate yet", "role", role, "err", err)
 		}
 		select {
-		case <-ctx.Done():
+		case <-rctx.Done():
+			if ctx.Err() != nil {
+				d.log.Info("role change abandoned: the daemon is stopping", "role", role)
+				return
+			}
 			d.log.Error("role change abandoned: no certificate for the new role", "role", role)
 			return
 		case <-retry.After(retry.Next()):
 		}
 	}
+	ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
 	d.mu.Lock()
 	if d.swarm != sw {
 		d.mu.Unlock()
