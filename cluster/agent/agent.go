@@ -102,6 +102,9 @@ type Agent struct {
 	// kick asks Run to reconcile again: a worker has finished, and changes
 	// it made the loop skip (the task was busy) may now call for action.
 	kick chan struct{}
+	// wg counts every goroutine Run started (its loops and the task
+	// workers): Run returns once they all have.
+	wg sync.WaitGroup
 }
 
 // resyncEvery is how often running tasks are checked against their
@@ -111,7 +114,8 @@ const resyncEvery = 10 * time.Second
 // maxBatch caps the updates sent in one Report.
 const maxBatch = 500
 
-// Run works until ctx ends.
+// Run works until ctx ends, and returns once every goroutine it started
+// (the report, exit and health loops, the task workers) has returned.
 func (a *Agent) Run(ctx context.Context) {
 	a.local = map[string]types.TaskState{}
 	a.containers = map[string]string{}
@@ -128,9 +132,11 @@ func (a *Agent) Run(ctx context.Context) {
 	if a.Log == nil {
 		a.Log = slog.Default()
 	}
-	go a.reportLoop(ctx)
-	go a.exitLoop(ctx)
-	go a.healthLoop(ctx)
+	defer a.wg.Wait()
+	for _, loop := range []func(context.Context){a.reportLoop, a.exitLoop, a.healthLoop} {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); loop(ctx) }()
+	}
 	adopted := false
 	// The periodic resync is due at a fixed pace, however often the
 	// assignments change: a busy cluster must not put it off for ever.

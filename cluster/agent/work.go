@@ -49,12 +49,15 @@ func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
 	}
 }
 
-// spawn runs fn for a task in the background; a.mu must be held. When fn
-// is done, Run is asked to reconcile again: a change the task's worker made
-// the loop skip must not wait for the next commit or resync.
+// spawn runs fn for a task in the background (Run waits for it before it
+// returns); a.mu must be held. When fn is done, Run is asked to reconcile
+// again: a change the task's worker made the loop skip must not wait for
+// the next commit or resync.
 func (a *Agent) spawn(ctx context.Context, taskID string, fn func(context.Context)) {
 	a.busy[taskID] = true
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		defer func() {
 			a.mu.Lock()
 			delete(a.busy, taskID)

@@ -61,7 +61,9 @@ type Daemon struct {
 	swarm *swarm // nil while not in a swarm
 	// keys is the node's key file and lock state (autolock).
 	keys *nodeKeys
-	// roleMu serialises role changes of this node.
+	// roleMu serialises role changes of this node (init, join, leave,
+	// restore, a role switch). It is held across a swarm's stop, which
+	// waits for the swarm's goroutines: none of them may take it.
 	roleMu sync.Mutex
 	// roleReq feeds roleLoop (made once, by roleRequests).
 	roleReq  chan roleRequest

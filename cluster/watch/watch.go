@@ -17,9 +17,16 @@ import (
 // and retried with backoff.
 type Step func(ctx context.Context, view *store.ReadTx) (wakeAt time.Time, err error)
 
+// retrySchedule is how a failed step is retried: from 50 ms, doubling up
+// to 2 s, jittered; a step that succeeds starts it again. (A variable, for
+// tests to put in a clock of their own.)
+var retrySchedule = func() backoff.Backoff {
+	return backoff.Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: backoff.Equal}
+}
+
 // Loop runs step until ctx ends.
 func Loop(ctx context.Context, st *store.Store, name string, log *slog.Logger, step Step) {
-	retryIn := backoff.Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: backoff.Equal}
+	retryIn := retrySchedule()
 	for {
 		changed := st.Changed()
 		wake, err := step(ctx, st.View())
