@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"sw/cluster/api"
@@ -75,7 +74,7 @@ func (d *Daemon) Unlock(ctx context.Context, key string) error {
 	}
 	raw, err := pki.ParseUnlockKey(key)
 	if err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", strings.TrimPrefix(err.Error(), "pki: "))
+		return badRequestTrimmed("", err, "pki: ")
 	}
 	if err := d.keys.unlock(raw); err != nil {
 		if errors.Is(err, errInvalidUnlockKey) {

@@ -98,11 +98,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	ver, err := ex.EngineVersion(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", executor.ErrNoEngine, err)
+		return nil, fmt.Errorf("%w: %w", executor.ErrNoEngine, err)
 	}
 	engineID, err := ex.EngineID(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", executor.ErrNoEngine, err)
+		return nil, fmt.Errorf("%w: %w", executor.ErrNoEngine, err)
 	}
 	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, engineID: engineID, keys: newNodeKeys(cfg.DataDir)}, nil
 }

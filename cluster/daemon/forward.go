@@ -137,7 +137,7 @@ func (f *forwarder) once(ctx context.Context, local func() error, remote func(ad
 	case errors.Is(err, consensus.ErrTimeout):
 		return errNoLeader
 	case errors.Is(err, consensus.ErrNoSpace):
-		return store.Errorf(api.ErrUnavailable, "%s", err)
+		return store.Errorf(api.ErrUnavailable, "%w", err)
 	default:
 		return err
 	}
@@ -190,14 +190,16 @@ var codeKinds = []struct {
 }
 
 func toPeerError(err error) (int, peer.ErrorBody) {
-	if errors.Is(err, consensus.ErrNotLeader) {
+	// The outermost kind decides (store.KindIs): a cause an error keeps
+	// does not change its code.
+	if store.KindIs(err, consensus.ErrNotLeader) {
 		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeNotLeader}
 	}
-	if errors.Is(err, consensus.ErrNoSpace) {
+	if store.KindIs(err, consensus.ErrNoSpace) {
 		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeUnavail}
 	}
 	for _, ck := range codeKinds {
-		if errors.Is(err, ck.kind) {
+		if store.KindIs(err, ck.kind) {
 			return ck.status, peer.ErrorBody{Message: err.Error(), Code: ck.code}
 		}
 	}

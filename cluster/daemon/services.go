@@ -22,13 +22,13 @@ import (
 func (d *Daemon) validate(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
 	spec.Defaults(s)
 	if err := d.mutatePlugins(view, s, old); err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", err)
+		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	if err := spec.Validate(s); err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", err)
+		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	if err := d.checkPlugins(view, s, old); err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", err)
+		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	return nil
 }
