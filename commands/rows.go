@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
+
 	"sw/cluster/types"
 	"sw/commands/format"
 )
@@ -116,7 +118,7 @@ func newTaskRow(t *types.Task, hostnames map[string]string, history, noTrunc boo
 	}
 	return taskRow{ID: id, Name: name, Image: t.Spec.Image, Node: hostnames[t.NodeID],
 		DesiredState: t.DesiredState.Title(),
-		CurrentState: fmt.Sprintf("%s %s ago", t.Status.State.Title(), format.HumanDuration(now.Sub(t.Status.Timestamp))),
+		CurrentState: fmt.Sprintf("%s %s ago", t.Status.State.Title(), units.HumanDuration(now.Sub(t.Status.Timestamp))),
 		Error:        errText}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 
 	"sw/cluster/api"
@@ -245,7 +246,7 @@ func swarmBackup(c *cli.Context) error {
 		where = "stdout"
 	}
 	fmt.Fprintf(out, "Backup of swarm %s written to %s: %s, Raft index %d, from manager %s.\n",
-		info.ClusterID, where, humanSize(info.Size), info.RaftIndex, info.NodeID)
+		info.ClusterID, where, units.HumanSize(float64(info.Size)), info.RaftIndex, info.NodeID)
 	if info.KeySealed {
 		fmt.Fprintln(out, "Its keys are sealed (autolock): restoring it needs the swarm's unlock key.")
 	} else {
@@ -274,19 +275,6 @@ func writeBackupFile(c *cli.Context, cl *api.Client, file string) (api.BackupInf
 		return api.BackupInfo{}, err
 	}
 	return info, nil
-}
-
-// humanSize prints a size as Docker does (decimal units).
-func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	f, i := float64(n), 0
-	for f >= 1000 && i < len(units)-1 {
-		f, i = f/1000, i+1
-	}
-	if i == 0 {
-		return fmt.Sprintf("%dB", n)
-	}
-	return fmt.Sprintf("%.4g%s", f, units[i])
 }
 
 func plural(n int, what string) string {

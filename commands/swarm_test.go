@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 
 	"sw/cluster/api"
@@ -164,10 +165,13 @@ func TestSwarmRestoreCommand(t *testing.T) {
 	}
 }
 
+// TestHumanSize pins the sizes "swarm backup" prints (go-units, as
+// Docker): decimal units, four significant digits.
 func TestHumanSize(t *testing.T) {
-	for n, want := range map[int64]string{0: "0B", 999: "999B", 1000: "1kB", 19968: "19.97kB", 2500000: "2.5MB"} {
-		if got := humanSize(n); got != want {
-			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)
+	for n, want := range map[int64]string{0: "0B", 999: "999B", 1000: "1kB", 19968: "19.97kB", 2500000: "2.5MB",
+		3 * 1000 * 1000 * 1000 * 1000 * 1000: "3PB"} {
+		if got := units.HumanSize(float64(n)); got != want {
+			t.Errorf("HumanSize(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -40,6 +41,9 @@ type Server struct {
 	rr      atomic.Uint32 // rotates multi-address answers
 	mu      sync.Mutex
 	servers []*mdns.Server
+	sockets []io.Closer // the servers' UDP and TCP sockets
+	// serving counts the servers' goroutines: Close waits for them.
+	serving sync.WaitGroup
 }
 
 // Name turns a name as users write it ("web") into a record key ("web.").
@@ -110,11 +114,14 @@ func (s *Server) Start(ctx context.Context) error {
 	tcp := &mdns.Server{Listener: ln, Handler: s}
 	s.mu.Lock()
 	s.servers = []*mdns.Server{udp, tcp}
+	s.sockets = []io.Closer{pc, ln}
 	s.mu.Unlock()
 	started := make(chan error, 4)
 	for _, srv := range []*mdns.Server{udp, tcp} {
 		srv.NotifyStartedFunc = func() { started <- nil }
+		s.serving.Add(1)
 		go func() {
+			defer s.serving.Done()
 			if err := srv.ActivateAndServe(); err != nil {
 				started <- err // before it started, or when it stops
 			}
@@ -124,23 +131,15 @@ func (s *Server) Start(ctx context.Context) error {
 		select {
 		case err := <-started:
 			if err != nil {
-				s.abort(pc, ln)
+				s.Close()
 				return fmt.Errorf("dns: serve %s: %w", s.Addr, err)
 			}
 		case <-ctx.Done():
-			s.abort(pc, ln)
+			s.Close()
 			return ctx.Err()
 		}
 	}
 	return nil
-}
-
-// abort stops a Start that failed: a server that had not started yet
-// ignores Shutdown, so its sockets are closed here too.
-func (s *Server) abort(pc net.PacketConn, ln net.Listener) {
-	s.Close()
-	pc.Close()
-	ln.Close()
 }
 
 // LocalAddr is the UDP address served (useful when Addr had port 0).
@@ -153,16 +152,22 @@ func (s *Server) LocalAddr() net.Addr {
 	return s.servers[0].PacketConn.LocalAddr()
 }
 
-// Close stops serving.
+// Close stops serving and returns once the server's goroutines have.
+// (A server that had not started yet ignores Shutdown: closing its
+// socket is what ends it, so the sockets are closed too.)
 func (s *Server) Close() error {
 	s.mu.Lock()
-	servers := s.servers
-	s.servers = nil
+	servers, sockets := s.servers, s.sockets
+	s.servers, s.sockets = nil, nil
 	s.mu.Unlock()
 	var errs []error
 	for _, srv := range servers {
 		errs = append(errs, srv.Shutdown())
 	}
+	for _, c := range sockets {
+		_ = c.Close() // closed already by a Shutdown that worked
+	}
+	s.serving.Wait()
 	return errors.Join(errs...)
 }
 

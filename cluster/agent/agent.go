@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/executor"
 	"sw/cluster/store"
 	"sw/cluster/types"
@@ -101,6 +102,9 @@ type Agent struct {
 	// kick asks Run to reconcile again: a worker has finished, and changes
 	// it made the loop skip (the task was busy) may now call for action.
 	kick chan struct{}
+	// wg counts every goroutine Run started (its loops and the task
+	// workers): Run returns once they all have.
+	wg sync.WaitGroup
 }
 
 // resyncEvery is how often running tasks are checked against their
@@ -110,7 +114,8 @@ const resyncEvery = 10 * time.Second
 // maxBatch caps the updates sent in one Report.
 const maxBatch = 500
 
-// Run works until ctx ends.
+// Run works until ctx ends, and returns once every goroutine it started
+// (the report, exit and health loops, the task workers) has returned.
 func (a *Agent) Run(ctx context.Context) {
 	a.local = map[string]types.TaskState{}
 	a.containers = map[string]string{}
@@ -127,28 +132,32 @@ func (a *Agent) Run(ctx context.Context) {
 	if a.Log == nil {
 		a.Log = slog.Default()
 	}
-	go a.reportLoop(ctx)
-	go a.exitLoop(ctx)
-	go a.healthLoop(ctx)
+	defer a.wg.Wait()
+	for _, loop := range []func(context.Context){a.reportLoop, a.exitLoop, a.healthLoop} {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); loop(ctx) }()
+	}
 	adopted := false
 	// The periodic resync is due at a fixed pace, however often the
 	// assignments change: a busy cluster must not put it off for ever.
 	nextResync := time.Now().Add(resyncEvery)
+	retry := retryEvery(time.Second)
 	for ctx.Err() == nil {
 		tasks, changed, err := a.Source.Assignments(ctx)
 		if err != nil {
 			a.Log.Warn("agent: no assignments", "err", err)
-			sleep(ctx, time.Second)
+			_ = retry.Wait(ctx)
 			continue
 		}
 		if !adopted {
 			if err := a.adopt(ctx, tasks); err != nil {
 				a.Log.Warn("agent: adopting containers failed; retrying", "err", err)
-				sleep(ctx, time.Second)
+				_ = retry.Wait(ctx)
 				continue
 			}
 			adopted = true
 		}
+		retry.Reset()
 		a.reconcile(ctx, tasks)
 		if !time.Now().Before(nextResync) {
 			a.resync(ctx, tasks)
@@ -163,11 +172,11 @@ func (a *Agent) Run(ctx context.Context) {
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
+// retryEvery is the agent's schedule for retrying a failed step: every d,
+// jittered (between d/2 and d) so that the nodes of a swarm that failed
+// together do not retry together.
+func retryEvery(d time.Duration) *backoff.Backoff {
+	return &backoff.Backoff{Initial: d, Jitter: backoff.Equal}
 }
 
 // report queues a state change; states that do not move forward from what
@@ -216,14 +225,13 @@ func (a *Agent) reportLoop(ctx context.Context) {
 			}
 			continue
 		}
-		for ctx.Err() == nil {
+		_ = retryEvery(200*time.Millisecond).Retry(ctx, func(ctx context.Context) error {
 			err := a.Source.Report(ctx, batch)
-			if err == nil {
-				break
+			if err != nil {
+				a.Log.Warn("agent: report failed; retrying", "err", err, "updates", len(batch))
 			}
-			a.Log.Warn("agent: report failed; retrying", "err", err, "updates", len(batch))
-			sleep(ctx, 200*time.Millisecond)
-		}
+			return err
+		})
 	}
 }
 

@@ -434,6 +434,39 @@ func TestFailedRemovalRetried(t *testing.T) {
 	}
 }
 
+// TestRunWaitsForWorkers: Run returns only once every goroutine it
+// started has, a task worker whose engine call outlives ctx too.
+func TestRunWaitsForWorkers(t *testing.T) {
+	h := newHarness(t)
+	hold := make(chan struct{})
+	h.exec.startHold = hold
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := &agent.Agent{NodeID: nodeID, Exec: h.exec, Source: h.src, Log: slog.New(slog.DiscardHandler)}
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	h.addTasks(newTask("t1", 1))
+	waitFor(t, "Start", func() string {
+		if h.exec.count("Start", "") == 0 {
+			return "not called"
+		}
+		return ""
+	})
+	cancel()
+	select {
+	case <-done:
+		t.Fatal("Run returned while a task worker was still in Start")
+	case <-time.After(50 * time.Millisecond): // nothing to wait for: Run must not return
+	}
+	close(hold)
+	select {
+	case <-done:
+	case <-time.After(waitTimeout):
+		t.Fatal("Run did not return once its worker had")
+	}
+	close(h.exec.done)
+}
+
 func TestShutdownWhileStarting(t *testing.T) {
 	h := newHarness(t)
 	h.exec.startGate = make(chan struct{})

@@ -43,6 +43,9 @@ type fakeExec struct {
 
 	// startGate, when set, holds every Start until it is closed.
 	startGate chan struct{}
+	// startHold, when set, holds every Start until it is closed, ctx or
+	// not: an engine call slow to give up.
+	startHold chan struct{}
 	// startBarrier, when > 0, holds every Start until that many are in
 	// flight at once (or barrierTimeout passes: Start then fails).
 	startBarrier   int
@@ -196,8 +199,11 @@ func (f *fakeExec) Start(ctx context.Context, cid string) (executor.Container, e
 	if f.startBarrier > 0 && f.inflight == f.startBarrier {
 		close(f.barrierOpen)
 	}
-	gate, barrier, timeout := f.startGate, f.startBarrier, f.barrierTimeout
+	gate, barrier, timeout, hold := f.startGate, f.startBarrier, f.barrierTimeout, f.startHold
 	f.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	defer func() {
 		f.mu.Lock()
 		f.inflight--

@@ -43,6 +43,7 @@ func (a *Agent) started(t *types.Task, cid string, c executor.Container) bool {
 // healthLoop turns health changes into task states, reconnecting to the
 // engine's event stream when it breaks.
 func (a *Agent) healthLoop(ctx context.Context) {
+	reconnect := retryEvery(time.Second)
 	for ctx.Err() == nil {
 		changes, errs := a.Exec.HealthChanges(ctx)
 		for hc := range changes {
@@ -55,7 +56,7 @@ func (a *Agent) healthLoop(ctx context.Context) {
 			}
 		default:
 		}
-		sleep(ctx, time.Second)
+		_ = reconnect.Wait(ctx)
 	}
 }
 

@@ -49,12 +49,15 @@ func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
 	}
 }
 
-// spawn runs fn for a task in the background; a.mu must be held. When fn
-// is done, Run is asked to reconcile again: a change the task's worker made
-// the loop skip must not wait for the next commit or resync.
+// spawn runs fn for a task in the background (Run waits for it before it
+// returns); a.mu must be held. When fn is done, Run is asked to reconcile
+// again: a change the task's worker made the loop skip must not wait for
+// the next commit or resync.
 func (a *Agent) spawn(ctx context.Context, taskID string, fn func(context.Context)) {
 	a.busy[taskID] = true
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		defer func() {
 			a.mu.Lock()
 			delete(a.busy, taskID)
@@ -139,7 +142,7 @@ func (a *Agent) removeContainer(ctx context.Context, taskID string) {
 		a.Log.Warn("agent: remove failed; retrying", "task", taskID, "container", cid, "err", err)
 		// The next reconcile retries: keep the task busy a while first, so
 		// that an engine refusing removals is not asked again at once.
-		sleep(ctx, time.Second)
+		_ = retryEvery(time.Second).Wait(ctx)
 		return
 	}
 	a.mu.Lock()
@@ -150,6 +153,7 @@ func (a *Agent) removeContainer(ctx context.Context, taskID string) {
 // exitLoop turns container deaths into task states, reconnecting to the
 // engine's event stream when it breaks.
 func (a *Agent) exitLoop(ctx context.Context) {
+	reconnect := retryEvery(time.Second)
 	for ctx.Err() == nil {
 		exits, errs := a.Exec.Exits(ctx)
 		for e := range exits {
@@ -162,7 +166,7 @@ func (a *Agent) exitLoop(ctx context.Context) {
 			}
 		default:
 		}
-		sleep(ctx, time.Second)
+		_ = reconnect.Wait(ctx)
 	}
 }
 

@@ -176,16 +176,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, err error) {
+	// The outermost kind decides (store.KindIs): a cause an error keeps
+	// does not change its status.
+	is := func(kind error) bool { return store.KindIs(err, kind) }
 	code := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, ErrBadRequest):
+	case is(ErrBadRequest):
 		code = http.StatusBadRequest
-	case errors.Is(err, store.ErrNotFound):
+	case is(store.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, store.ErrNameInUse), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists),
-		errors.Is(err, store.ErrAddrInUse), errors.Is(err, store.ErrInUse):
+	case is(store.ErrNameInUse), is(store.ErrConflict), is(store.ErrExists), is(store.ErrAddrInUse), is(store.ErrInUse):
 		code = http.StatusConflict
-	case errors.Is(err, ErrUnavailable):
+	case is(ErrUnavailable):
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, ErrorResponse{Message: err.Error()})
@@ -205,7 +207,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 // types.StrictSpec) and anything after the value.
 func decodeBody(body io.Reader, v any) error {
 	if err := strictjson.Decode(body, v); err != nil {
-		return store.Errorf(ErrBadRequest, "invalid request body: %s", err)
+		return store.Errorf(ErrBadRequest, "invalid request body: %w", err)
 	}
 	return nil
 }

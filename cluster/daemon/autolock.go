@@ -3,10 +3,10 @@ package daemon
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/hooks"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -74,7 +74,7 @@ func (d *Daemon) Unlock(ctx context.Context, key string) error {
 	}
 	raw, err := pki.ParseUnlockKey(key)
 	if err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", strings.TrimPrefix(err.Error(), "pki: "))
+		return badRequestTrimmed("", err, "pki: ")
 	}
 	if err := d.keys.unlock(raw); err != nil {
 		if errors.Is(err, errInvalidUnlockKey) {
@@ -169,6 +169,7 @@ func (d *Daemon) keepKeysSealed(ctx context.Context, sw *swarm) {
 	case <-ctx.Done():
 		return
 	}
+	retryIn := backoff.Backoff{Initial: 2 * time.Second, Jitter: backoff.Equal}
 	for {
 		changed := sw.store.Changed()
 		c := sw.store.View().Cluster()
@@ -182,8 +183,11 @@ func (d *Daemon) keepKeysSealed(ctx context.Context, sw *swarm) {
 		}
 		var retry <-chan time.Time
 		if err := d.keys.follow(c.UnlockKey, sw.raft); err != nil {
-			d.log.Error("autolock: updating this manager's key file failed; retrying", "err", err)
-			retry = time.After(2 * time.Second)
+			wait := retryIn.Next()
+			d.log.Error("autolock: updating this manager's key file failed; retrying", "err", err, "in", wait)
+			retry = retryIn.After(wait)
+		} else {
+			retryIn.Reset()
 		}
 		select {
 		case <-ctx.Done():

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/backup"
 	"sw/cluster/consensus"
 	"sw/cluster/pki"
@@ -77,12 +78,12 @@ func (d *Daemon) Backup(ctx context.Context) (api.BackupInfo, []byte, error) {
 	// renewal: read them again if a renewal fell in between.
 	var entries []backup.Entry
 	var sealed bool
+	retry := backoff.Backoff{Initial: 200 * time.Millisecond, Jitter: backoff.Equal}
 	for attempt := 0; ; attempt++ {
 		entries, sealed, err = d.backupFiles(snap)
-		if err == nil || attempt == 2 {
+		if err == nil || attempt == 2 || retry.Wait(ctx) != nil {
 			break
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil {
 		return api.BackupInfo{}, nil, fmt.Errorf("backup: %w", err)
@@ -222,6 +223,12 @@ type checkedBackup struct {
 	unlockKey []byte // the raw unlock key, for a sealed key file
 }
 
+// badRequestTrimmed is a bad request whose message is msg followed by
+// err's without its package's prefix ("pki: "), keeping err as its cause.
+func badRequestTrimmed(msg string, err error, prefix string) error {
+	return &store.KindError{Kind: api.ErrBadRequest, Msg: msg + strings.TrimPrefix(err.Error(), prefix), Cause: err}
+}
+
 func badBackup(format string, a ...any) error {
 	return store.Errorf(api.ErrBadRequest, "invalid backup: "+format, a...)
 }
@@ -234,7 +241,7 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 	m, err := backup.Extract(archive, staging, backupFileAllowed)
 	if err != nil {
 		if errors.Is(err, backup.ErrInvalid) {
-			return nil, store.Errorf(api.ErrBadRequest, "%s", err)
+			return nil, store.Errorf(api.ErrBadRequest, "%w", err)
 		}
 		return nil, err
 	}
@@ -250,7 +257,7 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 	}
 	id, err := loadIdentity(staging)
 	if err != nil {
-		return nil, badBackup("%s", err)
+		return nil, badBackup("%w", err)
 	}
 	switch {
 	case id.NodeID == "" || id.ClusterID == "":
@@ -286,7 +293,7 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 		}
 		raw, err := pki.ParseUnlockKey(req.UnlockKey)
 		if err != nil {
-			return nil, store.Errorf(api.ErrBadRequest, "%s", strings.TrimPrefix(err.Error(), "pki: "))
+			return nil, badRequestTrimmed("", err, "pki: ")
 		}
 		k, err := seal.KEK(raw)
 		if err != nil {
@@ -300,16 +307,16 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 		return nil, store.Errorf(api.ErrBadRequest, "invalid unlock key: it does not open this backup's keys "+
 			"(give the unlock key the swarm had when the backup was taken)")
 	case err != nil:
-		return nil, badBackup("its key file: %s", strings.TrimPrefix(err.Error(), "seal: "))
+		return nil, badRequestTrimmed("invalid backup: its key file: ", err, "seal: ")
 	case kf.DEK == nil:
 		return nil, badBackup("its key file holds no data key")
 	}
 	mat, err := newTLSMaterial(caPEM, certPEM, kf.KeyPEM)
 	if err != nil {
-		return nil, badBackup("its certificates: %s", err)
+		return nil, badBackup("its certificates: %w", err)
 	}
 	if err := mat.cert.Leaf.CheckSignatureFrom(mat.ca); err != nil {
-		return nil, badBackup("the node certificate is not signed by the backup's CA: %s", err)
+		return nil, badBackup("the node certificate is not signed by the backup's CA: %w", err)
 	}
 	// Checked as of a moment of its own life, not now: a backup outlives
 	// the certificate in it (renewed at 50-80 % of its life); the restored
@@ -318,7 +325,7 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 	midLife := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: poolOf(mat.ca), CurrentTime: midLife,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return nil, badBackup("the node certificate cannot be used: %s", err)
+		return nil, badBackup("the node certificate cannot be used: %w", err)
 	}
 	if mat.id.NodeID != id.NodeID || mat.id.ClusterID != id.ClusterID || !mat.id.IsManager() {
 		return nil, badBackup("the node certificate is for node %s (%s) of swarm %s, not manager %s of swarm %s",
@@ -326,7 +333,7 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 	}
 	info, st, err := consensus.LoadSnapshot(filepath.Join(staging, "raft"), seal.NewKeyring(*kf.DEK, kf.PreviousDEK))
 	if err != nil {
-		return nil, badBackup("its Raft snapshot: %s", err)
+		return nil, badBackup("its Raft snapshot: %w", err)
 	}
 	v := st.View()
 	c := v.Cluster()
@@ -363,11 +370,11 @@ func (d *Daemon) checkBackup(staging string, req api.RestoreRequest, archive io.
 func renewRestoredCert(staging string, c *types.Cluster, id *identity, keyPEM []byte) error {
 	ca, err := pki.LoadCA(c.RootCA.CertPEM, c.RootCA.KeyPEM)
 	if err != nil {
-		return badBackup("the swarm's CA in its snapshot: %s", err)
+		return badBackup("the swarm's CA in its snapshot: %w", err)
 	}
 	csr, err := pki.CSRFor(keyPEM, id.NodeID)
 	if err != nil {
-		return badBackup("the node key: %s", err)
+		return badBackup("the node key: %w", err)
 	}
 	certPEM, err := ca.SignCSR(csr, id.NodeID, pki.RoleManager, id.ClusterID, ipsOf(id.AdvertiseAddr), time.Now(), c.CertExpiry)
 	if err != nil {
@@ -395,7 +402,7 @@ func restoreAddrs(id *identity, req api.RestoreRequest) error {
 	}
 	listen, adv, err := resolveAddrs(listen, adv)
 	if err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", err)
+		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	id.ListenAddr, id.AdvertiseAddr, id.Managers = listen, adv, []string{adv}
 	return nil

@@ -61,8 +61,13 @@ type Daemon struct {
 	swarm *swarm // nil while not in a swarm
 	// keys is the node's key file and lock state (autolock).
 	keys *nodeKeys
-	// roleMu serialises role changes of this node.
+	// roleMu serialises role changes of this node (init, join, leave,
+	// restore, a role switch). It is held across a swarm's stop, which
+	// waits for the swarm's goroutines: none of them may take it.
 	roleMu sync.Mutex
+	// roleReq feeds roleLoop (made once, by roleRequests).
+	roleReq  chan roleRequest
+	roleOnce sync.Once
 }
 
 // New checks the engine and the data dir.
@@ -93,11 +98,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	ver, err := ex.EngineVersion(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", executor.ErrNoEngine, err)
+		return nil, fmt.Errorf("%w: %w", executor.ErrNoEngine, err)
 	}
 	engineID, err := ex.EngineID(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", executor.ErrNoEngine, err)
+		return nil, fmt.Errorf("%w: %w", executor.ErrNoEngine, err)
 	}
 	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, engineID: engineID, keys: newNodeKeys(cfg.DataDir)}, nil
 }
@@ -120,17 +125,31 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return fmt.Errorf("rejoining the swarm: %w", err)
 		}
 	}
+	roleCtx, stopRoles := context.WithCancel(ctx)
+	defer stopRoles()
+	var roles sync.WaitGroup
+	roles.Add(1)
+	go func() { defer roles.Done(); d.roleLoop(roleCtx) }()
 	srv := api.NewServer(d, d.log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	d.log.Info("sw daemon ready", "socket", d.cfg.Socket, "data-dir", d.cfg.DataDir, "engine", d.engine)
+	served := false
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+		served = true
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2e9)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
+	if !served {
+		<-errc // Serve returns once Shutdown has closed the listener
+	}
+	// A role switch under way finishes (or gives up) before the swarm is
+	// taken: it may be the one that starts the swarm to stop.
+	stopRoles()
+	roles.Wait()
 	// Taken out under the lock, stopped outside it: stopping waits for the
 	// swarm's goroutines, and some of them take d.mu.
 	d.mu.Lock()

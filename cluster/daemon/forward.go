@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/consensus"
 	"sw/cluster/peer"
 	"sw/cluster/store"
@@ -108,15 +109,14 @@ func (f *forwarder) atLeader(ctx context.Context, local func() error, remote fun
 		ctx, cancel = context.WithTimeout(ctx, consensus.DefaultProposeTimeout)
 		defer cancel()
 	}
+	poll := backoff.Backoff{Initial: leaderPoll, Jitter: backoff.Equal}
 	for {
 		err := f.once(ctx, local, remote)
 		if !errors.Is(err, errRetry) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if poll.Wait(ctx) != nil {
 			return errNoLeader
-		case <-time.After(leaderPoll):
 		}
 	}
 }
@@ -137,7 +137,7 @@ func (f *forwarder) once(ctx context.Context, local func() error, remote func(ad
 	case errors.Is(err, consensus.ErrTimeout):
 		return errNoLeader
 	case errors.Is(err, consensus.ErrNoSpace):
-		return store.Errorf(api.ErrUnavailable, "%s", err)
+		return store.Errorf(api.ErrUnavailable, "%w", err)
 	default:
 		return err
 	}
@@ -190,14 +190,16 @@ var codeKinds = []struct {
 }
 
 func toPeerError(err error) (int, peer.ErrorBody) {
-	if errors.Is(err, consensus.ErrNotLeader) {
+	// The outermost kind decides (store.KindIs): a cause an error keeps
+	// does not change its code.
+	if store.KindIs(err, consensus.ErrNotLeader) {
 		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeNotLeader}
 	}
-	if errors.Is(err, consensus.ErrNoSpace) {
+	if store.KindIs(err, consensus.ErrNoSpace) {
 		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeUnavail}
 	}
 	for _, ck := range codeKinds {
-		if errors.Is(err, ck.kind) {
+		if store.KindIs(err, ck.kind) {
 			return ck.status, peer.ErrorBody{Message: err.Error(), Code: ck.code}
 		}
 	}

@@ -39,6 +39,11 @@ func TestPeerErrorRoundTrip(t *testing.T) {
 		{"not leader", consensus.ErrNotLeader, http.StatusServiceUnavailable, codeNotLeader, nil},
 		{"wrapped not leader", fmt.Errorf("propose: %w", consensus.ErrNotLeader), http.StatusServiceUnavailable, codeNotLeader, nil},
 		{"no kind", errors.New("disk full"), http.StatusInternalServerError, "", nil},
+		// A kind error keeps its cause; the outer kind still decides the code.
+		{"bad request made from a not found", store.Errorf(api.ErrBadRequest, "%w", store.Errorf(store.ErrNotFound, "network x not found")),
+			http.StatusBadRequest, codeBadRequest, api.ErrBadRequest},
+		{"unavailable made from not leader", store.Errorf(api.ErrUnavailable, "%w", consensus.ErrNotLeader),
+			http.StatusServiceUnavailable, codeUnavail, api.ErrUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,11 +34,11 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 		return api.InitResponse{}, err
 	}
 	if d.active() != nil {
-		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%s", errInSwarm)
+		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%w", errInSwarm)
 	}
 	listen, adv, err := resolveAddrs(req.ListenAddr, req.AdvertiseAddr)
 	if err != nil {
-		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	expiry, err := certExpiry(req.CertExpiry)
 	if err != nil {
@@ -53,7 +53,7 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 		return api.InitResponse{}, err
 	}
 	if err := checkNetworking(req); err != nil {
-		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+		return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	gossip := make([]byte, 32)
 	if _, err := rand.Read(gossip); err != nil {
@@ -111,7 +111,7 @@ func newCA(req api.InitRequest) (*pki.CA, error) {
 	if len(req.CACertPEM) > 0 || len(req.CAKeyPEM) > 0 {
 		ca, err := pki.LoadCA(req.CACertPEM, req.CAKeyPEM)
 		if err != nil {
-			return nil, store.Errorf(api.ErrBadRequest, "--ca-cert/--ca-key: %s", err)
+			return nil, store.Errorf(api.ErrBadRequest, "--ca-cert/--ca-key: %w", err)
 		}
 		return ca, nil
 	}
@@ -180,22 +180,22 @@ func (d *Daemon) Join(ctx context.Context, req api.JoinRequest) (api.JoinRespons
 		return api.JoinResponse{}, err
 	}
 	if d.active() != nil {
-		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%s", errInSwarm)
+		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%w", errInSwarm)
 	}
 	tok, err := pki.ParseJoinToken(req.Token)
 	if err != nil {
-		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	listen, adv, err := resolveAddrs(req.ListenAddr, req.AdvertiseAddr)
 	if err != nil {
-		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	remote, err := remoteAddr(req.RemoteAddr)
 	if err != nil {
-		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	if err := checkDataPathAddr(req.DataPathAddr); err != nil {
-		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+		return api.JoinResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	keyPEM, csrPEM, err := pki.NewKeyAndCSR("joining")
 	if err != nil {
@@ -287,7 +287,7 @@ func joinError(remote string, err error) error {
 	if errors.Is(err, pki.ErrCAMismatch) {
 		return store.Errorf(api.ErrBadRequest, "the manager at %s is not part of the swarm this token is for: its CA does not match the join token", remote)
 	}
-	return store.Errorf(api.ErrUnavailable, "cannot reach the manager at %s: %s", remote, err)
+	return store.Errorf(api.ErrUnavailable, "cannot reach the manager at %s: %w", remote, err)
 }
 
 // Leave takes the node out of the swarm: its task containers are removed

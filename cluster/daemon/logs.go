@@ -24,6 +24,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -36,7 +37,7 @@ import (
 var peerLogsTimeout = 5 * time.Second
 
 // workerListenRetry is how often a worker tries again to open its peer
-// port when it could not.
+// port when it could not (jittered: between half of it and all of it).
 const workerListenRetry = 10 * time.Second
 
 // errNodeDown is a task's logs asked of a node the swarm has as down.
@@ -338,6 +339,7 @@ func viewManagerOnly(view func() *store.ReadTx, next func(http.ResponseWriter, *
 // tasks meanwhile, only their logs cannot be read from a manager.
 func (d *Daemon) serveWorkerPeers(ctx context.Context, sw *swarm, mirror *store.Store) {
 	var mux *peer.Mux
+	retry := backoff.Backoff{Initial: workerListenRetry, Jitter: backoff.Equal}
 	for attempt := 0; ; attempt++ {
 		var err error
 		if mux, err = peer.Listen(sw.id.ListenAddr, sw.peerServerTLS(true), workerPeerAuth, d.log); err == nil {
@@ -350,7 +352,7 @@ func (d *Daemon) serveWorkerPeers(ctx context.Context, sw *swarm, mirror *store.
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(workerListenRetry):
+		case <-retry.After(retry.Next()):
 		}
 	}
 	logs := &logsServer{d: d, self: sw.id.NodeID, view: mirror.View}

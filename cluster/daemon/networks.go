@@ -45,7 +45,7 @@ func (d *Daemon) CreateNetwork(ctx context.Context, s types.NetworkSpec) (string
 		return "", err
 	}
 	if err := checkNetworkSpec(&s); err != nil {
-		return "", store.Errorf(api.ErrBadRequest, "%s", err)
+		return "", store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	n := &types.Network{ID: types.NewID(), Spec: s}
 	if err := d.propose(ctx, sw, store.Change{CreateNetwork: n}); err != nil {
@@ -164,7 +164,7 @@ func resolveNetworks(view *store.ReadTx, nets []types.NetworkAttachmentConfig) (
 		case errors.Is(err, store.ErrNotFound):
 			return nil, store.Errorf(store.ErrNotFound, "network %s not found", clipRef(a.Target))
 		case err != nil:
-			return nil, store.Errorf(api.ErrBadRequest, "%s", err)
+			return nil, store.Errorf(api.ErrBadRequest, "%w", err)
 		case seen[n.ID]:
 			return nil, store.Errorf(api.ErrBadRequest, "network %s is attached more than once", n.Spec.Name)
 		}

@@ -27,7 +27,7 @@ func (d *Daemon) UpdateNode(ctx context.Context, ref string, req api.NodeUpdateR
 	if req.Availability != "" {
 		a, err := types.ParseAvailability(req.Availability)
 		if err != nil {
-			return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+			return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 		}
 		u.Availability = &a
 	}
@@ -54,12 +54,12 @@ func (d *Daemon) UpdateNode(ctx context.Context, ref string, req api.NodeUpdateR
 	if len(req.LabelAdd)+len(req.LabelRm) > 0 {
 		labels, err := editLabels(n.Labels, req.LabelAdd, req.LabelRm)
 		if err != nil {
-			return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+			return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 		}
 		u.Labels, u.SetLabels = labels, true
 	}
 	if err := d.refuseNodeClaimed(view, u); err != nil {
-		return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%s", err)
+		return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	if err := d.propose(ctx, sw, store.Change{UpdateNode: u}); err != nil {
 		return api.NodeUpdateResponse{}, err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/consensus"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
@@ -21,7 +22,7 @@ func (d *Daemon) watchOwnRole(ctx context.Context, sw *swarm) {
 		changed := sw.store.Changed()
 		if n := sw.store.View().Node(sw.id.NodeID); n != nil && n.Role == types.RoleWorker {
 			d.leaveVoters(ctx, sw)
-			go d.switchRole(sw, types.RoleWorker)
+			d.requestRole(sw, types.RoleWorker)
 			return
 		}
 		select {
@@ -37,6 +38,7 @@ func (d *Daemon) watchOwnRole(ctx context.Context, sw *swarm) {
 // that stopping its Raft never costs the others their quorum.
 func (d *Daemon) leaveVoters(ctx context.Context, sw *swarm) {
 	deadline := time.Now().Add(30 * time.Second)
+	poll := backoff.Backoff{Initial: 200 * time.Millisecond, Jitter: backoff.Equal}
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		servers, err := sw.raft.Servers()
 		if err != nil || !hasServer(servers, sw.id.NodeID) {
@@ -47,7 +49,9 @@ func (d *Daemon) leaveVoters(ctx context.Context, sw *swarm) {
 				d.log.Warn("leaving the voters failed; retrying", "err", err)
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
+		if poll.Wait(ctx) != nil {
+			return
+		}
 	}
 }
 
@@ -60,27 +64,94 @@ func hasServer(servers []consensus.Server, id string) bool {
 	return false
 }
 
+// roleRequest asks that this node, in swarm sw, take role.
+type roleRequest struct {
+	sw   *swarm
+	role types.NodeRole
+}
+
+// roleRequests is the role loop's inbox: one request, the latest.
+func (d *Daemon) roleRequests() chan roleRequest {
+	d.roleOnce.Do(func() { d.roleReq = make(chan roleRequest, 1) })
+	return d.roleReq
+}
+
+// requestRole asks the role loop (roleLoop) to move this node, in swarm
+// sw, to role. It never blocks: a request the loop has not taken yet is
+// replaced, the latest wins. Asking again while a switch is under way is
+// harmless: once it is done, the node is in another swarm and the request
+// is dropped.
+func (d *Daemon) requestRole(sw *swarm, role types.NodeRole) {
+	ch := d.roleRequests()
+	req := roleRequest{sw: sw, role: role}
+	for {
+		select {
+		case ch <- req:
+			return
+		default:
+		}
+		select {
+		case <-ch: // an older request, not taken yet: this one replaces it
+		default:
+		}
+	}
+}
+
+// roleLoop carries out the role requests, one at a time, until ctx ends.
+// Run owns it and waits for it: a switch under way when the daemon stops
+// either gives up (still waiting for its certificate) or is finished, so
+// that the swarm Run then stops is the one the node is in.
+func (d *Daemon) roleLoop(ctx context.Context) {
+	ch := d.roleRequests()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-ch:
+			d.switchRole(ctx, req.sw, req.role)
+		}
+	}
+}
+
+// roleSwitchTimeout bounds a role switch, from asking for the certificate
+// to running in the new role.
+const roleSwitchTimeout = 30 * time.Second
+
 // switchRole moves this node to a new role: a certificate for it, then the
 // runtime of that role in place of the current one. Tasks keep running:
-// the new agent adopts their containers.
-func (d *Daemon) switchRole(sw *swarm, role types.NodeRole) {
+// the new agent adopts their containers. Nothing is done if the node is
+// no longer in sw, or has the role already. ctx ending stops the wait for
+// the certificate; once the old runtime is stopped, the switch is carried
+// to its end (up to roleSwitchTimeout) regardless.
+func (d *Daemon) switchRole(ctx context.Context, sw *swarm, role types.NodeRole) {
 	d.roleMu.Lock()
 	defer d.roleMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if d.active() != sw || sw.id.Role == string(role) {
+		return // done already (an older request), or the node left
+	}
+	deadline := time.Now().Add(roleSwitchTimeout)
+	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var mat *tlsMaterial
 	var err error
+	retry := backoff.Backoff{Initial: 200 * time.Millisecond, Jitter: backoff.Equal}
 	for mat == nil || mat.id.Role != pkiRole(role) {
-		if mat, err = d.renew(ctx, sw); err != nil {
+		if mat, err = d.renew(rctx, sw); err != nil {
 			d.log.Warn("role change: no new certificate yet", "role", role, "err", err)
 		}
 		select {
-		case <-ctx.Done():
+		case <-rctx.Done():
+			if ctx.Err() != nil {
+				d.log.Info("role change abandoned: the daemon is stopping", "role", role)
+				return
+			}
 			d.log.Error("role change abandoned: no certificate for the new role", "role", role)
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-retry.After(retry.Next()):
 		}
 	}
+	ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
 	d.mu.Lock()
 	if d.swarm != sw {
 		d.mu.Unlock()
@@ -157,6 +228,7 @@ func (d *Daemon) renew(ctx context.Context, sw *swarm) (*tlsMaterial, error) {
 // certLoop renews the node's certificate at a random point between 50 %
 // and 80 % of its life, as swarmkit does.
 func (d *Daemon) certLoop(ctx context.Context, sw *swarm) {
+	retry := backoff.Backoff{Initial: time.Minute, Jitter: backoff.Equal}
 	for {
 		at := pki.RenewAt(sw.tls.Load().cert.Leaf, nil)
 		select {
@@ -166,14 +238,16 @@ func (d *Daemon) certLoop(ctx context.Context, sw *swarm) {
 		}
 		mat, err := d.renew(ctx, sw)
 		if err != nil {
-			d.log.Warn("certificate renewal failed; retrying in a minute", "err", err)
+			wait := retry.Next()
+			d.log.Warn("certificate renewal failed; retrying", "err", err, "in", wait)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Minute):
+			case <-retry.After(wait):
 			}
 			continue
 		}
+		retry.Reset()
 		if err := mat.save(d.keys); err != nil {
 			d.log.Warn("saving the renewed certificate failed", "err", err)
 		}

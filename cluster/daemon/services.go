@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/spec"
 	"sw/cluster/store"
 	"sw/cluster/types"
@@ -21,13 +22,13 @@ import (
 func (d *Daemon) validate(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
 	spec.Defaults(s)
 	if err := d.mutatePlugins(view, s, old); err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", err)
+		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	if err := spec.Validate(s); err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", err)
+		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	if err := d.checkPlugins(view, s, old); err != nil {
-		return store.Errorf(api.ErrBadRequest, "%s", err)
+		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	return nil
 }
@@ -40,6 +41,7 @@ func (d *Daemon) CreateService(ctx context.Context, s types.ServiceSpec) (string
 	if err != nil {
 		return "", err
 	}
+	retry := backoff.Backoff{Initial: time.Second, Jitter: backoff.Equal}
 	for attempt := 1; ; attempt++ {
 		spec := s
 		spec.Ports = slices.Clone(s.Ports) // mutators pick ports in place
@@ -66,7 +68,7 @@ func (d *Daemon) CreateService(ctx context.Context, s types.ServiceSpec) (string
 		// it may not be applied here yet: wait for the next commit.
 		select {
 		case <-changed:
-		case <-time.After(time.Second):
+		case <-retry.After(retry.Next()):
 		case <-ctx.Done():
 			return "", ctx.Err()
 		}

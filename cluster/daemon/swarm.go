@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sw/cluster/api"
+	"sw/cluster/backoff"
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
 	"sw/cluster/executor"
@@ -169,22 +170,22 @@ func (d *Daemon) gossipLoop(ctx context.Context, sw *swarm, peers func() []strin
 // runPlugin runs a plugin's node hook, reporting its failure or panic by
 // name without taking the daemon down.
 func runPlugin(ctx context.Context, name string, nr hooks.NodeRunner, host hooks.Host, log *slog.Logger) {
-	backoff := time.Second
+	restart := backoff.Backoff{Initial: time.Second, Max: 30 * time.Second, Jitter: backoff.Equal}
 	for {
 		started := time.Now()
 		if runPluginOnce(ctx, name, nr, host, log) {
 			return
 		}
 		if time.Since(started) > time.Minute { // it ran a while: start again soon
-			backoff = time.Second
+			restart.Reset()
 		}
-		log.Info("plugin restarting", "plugin", name, "in", backoff)
+		d := restart.Next()
+		log.Info("plugin restarting", "plugin", name, "in", d)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-restart.After(d):
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 }
 

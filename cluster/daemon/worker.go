@@ -22,7 +22,7 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 			d.log.Warn("mirroring the swarm for plugins failed", "err", err)
 		}
 		if s.Node != nil && s.Node.Role == types.RoleManager {
-			go d.switchRole(sw, types.RoleManager)
+			d.requestRole(sw, types.RoleManager)
 		}
 	}
 	plane := d.startPlane(ctx, sw, mirror)

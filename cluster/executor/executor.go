@@ -69,11 +69,11 @@ var ErrNoEngine = errors.New("cannot reach the Docker engine")
 func New(ctx context.Context, nodeID string) (*Docker, error) {
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoEngine, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoEngine, err)
 	}
 	if _, err := cli.Ping(ctx); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("%w at %s: %v", ErrNoEngine, cli.DaemonHost(), err)
+		return nil, fmt.Errorf("%w at %s: %w", ErrNoEngine, cli.DaemonHost(), err)
 	}
 	return &Docker{cli: cli, nodeID: nodeID}, nil
 }
@@ -112,11 +112,11 @@ func (d *Docker) Prepare(ctx context.Context, t *types.Task) error {
 	}
 	rc, err := d.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
-		return fmt.Errorf("No such image: %s (pull failed: %v)", ref, err)
+		return fmt.Errorf("No such image: %s (pull failed: %w)", ref, err)
 	}
 	defer rc.Close()
 	if err := pullResult(rc); err != nil {
-		return fmt.Errorf("No such image: %s (pull failed: %v)", ref, err)
+		return fmt.Errorf("No such image: %s (pull failed: %w)", ref, err)
 	}
 	return nil
 }
@@ -211,7 +211,7 @@ func (d *Docker) Remove(ctx context.Context, id string) error {
 func (d *Docker) Inspect(ctx context.Context, id string) (Container, error) {
 	c, err := d.cli.ContainerInspect(ctx, id)
 	if errdefs.IsNotFound(err) {
-		return Container{}, fmt.Errorf("%w: %v", ErrContainerGone, err)
+		return Container{}, fmt.Errorf("%w: %w", ErrContainerGone, err)
 	}
 	if err != nil {
 		return Container{}, err

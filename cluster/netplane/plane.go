@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/hooks"
 	"sw/cluster/store"
 	"sw/cluster/types"
@@ -83,6 +84,7 @@ func (p *Plane) Attach(ctx context.Context, t *types.Task) error {
 			return ctx.Err()
 		}
 	}
+	poll := backoff.Backoff{Initial: time.Second, Jitter: backoff.Equal}
 	for _, a := range t.Networks {
 		for {
 			changed := p.Store.Changed()
@@ -100,7 +102,7 @@ func (p *Plane) Attach(ctx context.Context, t *types.Task) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-changed:
-			case <-time.After(time.Second):
+			case <-poll.After(poll.Next()):
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 	"golang.org/x/time/rate"
 
+	"sw/cluster/backoff"
 	"sw/cluster/pki"
 )
 
@@ -68,6 +69,14 @@ type Mux struct {
 	// which Recheck judges again.
 	connMu    sync.Mutex
 	raftConns map[*trackedConn]struct{}
+	// routing are the connections accepted whose kind byte has not been
+	// read yet (guarded by connMu): Close closes them, so that their
+	// handshakes end at once. closing says Close has taken them.
+	routing map[net.Conn]struct{}
+	closing bool
+	// wg counts the accept loop and the connections being routed: Close
+	// returns once they are done.
+	wg sync.WaitGroup
 }
 
 // Listen opens the TLS port. Handshakes and kind bytes are read off the
@@ -82,15 +91,18 @@ func Listen(addr string, conf *tls.Config, auth Authorizer, log *slog.Logger) (*
 		auth = ManagersOnRaft
 	}
 	m := &Mux{ln: ln, log: log, auth: auth, done: make(chan struct{}), queues: map[byte]*queue{},
-		refusals: rate.Sometimes{First: 10, Interval: 10 * time.Second}, raftConns: map[*trackedConn]struct{}{}}
+		refusals: rate.Sometimes{First: 10, Interval: 10 * time.Second}, raftConns: map[*trackedConn]struct{}{},
+		routing: map[net.Conn]struct{}{}}
 	for _, k := range []byte{KindRaft, KindAPI} {
 		m.queues[k] = &queue{mux: m, ch: make(chan net.Conn, 64), done: make(chan struct{})}
 	}
-	go m.accept()
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); m.accept() }()
 	return m, nil
 }
 
 func (m *Mux) accept() {
+	retry := backoff.Backoff{Initial: 50 * time.Millisecond, Jitter: backoff.Equal}
 	for {
 		c, err := m.ln.Accept()
 		if err != nil {
@@ -103,17 +115,35 @@ func (m *Mux) accept() {
 				continue
 			}
 			m.log.Warn("peer: accept failed", "err", err)
-			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-m.done:
+				return
+			case <-retry.After(retry.Next()):
+			}
 			continue
 		}
-		go m.route(c)
+		retry.Reset()
+		m.connMu.Lock()
+		if m.closing {
+			m.connMu.Unlock()
+			c.Close()
+			return
+		}
+		m.routing[c] = struct{}{}
+		m.wg.Add(1)
+		m.connMu.Unlock()
+		go func() { defer m.wg.Done(); m.route(c) }()
 	}
 }
 
 func (m *Mux) route(c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var kind [1]byte
-	if _, err := c.Read(kind[:]); err != nil {
+	_, err := c.Read(kind[:])
+	m.connMu.Lock()
+	delete(m.routing, c) // from here on, route closes c or hands it on
+	m.connMu.Unlock()
+	if err != nil {
 		c.Close()
 		return
 	}
@@ -230,13 +260,22 @@ func (m *Mux) Addr() net.Addr { return m.ln.Addr() }
 // Listener returns the listener of one kind of connection.
 func (m *Mux) Listener(kind byte) net.Listener { return m.queues[kind] }
 
-// Close stops accepting; connections queued but not yet accepted are
-// closed.
+// Close stops accepting; connections queued but not yet accepted, and
+// those still in their handshake, are closed. It returns once the mux's
+// goroutines (the accept loop, the routing of each new connection) have.
 func (m *Mux) Close() error {
 	var err error
 	m.once.Do(func() {
 		close(m.done)
 		err = m.ln.Close()
+		m.connMu.Lock()
+		m.closing = true
+		routing := m.routing
+		m.routing = nil
+		m.connMu.Unlock()
+		for c := range routing {
+			c.Close()
+		}
 		for _, q := range m.queues {
 			q.drain()
 		}
@@ -244,6 +283,7 @@ func (m *Mux) Close() error {
 			c.Close()
 		}
 	})
+	m.wg.Wait()
 	return err
 }
 

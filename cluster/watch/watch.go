@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/store"
 )
 
@@ -16,9 +17,16 @@ import (
 // and retried with backoff.
 type Step func(ctx context.Context, view *store.ReadTx) (wakeAt time.Time, err error)
 
+// retrySchedule is how a failed step is retried: from 50 ms, doubling up
+// to 2 s, jittered; a step that succeeds starts it again. (A variable, for
+// tests to put in a clock of their own.)
+var retrySchedule = func() backoff.Backoff {
+	return backoff.Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: backoff.Equal}
+}
+
 // Loop runs step until ctx ends.
 func Loop(ctx context.Context, st *store.Store, name string, log *slog.Logger, step Step) {
-	backoff := 50 * time.Millisecond
+	retryIn := retrySchedule()
 	for {
 		changed := st.Changed()
 		wake, err := step(ctx, st.View())
@@ -27,11 +35,11 @@ func Loop(ctx context.Context, st *store.Store, name string, log *slog.Logger, s
 		}
 		var retry <-chan time.Time
 		if err != nil {
-			log.Warn("reconcile failed; retrying", "loop", name, "err", err, "in", backoff)
-			retry = time.After(backoff)
-			backoff = min(backoff*2, 2*time.Second)
+			d := retryIn.Next()
+			log.Warn("reconcile failed; retrying", "loop", name, "err", err, "in", d)
+			retry = retryIn.After(d)
 		} else {
-			backoff = 50 * time.Millisecond
+			retryIn.Reset()
 		}
 		var timer <-chan time.Time
 		if !wake.IsZero() {

@@ -66,7 +66,7 @@ func Exec(ctx context.Context, stdin []byte, name string, args ...string) ([]byt
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return out, fmt.Errorf("nat: %s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+		return out, fmt.Errorf("nat: %s %s: %w: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return out, nil
 }

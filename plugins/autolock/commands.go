@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"sw/cluster/api"
 )
@@ -189,16 +190,14 @@ func (p *Plugin) ReadUnlockKey(c *cli.Context) (string, error) {
 // readKey reads the unlock key: on a terminal after a prompt, without
 // echo; otherwise the first line of the input.
 func readKey(in io.Reader, out io.Writer) (string, error) {
-	if f, ok := in.(*os.File); ok && isTerminal(f) {
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(out, "Please enter unlock key: ")
-		restore := noEcho(f)
-		line, err := bufio.NewReader(f).ReadString('\n')
-		restore()
+		line, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(out)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return "", err
 		}
-		return checkKeyGiven(line)
+		return checkKeyGiven(string(line))
 	}
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/hooks"
 	"sw/cluster/store"
 	"sw/cluster/types"
@@ -40,6 +41,7 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	host.SetTaskDNS(true)
 	defer host.SetTaskDNS(false)
 	var report, serveReport hooks.ErrorOnce
+	retry := backoff.Backoff{Initial: 5 * time.Second, Jitter: backoff.Equal}
 	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
 		local := host.TaskNetworks()
 		// The VIPs work before their names resolve: the rules first.
@@ -53,7 +55,9 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 		serveReport.Report(host.Logger(), "dns: cannot serve names", serve(ctx, host, servers, local, views))
 		wake := time.Now().Add(refreshEvery) // the rules' refresh
 		if err != nil {
-			wake = time.Now().Add(5 * time.Second) // retry, quietly
+			wake = time.Now().Add(retry.Next()) // retry, quietly
+		} else {
+			retry.Reset()
 		}
 		if missingNetwork(view, host.NodeID(), local) {
 			wake = time.Now().Add(500 * time.Millisecond) // a network coming up here

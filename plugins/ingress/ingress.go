@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"sw/cluster/backoff"
 	"sw/cluster/hooks"
 	"sw/cluster/store"
 	"sw/cluster/types"
@@ -21,6 +22,8 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	kernel := newKernelPath(ctx, host)
 	defer kernel.close()
 	var report hooks.ErrorOnce
+	// Ports that failed to open are retried every few seconds, jittered.
+	retry := backoff.Backoff{Initial: 5 * time.Second, Jitter: backoff.Equal}
 	for {
 		changed := host.Store().Changed()
 		want := Frontends(host.Store().View(), host.IngressAddr(), host.NodeID())
@@ -32,7 +35,7 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-		case <-time.After(5 * time.Second): // retry ports that failed to open
+		case <-retry.After(retry.Next()): // retry ports that failed to open
 		}
 	}
 }
