@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +32,9 @@ var _ daemon.Engine = (*fakeengine.Engine)(nil)
 // Options shape a cluster.
 type Options struct {
 	Managers, Workers int
-	// RaftTimeout is Raft's heartbeat and election timeout (default 50 ms).
+	// RaftTimeout is Raft's heartbeat and election timeout (default
+	// 100 ms: short, yet not so short that a busy test machine running
+	// with -race keeps losing its leader).
 	RaftTimeout time.Duration
 	// StartDelay, if set, is how long each fake container start takes.
 	StartDelay func() time.Duration
@@ -89,7 +92,7 @@ func New(t testing.TB, opts Options) *Cluster {
 		opts.Managers = 1
 	}
 	if opts.RaftTimeout == 0 {
-		opts.RaftTimeout = 50 * time.Millisecond
+		opts.RaftTimeout = 100 * time.Millisecond
 	}
 	c := &Cluster{t: t, opts: opts}
 	t.Cleanup(c.stopAll)
@@ -250,8 +253,17 @@ func (c *Cluster) stopAll() {
 // Join makes n join the swarm through via's swarm port with token.
 func (c *Cluster) Join(n, via *Node, token string) {
 	c.t.Helper()
-	if _, err := n.Client.Join(c.ctx(30*time.Second), api.JoinRequest{RemoteAddr: via.IP + ":2377", Token: token,
-		ListenAddr: n.IP + ":2377", AdvertiseAddr: n.IP + ":2377"}); err != nil {
+	req := api.JoinRequest{RemoteAddr: via.IP + ":2377", Token: token, ListenAddr: n.IP + ":2377", AdvertiseAddr: n.IP + ":2377"}
+	// A join during an election is refused (no leader to commit it) and
+	// leaves the node outside the swarm: it may try again, as a user would.
+	var err error
+	for try := 0; try < 3; try++ {
+		if _, err = n.Client.Join(c.ctx(30*time.Second), req); err == nil || !strings.Contains(err.Error(), "no leader") {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
 		c.t.Fatalf("clustertest: %s joining through %s: %v", n.Name, via.Name, err)
 	}
 	c.fillID(n)
