@@ -242,8 +242,16 @@ func (r *reconciler) fits(n *types.Node) bool {
 
 // slot is the tasks of one replica slot (or one node of a global
 // service), oldest first.
+// slotID identifies a slot within its service: the replica number, or
+// (num 0) the node of a global service's slot. A comparable struct, not a
+// formatted string: a pass over 100,000 tasks makes one per task.
+type slotID struct {
+	num  uint64
+	node string
+}
+
 type slot struct {
-	key    string
+	key    slotID
 	num    uint64 // replica number; 0 for a global service's slot
 	nodeID string // the node of a global service's slot
 	tasks  []*types.Task
@@ -269,23 +277,25 @@ func (s *slot) newest() *types.Task {
 // groupSlots sorts a service's tasks into slots, returned in slot order
 // (replica number, then node ID), each slot's tasks oldest first.
 func groupSlots(tasks []*types.Task) []*slot {
-	byKey := map[string]*slot{}
-	var out []*slot
+	byKey := make(map[slotID]*slot, len(tasks))
+	out := make([]*slot, 0, len(tasks))
 	for _, t := range tasks {
-		k := t.SlotKey()
+		k := slotID{num: t.Slot}
+		if t.Slot == 0 {
+			k.node = t.NodeID
+		}
 		s := byKey[k]
 		if s == nil {
-			s = &slot{key: k, num: t.Slot}
-			if t.Slot == 0 {
-				s.nodeID = t.NodeID
-			}
+			s = &slot{key: k, num: t.Slot, nodeID: k.node}
 			byKey[k] = s
 			out = append(out, s)
 		}
 		s.tasks = append(s.tasks, t)
 	}
 	for _, s := range out {
-		sort.SliceStable(s.tasks, func(i, j int) bool { return olderThan(s.tasks[i], s.tasks[j]) })
+		if len(s.tasks) > 1 {
+			sort.SliceStable(s.tasks, func(i, j int) bool { return olderThan(s.tasks[i], s.tasks[j]) })
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].num != out[j].num {

@@ -56,17 +56,17 @@ type wantedSpot struct {
 	keepOnly bool
 }
 
-func (r *reconciler) wantedSlots(slots []*slot) map[string]wantedSpot {
-	want := map[string]wantedSpot{}
+func (r *reconciler) wantedSlots(slots []*slot) map[slotID]wantedSpot {
 	if r.svc.Spec.Mode == types.ModeGlobal {
-		live := map[string]bool{}
+		want := make(map[slotID]wantedSpot, len(r.in.Nodes))
+		live := make(map[slotID]bool, len(slots))
 		for _, s := range slots {
 			if s.live() != nil {
 				live[s.key] = true
 			}
 		}
 		for _, n := range r.in.Nodes {
-			k := "node:" + n.ID
+			k := slotID{node: n.ID}
 			switch {
 			case !r.fits(n):
 				// Fails the placement: no task here; one it runs goes.
@@ -80,15 +80,14 @@ func (r *reconciler) wantedSlots(slots []*slot) map[string]wantedSpot {
 		}
 		return want
 	}
+	want := make(map[slotID]wantedSpot, r.svc.Spec.Replicas)
 	for i := uint64(1); i <= r.svc.Spec.Replicas; i++ {
-		want[slotKey(i)] = wantedSpot{slot: i}
+		want[slotID{num: i}] = wantedSpot{slot: i}
 	}
 	return want
 }
 
-func slotKey(n uint64) string { return (&types.Task{Slot: n}).SlotKey() }
-
-func sortedWanted(m map[string]wantedSpot) []wantedSpot {
+func sortedWanted(m map[slotID]wantedSpot) []wantedSpot {
 	out := make([]wantedSpot, 0, len(m))
 	for _, w := range m {
 		out = append(out, w)
