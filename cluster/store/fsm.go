@@ -86,6 +86,7 @@ func (s *Store) restore(d *snapshotData) error {
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.wakeAllNodesLocked()
+	s.journal.reset(d.Index)
 	s.mu.Unlock()
 	return nil
 }

@@ -21,6 +21,8 @@ type Store struct {
 	// nodeWatch holds, per node, the channel NodeWatch handed out: closed
 	// at the next commit that writes the node or a task on it.
 	nodeWatch map[string]chan struct{}
+	// journal remembers what the latest commits changed.
+	journal journal
 	// requests are the request IDs applied lately (guarded by mu).
 	requests requestLog
 }
@@ -96,7 +98,18 @@ func (s *Store) applyChanges(index uint64, cmd *Command) error {
 	}
 	tx.Commit()
 	s.wakeNodes(w.touched)
+	s.journal.record(index, w.services, w.everything)
 	return nil
+}
+
+// ServicesChangedSince returns the services whose row or tasks a commit
+// after log index idx wrote, or all=true when it cannot tell or a commit
+// wrote what every service depends on (a node, a network, the cluster).
+// The leader's orchestrator reconciles just those between full passes.
+func (s *Store) ServicesChangedSince(idx uint64) (ids map[string]struct{}, all bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.journal.since(idx)
 }
 
 // NodeWatch returns a channel closed at the next commit that writes the
@@ -166,6 +179,18 @@ type writer struct {
 	// touched are the nodes whose row, or a task on which, this command
 	// wrote (Store.NodeWatch).
 	touched map[string]struct{}
+	// services are the services whose row or a task of which this command
+	// wrote; everything is set when it wrote what every service depends on
+	// (a node, a network, the cluster): the journal (ServicesChangedSince).
+	services   map[string]struct{}
+	everything bool
+}
+
+func (w *writer) touchService(id string) {
+	if w.services == nil {
+		w.services = map[string]struct{}{}
+	}
+	w.services[id] = struct{}{}
 }
 
 func (w *writer) touch(nodeID string) {
@@ -207,6 +232,7 @@ func (w *writer) deleteTask(id string) error {
 		return fmt.Errorf("store: delete from %s: %w", tableTasks, err)
 	}
 	w.touch(t.NodeID)
+	w.touchService(t.ServiceID)
 	if w.tasks == nil {
 		w.tasks = map[string]*types.Task{}
 	}
@@ -229,8 +255,14 @@ func (w *writer) insert(table string, obj any) error {
 	switch o := obj.(type) {
 	case *types.Task:
 		w.touch(o.NodeID) // a task's node is set once, never changed
+		w.touchService(o.ServiceID)
 	case *types.Node:
 		w.touch(o.ID)
+		w.everything = true
+	case *types.Service:
+		w.touchService(o.ID)
+	default: // the cluster, a network
+		w.everything = true
 	}
 	return nil
 }
@@ -280,8 +312,14 @@ func (w *writer) delete(table, id string) error {
 	if _, err := w.tx.DeleteAll(table, indexID, id); err != nil {
 		return fmt.Errorf("store: delete from %s: %w", table, err)
 	}
-	if table == tableNodes {
+	switch table {
+	case tableNodes:
 		w.touch(id)
+		w.everything = true
+	case tableServices:
+		w.touchService(id)
+	default:
+		w.everything = true
 	}
 	return nil
 }
