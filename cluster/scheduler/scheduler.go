@@ -348,20 +348,61 @@ type Scheduler struct {
 	Log      *slog.Logger
 	// Filters limit the nodes open to each task (ScheduleFiltered).
 	Filters []hooks.NodeFilter
+
+	// The loop's own state: the view index of its last pass (0: the next
+	// is a full one) and whether that pass left tasks pending.
+	last    uint64
+	pending bool
+	scans   int // full scans so far (tests)
 }
 
-// Run schedules at every commit until ctx ends.
+// Run schedules at every commit until ctx ends. A commit that leaves no
+// task to place (none new among the services it touched, none left
+// pending, no node changed: store.ServicesChangedSince) is passed over
+// without a scan of every task.
 func (s *Scheduler) Run(ctx context.Context) {
+	s.last, s.pending = 0, false
 	watch.Loop(ctx, s.Store, "scheduler", s.Log, s.step)
 }
 
 func (s *Scheduler) step(ctx context.Context, view *store.ReadTx) (time.Time, error) {
+	if s.last != 0 && !s.pending {
+		if ids, all := s.Store.ServicesChangedSince(s.last); !all && !waitingForNode(view, ids) {
+			s.last = view.Index
+			return time.Time{}, nil
+		}
+	}
+	s.scans++
 	as := ScheduleFiltered(s.Now(), view.Nodes(), view.Tasks(), s.Filters)
+	s.pending = false
+	for _, a := range as {
+		if a.NodeID == "" {
+			s.pending = true
+			break
+		}
+	}
+	s.last = view.Index
 	as = dropUnchangedPending(view, as)
 	if len(as) == 0 {
 		return time.Time{}, nil
 	}
-	return time.Time{}, store.ProposeAll(ctx, s.Proposer, Changes(as))
+	err := store.ProposeAll(ctx, s.Proposer, Changes(as))
+	if err != nil {
+		s.last = 0 // a full pass next
+	}
+	return time.Time{}, err
+}
+
+// waitingForNode reports whether a service of ids has a task waiting for a node.
+func waitingForNode(view *store.ReadTx, ids map[string]struct{}) bool {
+	for id := range ids {
+		for _, t := range view.TasksOfService(id) {
+			if Unplaced(t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dropUnchangedPending avoids rewriting a pending task with the same
