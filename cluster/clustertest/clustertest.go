@@ -33,14 +33,21 @@ var _ daemon.Engine = (*fakeengine.Engine)(nil)
 type Options struct {
 	Managers, Workers int
 	// RaftTimeout is Raft's heartbeat and election timeout (default
-	// 100 ms: short, yet not so short that a busy test machine running
-	// with -race keeps losing its leader).
+	// DefaultRaftTimeout).
 	RaftTimeout time.Duration
 	// StartDelay, if set, is how long each fake container start takes.
 	StartDelay func() time.Duration
 	// Log, if set, receives every daemon's log (default: discarded).
 	Log io.Writer
 }
+
+// DefaultRaftTimeout is the clusters' Raft heartbeat and election
+// timeout. A leader steps down when a quorum has not answered within half
+// of it (its lease), so it must stay well above the scheduling delays of a
+// loaded machine under -race: at 50 ms, two live managers of three lost
+// and re-took the lead over and over, and a new leader's node-state loop
+// never got past its grace period to record the third one Down.
+const DefaultRaftTimeout = 200 * time.Millisecond
 
 // Cluster is a running in-process swarm.
 type Cluster struct {
@@ -63,6 +70,7 @@ type Node struct {
 	Client *api.Client
 
 	socket  string
+	log     *logBuffer
 	d       *daemon.Daemon
 	cancel  context.CancelFunc
 	done    chan error
@@ -92,10 +100,11 @@ func New(t testing.TB, opts Options) *Cluster {
 		opts.Managers = 1
 	}
 	if opts.RaftTimeout == 0 {
-		opts.RaftTimeout = 100 * time.Millisecond
+		opts.RaftTimeout = DefaultRaftTimeout
 	}
 	c := &Cluster{t: t, opts: opts}
 	t.Cleanup(c.stopAll)
+	t.Cleanup(c.logOnFailure) // runs before stopAll: cleanups run last first
 	for i := 1; i <= opts.Managers; i++ {
 		c.Nodes = append(c.Nodes, c.newNode(fmt.Sprintf("m%d", i)))
 	}
@@ -110,6 +119,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	if _, err := first.Client.Init(ctx, api.InitRequest{ListenAddr: first.IP + ":2377", AdvertiseAddr: first.IP + ":2377"}); err != nil {
 		t.Fatalf("clustertest: init on %s: %v", first.Name, err)
 	}
+	c.fillID(first)
 	sw, err := first.Client.Swarm(ctx)
 	if err != nil {
 		t.Fatalf("clustertest: swarm inspect: %v", err)
@@ -120,6 +130,11 @@ func New(t testing.TB, opts Options) *Cluster {
 			token = sw.JoinTokens.Manager
 		}
 		c.Join(n, first, token)
+		if i+1 < opts.Managers {
+			// With two voters the leader needs both: the next manager
+			// joins once the leader has outlasted this one's catch-up.
+			c.Leader(20 * time.Second)
+		}
 	}
 	for _, n := range c.Nodes {
 		c.fillID(n)
@@ -149,7 +164,7 @@ func (c *Cluster) newNode(name string) *Node {
 	}
 	c.t.Cleanup(func() { _ = os.RemoveAll(sock) })
 	return &Node{Name: name, IP: newIP(), Dir: dir, socket: filepath.Join(sock, "sw.sock"),
-		Engine: fakeengine.New("engine-" + name)}
+		Engine: fakeengine.New("engine-" + name), log: &logBuffer{}}
 }
 
 func (c *Cluster) ctx(d time.Duration) context.Context {
@@ -172,6 +187,7 @@ func (c *Cluster) Start(n *Node) {
 	if w == nil {
 		w = io.Discard
 	}
+	w = io.MultiWriter(w, n.log)
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", n.Name)
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := daemon.New(ctx, daemon.Config{DataDir: n.Dir, Socket: n.socket, Hostname: n.Name, Logger: log,
@@ -225,6 +241,23 @@ func (c *Cluster) Stop(n *Node) {
 		c.t.Fatalf("clustertest: %s did not stop within 30 s", n.Name)
 	}
 	n.running = false
+}
+
+// failureLogLines is how much of each daemon's log a failed test shows.
+const failureLogLines = 60
+
+// logOnFailure shows the end of every daemon's log if the test failed.
+func (c *Cluster) logOnFailure() {
+	if !c.t.Failed() {
+		return
+	}
+	for _, n := range c.Nodes {
+		lines := strings.Split(strings.TrimRight(n.Log(), "\n"), "\n")
+		if len(lines) > failureLogLines {
+			lines = lines[len(lines)-failureLogLines:]
+		}
+		c.t.Logf("clustertest: the last %d lines of %s's log:\n%s", len(lines), n.Name, strings.Join(lines, "\n"))
+	}
 }
 
 // stopAll stops the running nodes at once (each takes about a second to
@@ -354,4 +387,168 @@ func Sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// Log returns what the node's daemon has logged (every level, across its
+// restarts; the most recent few MiB if it logged more).
+func (n *Node) Log() string { return n.log.String() }
+
+// logBuffer keeps a daemon's log, safe to read while it writes; past
+// logKeep bytes it drops its older half.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const logKeep = 4 << 20
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > logKeep {
+		b.buf = append([]byte(nil), b.buf[len(b.buf)-logKeep/2:]...)
+	}
+	return len(p), nil
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// Status is one node as a manager sees it: the facts `node ls` shows as
+// STATUS, AVAILABILITY and MANAGER STATUS (there, a manager that is Down
+// is "Unreachable", the one named as leader "Leader", any other manager
+// "Reachable").
+type Status struct {
+	ID           string
+	Role         types.NodeRole
+	State        types.NodeState
+	Availability types.Availability
+	// Leader: the manager asked names this node as the swarm's leader.
+	Leader bool
+}
+
+// Manager reports whether the node is a manager.
+func (s Status) Manager() bool { return s.Role == types.RoleManager }
+
+// String renders the status compactly for failure messages.
+func (s Status) String() string {
+	out := string(s.State) + "/" + string(s.Availability) + "/" + string(s.Role)
+	if s.Leader {
+		out += "/leader"
+	}
+	return out
+}
+
+// Statuses lists the swarm's nodes as via sees them, by hostname.
+func (c *Cluster) Statuses(via *Node) (map[string]Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := via.Client.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("info on %s: %w", via.Name, err)
+	}
+	nodes, err := via.Client.Nodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("node list on %s: %w", via.Name, err)
+	}
+	out := make(map[string]Status, len(nodes))
+	for _, n := range nodes {
+		out[n.Hostname] = Status{ID: n.ID, Role: n.Role, State: n.State, Availability: n.Availability,
+			Leader: info.LeaderID != "" && n.ID == info.LeaderID}
+	}
+	return out, nil
+}
+
+// Tasks lists a service's tasks, history included, as via's store has
+// them.
+func (c *Cluster) Tasks(via *Node, service string) ([]*types.Task, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tasks, _, err := via.Client.Tasks(ctx, api.TaskQuery{})
+	if err != nil {
+		return nil, fmt.Errorf("tasks on %s: %w", via.Name, err)
+	}
+	var out []*types.Task
+	for _, t := range tasks {
+		if t.ServiceName == service {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// RunningTasks counts a service's tasks that via's store has desired
+// running and running, by node name (as `service ps` shows them).
+func (c *Cluster) RunningTasks(via *Node, service string) (map[string]int, error) {
+	tasks, err := c.Tasks(via, service)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, t := range tasks {
+		if t.DesiredState == types.TaskRunning && t.Status.State == types.TaskRunning {
+			out[c.NameOf(t.NodeID)]++
+		}
+	}
+	return out, nil
+}
+
+// NameOf returns the name of the node with ID id, or id itself if no node
+// of the cluster has it.
+func (c *Cluster) NameOf(id string) string {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n.Name
+		}
+	}
+	return id
+}
+
+// RunningOn counts the running fake containers on the given nodes'
+// engines, by node name (Running, for some nodes only: those of a stopped
+// daemon keep running, but may not be counted).
+func (c *Cluster) RunningOn(nodes ...*Node) map[string]int {
+	out := map[string]int{}
+	for _, n := range nodes {
+		if k := len(n.Engine.Running()); k > 0 {
+			out[n.Name] = k
+		}
+	}
+	return out
+}
+
+// Scale sets a replicated service's replica count through via, as
+// `service scale -d` does: it reads the service and writes its spec back
+// at the version read.
+func (c *Cluster) Scale(via *Node, service string, replicas uint64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := via.Client.Service(ctx, service)
+	if err != nil {
+		return fmt.Errorf("inspect %s on %s: %w", service, via.Name, err)
+	}
+	spec := s.Spec
+	spec.Replicas = replicas
+	if err := via.Client.UpdateService(ctx, service, s.Version, spec); err != nil {
+		return fmt.Errorf("scale %s to %d on %s: %w", service, replicas, via.Name, err)
+	}
+	return nil
+}
+
+// Steady polls cond every 50 ms for d and fails the test the first time
+// it does not hold, with what it said.
+func (c *Cluster) Steady(d time.Duration, what string, cond func() (bool, string)) {
+	c.t.Helper()
+	start := time.Now()
+	for time.Since(start) < d {
+		if ok, msg := cond(); !ok {
+			c.t.Fatalf("clustertest: %s stopped holding %v into a %v watch: %s", what,
+				time.Since(start).Round(time.Millisecond), d, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

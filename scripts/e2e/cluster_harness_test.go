@@ -246,3 +246,26 @@ func allReady(mgr *node, nodes []*node) (bool, string) {
 	}
 	return ok, fmt.Sprint(st)
 }
+
+// joinAs joins n to the swarm managed by m with the role's token.
+func joinAs(t *testing.T, m, n *node, role string) {
+	t.Helper()
+	token := strings.TrimSpace(m.ok("swarm", "join-token", "-q", role))
+	out := n.ok("swarm", "join", "--token", token, "--listen-addr", n.ip+":2377", m.ip+":2377")
+	if !strings.Contains(out, "joined a swarm as a "+role) {
+		t.Fatalf("join as %s: %q", role, out)
+	}
+	n.id = strings.TrimSpace(n.ok("info", "--format", "{{.NodeID}}"))
+}
+
+// tasksOn counts the running tasks of a service per node hostname.
+func tasksOn(t *testing.T, m *node, svc string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, l := range lines(m.ok("service", "ps", "-f", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}", svc)) {
+		if f := strings.Fields(l); len(f) >= 2 && f[1] == "Running" {
+			out[f[0]]++
+		}
+	}
+	return out
+}
