@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -151,66 +150,12 @@ func (f *forwarder) once(ctx context.Context, local func() error, remote func(ad
 	case err == nil:
 		return nil
 	case errors.As(err, &pe):
-		if pe.Code == codeNotLeader {
+		if pe.Code == peer.CodeNotLeader {
 			return errRetry
 		}
-		return fromPeerError(pe)
+		return peer.DecodeError(pe)
 	case ctx.Err() != nil:
 		return errNoLeader
 	}
 	return errRetry // the leader may just have died
-}
-
-// Error codes carried over the peer API, so a kind of error survives the
-// trip to the leader and back.
-const (
-	codeNotLeader  = "not_leader"
-	codeNameInUse  = "name_in_use"
-	codeConflict   = "conflict"
-	codeNotFound   = "not_found"
-	codeBadRequest = "bad_request"
-	codeUnavail    = "unavailable"
-	codeForbidden  = "forbidden"
-	codeAddrInUse  = "addr_in_use"
-	codeInUse      = "in_use"
-	// codeThrottled: too many failed attempts from the caller's address.
-	codeThrottled = "throttled"
-)
-
-var codeKinds = []struct {
-	code   string
-	kind   error
-	status int
-}{
-	{codeNameInUse, store.ErrNameInUse, http.StatusConflict}, {codeConflict, store.ErrConflict, http.StatusConflict},
-	{codeNotFound, store.ErrNotFound, http.StatusNotFound}, {codeBadRequest, api.ErrBadRequest, http.StatusBadRequest},
-	{codeUnavail, api.ErrUnavailable, http.StatusServiceUnavailable},
-	{codeAddrInUse, store.ErrAddrInUse, http.StatusConflict},
-	{codeInUse, store.ErrInUse, http.StatusConflict},
-}
-
-func toPeerError(err error) (int, peer.ErrorBody) {
-	// The outermost kind decides (store.KindIs): a cause an error keeps
-	// does not change its code.
-	if store.KindIs(err, consensus.ErrNotLeader) {
-		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeNotLeader}
-	}
-	if store.KindIs(err, consensus.ErrNoSpace) {
-		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeUnavail}
-	}
-	for _, ck := range codeKinds {
-		if store.KindIs(err, ck.kind) {
-			return ck.status, peer.ErrorBody{Message: err.Error(), Code: ck.code}
-		}
-	}
-	return http.StatusInternalServerError, peer.ErrorBody{Message: err.Error()}
-}
-
-func fromPeerError(pe *peer.Error) error {
-	for _, ck := range codeKinds {
-		if pe.Code == ck.code {
-			return store.Errorf(ck.kind, "%s", pe.Message)
-		}
-	}
-	return fmt.Errorf("%s", pe.Message)
 }

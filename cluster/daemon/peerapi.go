@@ -15,7 +15,6 @@ import (
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
-	"sw/cluster/strictjson"
 	"sw/cluster/throttle"
 	"sw/cluster/types"
 )
@@ -90,11 +89,11 @@ func (h *peerHandlers) nodeOnly(next func(http.ResponseWriter, *http.Request, pk
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := callerOf(r)
 		if !ok {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: peer.CodeForbidden})
 			return
 		}
 		if err := h.knownAs(r.Context(), id.NodeID, ""); err != nil {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: peer.CodeForbidden})
 			return
 		}
 		next(w, r, id)
@@ -116,11 +115,11 @@ func (h *peerHandlers) managerOnly(next func(http.ResponseWriter, *http.Request,
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := callerOf(r)
 		if !ok || !id.IsManager() {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "only managers may do this", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "only managers may do this", Code: peer.CodeForbidden})
 			return
 		}
 		if err := h.knownAs(r.Context(), id.NodeID, types.RoleManager); err != nil {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: peer.CodeForbidden})
 			return
 		}
 		next(w, r, id)
@@ -149,40 +148,6 @@ func (h *peerHandlers) knownAs(ctx context.Context, id string, role types.NodeRo
 	return nil
 }
 
-func peerError(w http.ResponseWriter, code int, body peer.ErrorBody) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-func peerFail(w http.ResponseWriter, err error) {
-	code, body := toPeerError(err)
-	peerError(w, code, body)
-}
-
-func peerOK(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// maxPeerBody is the largest request body the peer API reads (a
-// forwarded command may carry a big batch of tasks).
-const maxPeerBody = 16 << 20
-
-// readJSON reads a peer request body strictly into v: one JSON value,
-// every field known (a peer of another version sending a field this one
-// lacks is refused, not half understood), at most maxPeerBody bytes.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	return decodePeerBody(http.MaxBytesReader(w, r.Body, maxPeerBody), v)
-}
-
-func decodePeerBody(body io.Reader, v any) error {
-	if err := strictjson.Decode(body, v); err != nil {
-		return fmt.Errorf("invalid request body: %w", err)
-	}
-	return nil
-}
-
 // proposeBody is peer.ProposeRequest as the leader reads it: the envelope
 // strictly, the command as the Raft log is read (store.DecodeCommand), so
 // a forwarded command is understood exactly as its log entry will be.
@@ -193,7 +158,7 @@ type proposeBody struct {
 // decodePropose reads a forwarded command.
 func decodePropose(body io.Reader) (*store.Command, error) {
 	var req proposeBody
-	if err := decodePeerBody(body, &req); err != nil {
+	if err := peer.DecodeBody(body, &req); err != nil {
 		return nil, err
 	}
 	cmd, err := store.DecodeCommand(req.Command)
@@ -205,17 +170,17 @@ func decodePropose(body io.Reader) (*store.Command, error) {
 
 // propose applies a command forwarded by another manager (leader only).
 func (h *peerHandlers) propose(w http.ResponseWriter, r *http.Request, _ pki.NodeIdentity) {
-	cmd, err := decodePropose(http.MaxBytesReader(w, r.Body, maxPeerBody))
+	cmd, err := decodePropose(http.MaxBytesReader(w, r.Body, peer.MaxBody))
 	if err != nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	idx, err := h.sw.raft.ProposeIndex(r.Context(), cmd)
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, peer.ProposeResponse{Index: idx})
+	peer.Reply(w, peer.ProposeResponse{Index: idx})
 }
 
 // readIndex answers a follower's read with the leader's read index
@@ -223,22 +188,22 @@ func (h *peerHandlers) propose(w http.ResponseWriter, r *http.Request, _ pki.Nod
 func (h *peerHandlers) readIndex(w http.ResponseWriter, r *http.Request, _ pki.NodeIdentity) {
 	idx, err := h.sw.raft.ReadIndex(r.Context())
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, peer.ReadIndexResponse{Index: idx})
+	peer.Reply(w, peer.ReadIndexResponse{Index: idx})
 }
 
 // raftJoin adds the calling manager as a voter, on the leader (others
 // pass the request on).
 func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var req peer.RaftJoinRequest
-	if err := readJSON(w, r, &req); err != nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: " + err.Error(), Code: codeBadRequest})
+	if err := peer.ReadJSON(w, r, &req); err != nil {
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: " + err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	if req.NodeID == "" || req.Addr == "" {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: NodeID and Addr are required", Code: codeBadRequest})
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: NodeID and Addr are required", Code: peer.CodeBadRequest})
 		return
 	}
 	// A manager asks for itself; only a member of the Raft configuration
@@ -246,12 +211,12 @@ func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.N
 	// add must be a manager of the swarm either way.
 	if req.NodeID != id.NodeID {
 		if member, _ := h.sw.raft.Member(id.NodeID); !member {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "bad raft join request: a manager may only add itself", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "bad raft join request: a manager may only add itself", Code: peer.CodeForbidden})
 			return
 		}
 	}
 	if err := h.knownAs(r.Context(), req.NodeID, types.RoleManager); err != nil {
-		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+		peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: peer.CodeForbidden})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -261,25 +226,25 @@ func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.N
 		// The leader adds it and records its address.
 		addr, _ := h.sw.raft.Leader()
 		if addr == "" {
-			peerFail(w, errNoLeader)
+			peer.Fail(w, errNoLeader)
 			return
 		}
 		if err := h.sw.peers.Do(ctx, addr, http.MethodPost, peer.PathRaftJoin, nil, req, nil); err != nil {
-			peerFail(w, err)
+			peer.Fail(w, err)
 			return
 		}
-		peerOK(w, struct{}{})
+		peer.Reply(w, struct{}{})
 		return
 	}
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
 	if err := h.recordManagerAddr(ctx, req); err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, struct{}{})
+	peer.Reply(w, struct{}{})
 }
 
 // recordManagerAddr notes where a (new or promoted) manager listens.
@@ -294,7 +259,7 @@ func (h *peerHandlers) recordManagerAddr(ctx context.Context, req peer.RaftJoinR
 // session serves a node its tasks, waiting (?wait=INDEX) for a change.
 func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	if r.URL.Query().Get("node") != id.NodeID {
-		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only follow its own session", Code: codeForbidden})
+		peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only follow its own session", Code: peer.CodeForbidden})
 		return
 	}
 	select {
@@ -302,7 +267,7 @@ func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.No
 	case <-r.Context().Done():
 		return
 	case <-time.After(readyTimeout):
-		peerFail(w, errNoLeader)
+		peer.Fail(w, errNoLeader)
 		return
 	}
 	if q := r.URL.Query().Get("wait"); q != "" {
@@ -320,7 +285,7 @@ func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.No
 	if s.Tasks == nil {
 		s.Tasks = []*types.Task{}
 	}
-	peerOK(w, s)
+	peer.Reply(w, s)
 }
 
 // sessionPoll bounds how long a worker's session request waits for news.
@@ -376,45 +341,45 @@ func waitSession(ctx context.Context, st *store.Store, nodeID string, idx uint64
 // status commits a node's task reports; a node may report only its own.
 func (h *peerHandlers) status(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var rep peer.StatusReport
-	if err := readJSON(w, r, &rep); err != nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+	if err := peer.ReadJSON(w, r, &rep); err != nil {
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	changes := make([]store.Change, 0, len(rep.Updates))
 	for i := range rep.Updates {
 		if rep.Updates[i].NodeID != id.NodeID {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only report its own tasks", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only report its own tasks", Code: peer.CodeForbidden})
 			return
 		}
 		changes = append(changes, store.Change{TaskStatus: &rep.Updates[i]})
 	}
 	if err := h.sw.proposer.Propose(r.Context(), &store.Command{Changes: changes}); err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, struct{}{})
+	peer.Reply(w, struct{}{})
 }
 
 // renew signs a new certificate for the caller, for the role the store
 // gives it now.
 func (h *peerHandlers) renew(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var req peer.RenewRequest
-	if err := readJSON(w, r, &req); err != nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+	if err := peer.ReadJSON(w, r, &req); err != nil {
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	v := h.sw.store.View()
 	n, c := v.Node(id.NodeID), v.Cluster()
 	if n == nil || c == nil {
-		peerFail(w, &store.NotFoundError{Kind: "node", Ref: id.NodeID})
+		peer.Fail(w, &store.NotFoundError{Kind: "node", Ref: id.NodeID})
 		return
 	}
 	certPEM, err := h.d.sign(c, req.CSR, n.ID, string(n.Role), n.Addr)
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, peer.RenewResponse{CertPEM: certPEM, Role: string(n.Role)})
+	peer.Reply(w, peer.RenewResponse{CertPEM: certPEM, Role: string(n.Role)})
 }
 
 // sign issues a node certificate with the cluster's CA.
