@@ -8,10 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"sw/cluster/consensus"
+	"sw/cluster/dispatcher"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -58,8 +58,10 @@ func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
 	mux.HandleFunc("POST "+peer.PathJoin, h.join)
 	mux.HandleFunc("POST "+peer.PathRaftJoin, h.managerOnly(h.raftJoin))
 	mux.HandleFunc("POST "+peer.PathPropose, h.managerOnly(h.propose))
-	mux.HandleFunc("GET "+peer.PathSession, h.nodeOnly(h.session))
-	mux.HandleFunc("POST "+peer.PathStatus, h.nodeOnly(h.status))
+	disp := &dispatcher.Server{Store: sw.store, Proposer: sw.proposer, WaitReady: sw.waitReady,
+		Managers: func() []string { return d.managerAddrs(sw) }}
+	mux.HandleFunc("GET "+peer.PathSession, h.nodeOnly(disp.Session))
+	mux.HandleFunc("POST "+peer.PathStatus, h.nodeOnly(disp.Status))
 	mux.HandleFunc("POST "+peer.PathRenew, h.nodeOnly(h.renew))
 	mux.HandleFunc("POST "+peer.PathLeave, h.managerOnly(h.leave))
 	mux.HandleFunc("GET "+peer.PathReadIndex, h.managerOnly(h.readIndex))
@@ -256,110 +258,6 @@ func (h *peerHandlers) recordManagerAddr(ctx context.Context, req peer.RaftJoinR
 	return h.sw.proposer.Propose(ctx, &store.Command{Changes: []store.Change{{UpdateNode: &store.NodeUpdate{NodeID: req.NodeID, ManagerAddr: req.Addr}}}})
 }
 
-// session serves a node its tasks, waiting (?wait=INDEX) for a change.
-func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
-	if r.URL.Query().Get("node") != id.NodeID {
-		peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only follow its own session", Code: peer.CodeForbidden})
-		return
-	}
-	select {
-	case <-h.sw.ready:
-	case <-r.Context().Done():
-		return
-	case <-time.After(readyTimeout):
-		peer.Fail(w, errNoLeader)
-		return
-	}
-	if q := r.URL.Query().Get("wait"); q != "" {
-		if idx, err := strconv.ParseUint(q, 10, 64); err == nil {
-			waitSession(r.Context(), h.sw.store, id.NodeID, idx, sessionPoll, sessionCoalesce)
-		}
-	}
-	v := h.sw.store.View()
-	s := peer.Session{Index: v.Index, Node: v.Node(id.NodeID), Tasks: v.TasksOnNode(id.NodeID), Managers: h.d.managerAddrs(h.sw),
-		Services: v.Services(), Serving: serving(v), Plugins: pluginSet(v),
-		Networks: v.Networks(), Nodes: v.Nodes()}
-	if c := v.Cluster(); c != nil {
-		s.DataPathPort = c.DataPathPort
-	}
-	if s.Tasks == nil {
-		s.Tasks = []*types.Task{}
-	}
-	peer.Reply(w, s)
-}
-
-// sessionPoll bounds how long a worker's session request waits for news.
-const sessionPoll = 20 * time.Second
-
-// sessionCoalesce is how often, at most, a worker's session is answered
-// for changes that are not its own: the services, serving tasks, networks
-// and nodes its plugins mirror (the routing mesh, names). A change to the
-// node itself or to a task on it is answered at once. Without it, every
-// commit anywhere woke every worker's session and re-sent it everything:
-// work of the swarm's size times the commit rate.
-const sessionCoalesce = 500 * time.Millisecond
-
-// waitSession returns when a worker whose last session reflected log
-// index idx has news: at once for its own row or tasks, within coalesce
-// for any other commit, or after poll with none.
-func waitSession(ctx context.Context, st *store.Store, nodeID string, idx uint64, poll, coalesce time.Duration) {
-	pollT := time.NewTimer(poll)
-	defer pollT.Stop()
-	var others <-chan time.Time // armed once another change is seen
-	// Taken once, before the first look: any commit touching the node from
-	// here on closes it (one deleting a task too, which the versions
-	// NodeChangedSince reads cannot show).
-	own := st.NodeWatch(nodeID)
-	for {
-		anyCommit := st.Changed()
-		v := st.View()
-		if v.Index > idx {
-			if v.NodeChangedSince(nodeID, idx) {
-				return
-			}
-			if others == nil {
-				t := time.NewTimer(coalesce)
-				defer t.Stop()
-				others = t.C
-			}
-			anyCommit = nil // news already: only its own or the timer now
-		}
-		select {
-		case <-own:
-			return
-		case <-others:
-			return
-		case <-anyCommit:
-		case <-pollT.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// status commits a node's task reports; a node may report only its own.
-func (h *peerHandlers) status(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
-	var rep peer.StatusReport
-	if err := peer.ReadJSON(w, r, &rep); err != nil {
-		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
-		return
-	}
-	changes := make([]store.Change, 0, len(rep.Updates))
-	for i := range rep.Updates {
-		if rep.Updates[i].NodeID != id.NodeID {
-			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only report its own tasks", Code: peer.CodeForbidden})
-			return
-		}
-		changes = append(changes, store.Change{TaskStatus: &rep.Updates[i]})
-	}
-	if err := h.sw.proposer.Propose(r.Context(), &store.Command{Changes: changes}); err != nil {
-		peer.Fail(w, err)
-		return
-	}
-	peer.Reply(w, struct{}{})
-}
-
 // renew signs a new certificate for the caller, for the role the store
 // gives it now.
 func (h *peerHandlers) renew(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
@@ -393,15 +291,4 @@ func (d *Daemon) sign(c *types.Cluster, csrPEM []byte, nodeID, role, addr string
 		ips = append(ips, ip)
 	}
 	return ca.SignCSR(csrPEM, nodeID, role, c.ID, ips, time.Now(), c.CertExpiry)
-}
-
-// serving lists the tasks that carry traffic now: running and meant to.
-func serving(v *store.ReadTx) []*types.Task {
-	var out []*types.Task
-	for _, t := range v.Tasks() {
-		if t.Status.State == types.TaskRunning && t.DesiredState == types.TaskRunning {
-			out = append(out, t)
-		}
-	}
-	return out
 }

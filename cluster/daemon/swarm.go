@@ -72,6 +72,19 @@ func (sw *swarm) isReady() bool {
 	}
 }
 
+// waitReady returns once the store has caught up, or with errNoLeader
+// after readyTimeout, or with ctx's error.
+func (sw *swarm) waitReady(ctx context.Context) error {
+	select {
+	case <-sw.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(readyTimeout):
+		return errNoLeader
+	}
+}
+
 func now() time.Time { return time.Now().UTC() }
 
 // startOptions say how Raft starts on a manager.
