@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"sw/cluster/consensus"
+	"sw/cluster/forward"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -54,7 +55,7 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-h.sw.ready:
 	case <-time.After(readyTimeout):
-		peer.Fail(w, errNoLeader)
+		peer.Fail(w, forward.ErrNoLeader)
 		return
 	}
 	c := h.sw.store.View().Cluster()
@@ -156,7 +157,7 @@ func (d *Daemon) removeVoter(ctx context.Context, sw *swarm, nodeID string) erro
 	}
 	addr, _ := sw.raft.Leader()
 	if addr == "" {
-		return errNoLeader
+		return forward.ErrNoLeader
 	}
 	return sw.peers.Do(ctx, addr, http.MethodPost, peer.PathLeave+"?node="+nodeID, nil, nil, nil)
 }

@@ -12,6 +12,7 @@ import (
 
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
+	"sw/cluster/forward"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -228,7 +229,7 @@ func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.N
 		// The leader adds it and records its address.
 		addr, _ := h.sw.raft.Leader()
 		if addr == "" {
-			peer.Fail(w, errNoLeader)
+			peer.Fail(w, forward.ErrNoLeader)
 			return
 		}
 		if err := h.sw.peers.Do(ctx, addr, http.MethodPost, peer.PathRaftJoin, nil, req, nil); err != nil {

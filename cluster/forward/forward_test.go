@@ -1,4 +1,4 @@
-package daemon
+package forward
 
 import (
 	"context"
@@ -16,15 +16,15 @@ import (
 	"sw/cluster/types"
 )
 
-// TestNoLeaderRoundTrip: errNoLeader reaches a forwarding manager as
+// TestNoLeaderRoundTrip: ErrNoLeader reaches a forwarding manager as
 // unavailable, with its message.
 func TestNoLeaderRoundTrip(t *testing.T) {
-	status, body := peer.EncodeError(errNoLeader)
-	if status != http.StatusServiceUnavailable || body.Code != peer.CodeUnavailable || body.Message != errNoLeader.Error() {
-		t.Fatalf("EncodeError(errNoLeader) = %d %+v", status, body)
+	status, body := peer.EncodeError(ErrNoLeader)
+	if status != http.StatusServiceUnavailable || body.Code != peer.CodeUnavailable || body.Message != ErrNoLeader.Error() {
+		t.Fatalf("EncodeError(ErrNoLeader) = %d %+v", status, body)
 	}
 	got := peer.DecodeError(&peer.Error{Status: status, Message: body.Message, Code: body.Code})
-	if !errors.Is(got, api.ErrUnavailable) || got.Error() != errNoLeader.Error() {
+	if !errors.Is(got, api.ErrUnavailable) || got.Error() != ErrNoLeader.Error() {
 		t.Fatalf("DecodeError = %v, want ErrUnavailable with the same message", got)
 	}
 }
@@ -77,7 +77,7 @@ func createService(id, name string) *store.Command {
 // its own error comes back with its kind.
 func TestForwarderOnLeader(t *testing.T) {
 	n, st := openRaft(t, true)
-	f := &forwarder{raft: n, store: st} // no peers: nothing may be forwarded
+	f := New(n, st, nil) // no peers: nothing may be forwarded
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := f.Propose(ctx, createService("s1", "web")); err != nil {
@@ -103,15 +103,15 @@ func TestForwarderOnLeader(t *testing.T) {
 // the context's deadline, then says quorum is lost.
 func TestForwarderNoLeader(t *testing.T) {
 	n, st := openRaft(t, false)
-	f := &forwarder{raft: n, store: st, peers: peer.NewClient(&peer.Dialer{})}
+	f := New(n, st, peer.NewClient(&peer.Dialer{}))
 	for _, d := range []time.Duration{50 * time.Millisecond, 300 * time.Millisecond} {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		start := time.Now()
 		err := f.Propose(ctx, createService("s1", "web"))
 		took := time.Since(start)
 		cancel()
-		if !errors.Is(err, errNoLeader) || !errors.Is(err, api.ErrUnavailable) {
-			t.Fatalf("deadline %v: err = %v, want errNoLeader", d, err)
+		if !errors.Is(err, ErrNoLeader) || !errors.Is(err, api.ErrUnavailable) {
+			t.Fatalf("deadline %v: err = %v, want ErrNoLeader", d, err)
 		}
 		if took < d-10*time.Millisecond || took > d+time.Second {
 			t.Fatalf("deadline %v: gave up after %v", d, took)
@@ -120,10 +120,28 @@ func TestForwarderNoLeader(t *testing.T) {
 	// A context already over fails at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := f.Propose(ctx, createService("s1", "web")); !errors.Is(err, errNoLeader) {
+	if err := f.Propose(ctx, createService("s1", "web")); !errors.Is(err, ErrNoLeader) {
 		t.Fatalf("cancelled context: %v", err)
 	}
 	if len(st.View().Services()) != 0 {
 		t.Fatal("a write was applied without a leader")
+	}
+}
+
+// TestCatchUpOnLeader: a read on the leader waits for nothing beyond what
+// it applied, and sees every acknowledged write.
+func TestCatchUpOnLeader(t *testing.T) {
+	n, st := openRaft(t, true)
+	f := New(n, st, peer.NewClient(&peer.Dialer{}))
+	if err := f.Propose(context.Background(), createService("s1", "web")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := f.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.View().ServiceByName("web") == nil {
+		t.Fatal("a caught-up store misses an acknowledged write")
 	}
 }
