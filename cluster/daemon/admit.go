@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"sw/cluster/consensus"
+	"sw/cluster/forward"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
@@ -31,7 +32,7 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 	if ok, wait := h.joins.Allow(src); !ok {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		peerError(w, http.StatusTooManyRequests, peer.ErrorBody{Code: codeThrottled,
+		peer.WriteError(w, http.StatusTooManyRequests, peer.ErrorBody{Code: peer.CodeThrottled,
 			Message: fmt.Sprintf("too many failed join attempts from %s: try again in %ds", src, secs)})
 		return
 	}
@@ -40,35 +41,35 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 		case h.joinSlots <- struct{}{}:
 			defer func() { <-h.joinSlots }()
 		default:
-			peerError(w, http.StatusServiceUnavailable, peer.ErrorBody{Code: codeUnavail,
+			peer.WriteError(w, http.StatusServiceUnavailable, peer.ErrorBody{Code: peer.CodeUnavailable,
 				Message: fmt.Sprintf("this manager is handling %d joins already: try again shortly", maxJoins)})
 			return
 		}
 	}
 	var req peer.JoinRequest
-	if err := decodePeerBody(http.MaxBytesReader(w, r.Body, maxJoinBody), &req); err != nil {
+	if err := peer.DecodeBody(http.MaxBytesReader(w, r.Body, maxJoinBody), &req); err != nil {
 		h.joinFailed(src, "malformed request", err)
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	select {
 	case <-h.sw.ready:
 	case <-time.After(readyTimeout):
-		peerFail(w, errNoLeader)
+		peer.Fail(w, forward.ErrNoLeader)
 		return
 	}
 	c := h.sw.store.View().Cluster()
 	role, err := roleForToken(c, req.Token)
 	if err != nil {
 		h.joinFailed(src, "bad join token", err)
-		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+		peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: peer.CodeForbidden})
 		return
 	}
 	n := &types.Node{ID: types.NewID(), Hostname: req.Hostname, Role: role, Availability: types.AvailabilityActive,
 		State: types.NodeReady, Addr: hostOf(req.AdvertiseAddr), EngineVersion: req.EngineVersion, OS: req.OS, Arch: req.Arch,
 		DataAddr: req.DataPathAddr, EngineID: req.EngineID, PeerAddr: req.AdvertiseAddr}
 	if req.DataPathAddr != "" && net.ParseIP(req.DataPathAddr).To4() == nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: fmt.Sprintf("invalid data path address %q: want an IPv4 address", req.DataPathAddr), Code: codeBadRequest})
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: fmt.Sprintf("invalid data path address %q: want an IPv4 address", req.DataPathAddr), Code: peer.CodeBadRequest})
 		return
 	}
 	if role == types.RoleManager {
@@ -77,14 +78,14 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 	certPEM, err := h.d.sign(c, req.CSR, n.ID, string(role), n.Addr)
 	if err != nil {
 		h.joinFailed(src, "bad certificate request", err)
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	if err := h.sw.proposer.Propose(r.Context(), &store.Command{Changes: []store.Change{{PutNode: n}}}); err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, peer.JoinResponse{NodeID: n.ID, ClusterID: c.ID, Role: string(role), CertPEM: certPEM,
+	peer.Reply(w, peer.JoinResponse{NodeID: n.ID, ClusterID: c.ID, Role: string(role), CertPEM: certPEM,
 		CAPEM: c.RootCA.CertPEM, GossipKey: c.GossipKey, Managers: h.d.managerAddrs(h.sw)})
 }
 
@@ -137,15 +138,15 @@ func (h *peerHandlers) leave(w http.ResponseWriter, r *http.Request, id pki.Node
 	// (a follower passing the request on) may name another.
 	if target != id.NodeID {
 		if member, _ := h.sw.raft.Member(id.NodeID); !member {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a manager may only take itself out of Raft", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a manager may only take itself out of Raft", Code: peer.CodeForbidden})
 			return
 		}
 	}
 	if err := h.d.removeVoter(ctx, h.sw, target); err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, struct{}{})
+	peer.Reply(w, struct{}{})
 }
 
 // removeVoter takes a manager out of Raft, asking the leader if need be.
@@ -156,7 +157,7 @@ func (d *Daemon) removeVoter(ctx context.Context, sw *swarm, nodeID string) erro
 	}
 	addr, _ := sw.raft.Leader()
 	if addr == "" {
-		return errNoLeader
+		return forward.ErrNoLeader
 	}
 	return sw.peers.Do(ctx, addr, http.MethodPost, peer.PathLeave+"?node="+nodeID, nil, nil, nil)
 }

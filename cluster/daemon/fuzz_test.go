@@ -9,7 +9,7 @@ import (
 	"sw/cluster/peer"
 )
 
-// peerRequestTypes are the bodies the peer API reads with readJSON.
+// peerRequestTypes are the bodies the peer API reads with peer.ReadJSON.
 var peerRequestTypes = []func() any{
 	func() any { return &peer.JoinRequest{} },
 	func() any { return &peer.RaftJoinRequest{} },
@@ -58,9 +58,9 @@ func FuzzDecodePeerRequest(f *testing.F) {
 			return
 		}
 		v := peerRequestTypes[k]()
-		if err := decodePeerBody(bytes.NewReader(body), v); err != nil {
+		if err := peer.DecodeBody(bytes.NewReader(body), v); err != nil {
 			if !strings.HasPrefix(err.Error(), "invalid request body: ") {
-				t.Fatalf("decodePeerBody(%q) error %q", body, err)
+				t.Fatalf("peer.DecodeBody(%q) error %q", body, err)
 			}
 			return
 		}
@@ -69,8 +69,8 @@ func FuzzDecodePeerRequest(f *testing.F) {
 			t.Fatalf("re-encoding %#v: %v", v, err)
 		}
 		again := peerRequestTypes[k]()
-		if err := decodePeerBody(bytes.NewReader(enc), again); err != nil {
-			t.Fatalf("decodePeerBody(%q) accepted, its re-encoding %s refused: %v", body, enc, err)
+		if err := peer.DecodeBody(bytes.NewReader(enc), again); err != nil {
+			t.Fatalf("peer.DecodeBody(%q) accepted, its re-encoding %s refused: %v", body, enc, err)
 		}
 		if enc2, _ := json.Marshal(again); !bytes.Equal(enc2, enc) {
 			t.Fatalf("round trip of %q: %s, then %s", body, enc, enc2)

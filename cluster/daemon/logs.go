@@ -119,7 +119,7 @@ func (d *Daemon) remoteLogs(ctx context.Context, sw *swarm, t *types.Task, follo
 	var pe *peer.Error
 	var ue *url.Error
 	switch {
-	case peer.IsCode(err, codeNotFound):
+	case peer.IsCode(err, peer.CodeNotFound):
 		return nil // the node has no such container (any more): nothing to show, as here
 	case errors.As(err, &pe):
 		return fmt.Errorf("node %s refused: %w", addr, err)
@@ -214,22 +214,22 @@ func (l *logsServer) serve(w http.ResponseWriter, r *http.Request, _ pki.NodeIde
 	q := r.URL.Query()
 	tail := q.Get("tail")
 	if !validTail(tail) {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: fmt.Sprintf("invalid tail %q: want all or a whole number", tail), Code: codeBadRequest})
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: fmt.Sprintf("invalid tail %q: want all or a whole number", tail), Code: peer.CodeBadRequest})
 		return
 	}
 	v := l.view()
 	t, err := ownTask(v, l.self, q.Get("task"))
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
 	rc, err := l.d.exec.Logs(r.Context(), t.Status.ContainerID, q.Get("follow") == "1", tail)
 	if errdefs.IsNotFound(err) {
-		peerFail(w, &store.NotFoundError{Kind: "container of task", Ref: t.ID})
+		peer.Fail(w, &store.NotFoundError{Kind: "container of task", Ref: t.ID})
 		return
 	}
 	if err != nil {
-		peerError(w, http.StatusInternalServerError, peer.ErrorBody{Message: "reading the container's log: " + err.Error()})
+		peer.WriteError(w, http.StatusInternalServerError, peer.ErrorBody{Message: "reading the container's log: " + err.Error()})
 		return
 	}
 	defer rc.Close()
@@ -320,11 +320,11 @@ func viewManagerOnly(view func() *store.ReadTx, next func(http.ResponseWriter, *
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := callerOf(r)
 		if !ok {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a manager certificate is required", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a manager certificate is required", Code: peer.CodeForbidden})
 			return
 		}
 		if err := managerIn(view(), id); err != nil {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: peer.CodeForbidden})
 			return
 		}
 		next(w, r, id)

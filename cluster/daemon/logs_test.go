@@ -510,7 +510,7 @@ func TestWorkerPeerPortRefuses(t *testing.T) {
 		cl := client(b.mats["m1"])
 		defer cl.CloseIdle()
 		_, err := cl.Stream(context.Background(), b.addr, peer.PathLogs, url.Values{"task": {b.tasks["t1"].ID}, "tail": {"-3"}})
-		if !peer.IsCode(err, codeBadRequest) {
+		if !peer.IsCode(err, peer.CodeBadRequest) {
 			t.Fatalf("err = %v, want bad request", err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"sw/cluster/allocator"
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
+	"sw/cluster/forward"
 	"sw/cluster/orchestrator"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
@@ -49,7 +50,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	}
 	sw.raft = r
 	sw.raftUp.Store(r)
-	fwd := &forwarder{raft: r, store: sw.store, peers: sw.peers}
+	fwd := forward.New(r, sw.store, sw.peers)
 	sw.proposer, sw.catchUp = fwd, fwd.CatchUp
 	sw.peerSrv = d.servePeers(ctx, sw)
 	sw.wg.Add(7)

@@ -8,14 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"sw/cluster/consensus"
+	"sw/cluster/dispatcher"
+	"sw/cluster/forward"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
 	"sw/cluster/store"
-	"sw/cluster/strictjson"
 	"sw/cluster/throttle"
 	"sw/cluster/types"
 )
@@ -59,8 +59,10 @@ func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
 	mux.HandleFunc("POST "+peer.PathJoin, h.join)
 	mux.HandleFunc("POST "+peer.PathRaftJoin, h.managerOnly(h.raftJoin))
 	mux.HandleFunc("POST "+peer.PathPropose, h.managerOnly(h.propose))
-	mux.HandleFunc("GET "+peer.PathSession, h.nodeOnly(h.session))
-	mux.HandleFunc("POST "+peer.PathStatus, h.nodeOnly(h.status))
+	disp := &dispatcher.Server{Store: sw.store, Proposer: sw.proposer, WaitReady: sw.waitReady,
+		Managers: func() []string { return d.managerAddrs(sw) }}
+	mux.HandleFunc("GET "+peer.PathSession, h.nodeOnly(disp.Session))
+	mux.HandleFunc("POST "+peer.PathStatus, h.nodeOnly(disp.Status))
 	mux.HandleFunc("POST "+peer.PathRenew, h.nodeOnly(h.renew))
 	mux.HandleFunc("POST "+peer.PathLeave, h.managerOnly(h.leave))
 	mux.HandleFunc("GET "+peer.PathReadIndex, h.managerOnly(h.readIndex))
@@ -90,11 +92,11 @@ func (h *peerHandlers) nodeOnly(next func(http.ResponseWriter, *http.Request, pk
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := callerOf(r)
 		if !ok {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node certificate is required", Code: peer.CodeForbidden})
 			return
 		}
 		if err := h.knownAs(r.Context(), id.NodeID, ""); err != nil {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: peer.CodeForbidden})
 			return
 		}
 		next(w, r, id)
@@ -116,11 +118,11 @@ func (h *peerHandlers) managerOnly(next func(http.ResponseWriter, *http.Request,
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := callerOf(r)
 		if !ok || !id.IsManager() {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "only managers may do this", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "only managers may do this", Code: peer.CodeForbidden})
 			return
 		}
 		if err := h.knownAs(r.Context(), id.NodeID, types.RoleManager); err != nil {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: peer.CodeForbidden})
 			return
 		}
 		next(w, r, id)
@@ -149,40 +151,6 @@ func (h *peerHandlers) knownAs(ctx context.Context, id string, role types.NodeRo
 	return nil
 }
 
-func peerError(w http.ResponseWriter, code int, body peer.ErrorBody) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-func peerFail(w http.ResponseWriter, err error) {
-	code, body := toPeerError(err)
-	peerError(w, code, body)
-}
-
-func peerOK(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// maxPeerBody is the largest request body the peer API reads (a
-// forwarded command may carry a big batch of tasks).
-const maxPeerBody = 16 << 20
-
-// readJSON reads a peer request body strictly into v: one JSON value,
-// every field known (a peer of another version sending a field this one
-// lacks is refused, not half understood), at most maxPeerBody bytes.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	return decodePeerBody(http.MaxBytesReader(w, r.Body, maxPeerBody), v)
-}
-
-func decodePeerBody(body io.Reader, v any) error {
-	if err := strictjson.Decode(body, v); err != nil {
-		return fmt.Errorf("invalid request body: %w", err)
-	}
-	return nil
-}
-
 // proposeBody is peer.ProposeRequest as the leader reads it: the envelope
 // strictly, the command as the Raft log is read (store.DecodeCommand), so
 // a forwarded command is understood exactly as its log entry will be.
@@ -193,7 +161,7 @@ type proposeBody struct {
 // decodePropose reads a forwarded command.
 func decodePropose(body io.Reader) (*store.Command, error) {
 	var req proposeBody
-	if err := decodePeerBody(body, &req); err != nil {
+	if err := peer.DecodeBody(body, &req); err != nil {
 		return nil, err
 	}
 	cmd, err := store.DecodeCommand(req.Command)
@@ -205,17 +173,17 @@ func decodePropose(body io.Reader) (*store.Command, error) {
 
 // propose applies a command forwarded by another manager (leader only).
 func (h *peerHandlers) propose(w http.ResponseWriter, r *http.Request, _ pki.NodeIdentity) {
-	cmd, err := decodePropose(http.MaxBytesReader(w, r.Body, maxPeerBody))
+	cmd, err := decodePropose(http.MaxBytesReader(w, r.Body, peer.MaxBody))
 	if err != nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	idx, err := h.sw.raft.ProposeIndex(r.Context(), cmd)
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, peer.ProposeResponse{Index: idx})
+	peer.Reply(w, peer.ProposeResponse{Index: idx})
 }
 
 // readIndex answers a follower's read with the leader's read index
@@ -223,22 +191,22 @@ func (h *peerHandlers) propose(w http.ResponseWriter, r *http.Request, _ pki.Nod
 func (h *peerHandlers) readIndex(w http.ResponseWriter, r *http.Request, _ pki.NodeIdentity) {
 	idx, err := h.sw.raft.ReadIndex(r.Context())
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, peer.ReadIndexResponse{Index: idx})
+	peer.Reply(w, peer.ReadIndexResponse{Index: idx})
 }
 
 // raftJoin adds the calling manager as a voter, on the leader (others
 // pass the request on).
 func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var req peer.RaftJoinRequest
-	if err := readJSON(w, r, &req); err != nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: " + err.Error(), Code: codeBadRequest})
+	if err := peer.ReadJSON(w, r, &req); err != nil {
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: " + err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	if req.NodeID == "" || req.Addr == "" {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: NodeID and Addr are required", Code: codeBadRequest})
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: "bad raft join request: NodeID and Addr are required", Code: peer.CodeBadRequest})
 		return
 	}
 	// A manager asks for itself; only a member of the Raft configuration
@@ -246,12 +214,12 @@ func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.N
 	// add must be a manager of the swarm either way.
 	if req.NodeID != id.NodeID {
 		if member, _ := h.sw.raft.Member(id.NodeID); !member {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "bad raft join request: a manager may only add itself", Code: codeForbidden})
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "bad raft join request: a manager may only add itself", Code: peer.CodeForbidden})
 			return
 		}
 	}
 	if err := h.knownAs(r.Context(), req.NodeID, types.RoleManager); err != nil {
-		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: codeForbidden})
+		peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: err.Error(), Code: peer.CodeForbidden})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -261,25 +229,25 @@ func (h *peerHandlers) raftJoin(w http.ResponseWriter, r *http.Request, id pki.N
 		// The leader adds it and records its address.
 		addr, _ := h.sw.raft.Leader()
 		if addr == "" {
-			peerFail(w, errNoLeader)
+			peer.Fail(w, forward.ErrNoLeader)
 			return
 		}
 		if err := h.sw.peers.Do(ctx, addr, http.MethodPost, peer.PathRaftJoin, nil, req, nil); err != nil {
-			peerFail(w, err)
+			peer.Fail(w, err)
 			return
 		}
-		peerOK(w, struct{}{})
+		peer.Reply(w, struct{}{})
 		return
 	}
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
 	if err := h.recordManagerAddr(ctx, req); err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, struct{}{})
+	peer.Reply(w, struct{}{})
 }
 
 // recordManagerAddr notes where a (new or promoted) manager listens.
@@ -291,130 +259,26 @@ func (h *peerHandlers) recordManagerAddr(ctx context.Context, req peer.RaftJoinR
 	return h.sw.proposer.Propose(ctx, &store.Command{Changes: []store.Change{{UpdateNode: &store.NodeUpdate{NodeID: req.NodeID, ManagerAddr: req.Addr}}}})
 }
 
-// session serves a node its tasks, waiting (?wait=INDEX) for a change.
-func (h *peerHandlers) session(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
-	if r.URL.Query().Get("node") != id.NodeID {
-		peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only follow its own session", Code: codeForbidden})
-		return
-	}
-	select {
-	case <-h.sw.ready:
-	case <-r.Context().Done():
-		return
-	case <-time.After(readyTimeout):
-		peerFail(w, errNoLeader)
-		return
-	}
-	if q := r.URL.Query().Get("wait"); q != "" {
-		if idx, err := strconv.ParseUint(q, 10, 64); err == nil {
-			waitSession(r.Context(), h.sw.store, id.NodeID, idx, sessionPoll, sessionCoalesce)
-		}
-	}
-	v := h.sw.store.View()
-	s := peer.Session{Index: v.Index, Node: v.Node(id.NodeID), Tasks: v.TasksOnNode(id.NodeID), Managers: h.d.managerAddrs(h.sw),
-		Services: v.Services(), Serving: serving(v), Plugins: pluginSet(v),
-		Networks: v.Networks(), Nodes: v.Nodes()}
-	if c := v.Cluster(); c != nil {
-		s.DataPathPort = c.DataPathPort
-	}
-	if s.Tasks == nil {
-		s.Tasks = []*types.Task{}
-	}
-	peerOK(w, s)
-}
-
-// sessionPoll bounds how long a worker's session request waits for news.
-const sessionPoll = 20 * time.Second
-
-// sessionCoalesce is how often, at most, a worker's session is answered
-// for changes that are not its own: the services, serving tasks, networks
-// and nodes its plugins mirror (the routing mesh, names). A change to the
-// node itself or to a task on it is answered at once. Without it, every
-// commit anywhere woke every worker's session and re-sent it everything:
-// work of the swarm's size times the commit rate.
-const sessionCoalesce = 500 * time.Millisecond
-
-// waitSession returns when a worker whose last session reflected log
-// index idx has news: at once for its own row or tasks, within coalesce
-// for any other commit, or after poll with none.
-func waitSession(ctx context.Context, st *store.Store, nodeID string, idx uint64, poll, coalesce time.Duration) {
-	pollT := time.NewTimer(poll)
-	defer pollT.Stop()
-	var others <-chan time.Time // armed once another change is seen
-	// Taken once, before the first look: any commit touching the node from
-	// here on closes it (one deleting a task too, which the versions
-	// NodeChangedSince reads cannot show).
-	own := st.NodeWatch(nodeID)
-	for {
-		anyCommit := st.Changed()
-		v := st.View()
-		if v.Index > idx {
-			if v.NodeChangedSince(nodeID, idx) {
-				return
-			}
-			if others == nil {
-				t := time.NewTimer(coalesce)
-				defer t.Stop()
-				others = t.C
-			}
-			anyCommit = nil // news already: only its own or the timer now
-		}
-		select {
-		case <-own:
-			return
-		case <-others:
-			return
-		case <-anyCommit:
-		case <-pollT.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// status commits a node's task reports; a node may report only its own.
-func (h *peerHandlers) status(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
-	var rep peer.StatusReport
-	if err := readJSON(w, r, &rep); err != nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
-		return
-	}
-	changes := make([]store.Change, 0, len(rep.Updates))
-	for i := range rep.Updates {
-		if rep.Updates[i].NodeID != id.NodeID {
-			peerError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only report its own tasks", Code: codeForbidden})
-			return
-		}
-		changes = append(changes, store.Change{TaskStatus: &rep.Updates[i]})
-	}
-	if err := h.sw.proposer.Propose(r.Context(), &store.Command{Changes: changes}); err != nil {
-		peerFail(w, err)
-		return
-	}
-	peerOK(w, struct{}{})
-}
-
 // renew signs a new certificate for the caller, for the role the store
 // gives it now.
 func (h *peerHandlers) renew(w http.ResponseWriter, r *http.Request, id pki.NodeIdentity) {
 	var req peer.RenewRequest
-	if err := readJSON(w, r, &req); err != nil {
-		peerError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: codeBadRequest})
+	if err := peer.ReadJSON(w, r, &req); err != nil {
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
 		return
 	}
 	v := h.sw.store.View()
 	n, c := v.Node(id.NodeID), v.Cluster()
 	if n == nil || c == nil {
-		peerFail(w, &store.NotFoundError{Kind: "node", Ref: id.NodeID})
+		peer.Fail(w, &store.NotFoundError{Kind: "node", Ref: id.NodeID})
 		return
 	}
 	certPEM, err := h.d.sign(c, req.CSR, n.ID, string(n.Role), n.Addr)
 	if err != nil {
-		peerFail(w, err)
+		peer.Fail(w, err)
 		return
 	}
-	peerOK(w, peer.RenewResponse{CertPEM: certPEM, Role: string(n.Role)})
+	peer.Reply(w, peer.RenewResponse{CertPEM: certPEM, Role: string(n.Role)})
 }
 
 // sign issues a node certificate with the cluster's CA.
@@ -428,15 +292,4 @@ func (d *Daemon) sign(c *types.Cluster, csrPEM []byte, nodeID, role, addr string
 		ips = append(ips, ip)
 	}
 	return ca.SignCSR(csrPEM, nodeID, role, c.ID, ips, time.Now(), c.CertExpiry)
-}
-
-// serving lists the tasks that carry traffic now: running and meant to.
-func serving(v *store.ReadTx) []*types.Task {
-	var out []*types.Task
-	for _, t := range v.Tasks() {
-		if t.Status.State == types.TaskRunning && t.DesiredState == types.TaskRunning {
-			out = append(out, t)
-		}
-	}
-	return out
 }

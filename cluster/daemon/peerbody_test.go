@@ -46,35 +46,3 @@ func TestDecodePropose(t *testing.T) {
 		}
 	}
 }
-
-// Every other peer body is read strictly.
-func TestDecodePeerBodies(t *testing.T) {
-	tests := []struct {
-		name string
-		v    any
-		body string
-		want string // "" = decodes
-	}{
-		{"join", &peer.JoinRequest{}, `{"Token":"t","CSR":"AA==","Hostname":"h"}`, ""},
-		{"join, unknown field", &peer.JoinRequest{}, `{"Token":"t","Role":"manager"}`, `unknown field "Role"`},
-		{"raft join", &peer.RaftJoinRequest{}, `{"NodeID":"n","Addr":"a:2377"}`, ""},
-		{"raft join, unknown field", &peer.RaftJoinRequest{}, `{"NodeID":"n","Voter":true}`, `unknown field "Voter"`},
-		{"status", &peer.StatusReport{}, `{"Updates":[{"TaskID":"t","NodeID":"n","Status":{"State":"RUNNING"}}]}`, ""},
-		{"status, unknown nested field", &peer.StatusReport{}, `{"Updates":[{"TaskID":"t","Status":{"Health":"ok"}}]}`,
-			`unknown field "Health"`},
-		{"status, bad state", &peer.StatusReport{}, `{"Updates":[{"Status":{"State":"DANCING"}}]}`, `unknown task state "DANCING"`},
-		{"renew", &peer.RenewRequest{}, `{"CSR":"AA=="}`, ""},
-		{"renew, two bodies", &peer.RenewRequest{}, `{"CSR":"AA=="}{"CSR":"AA=="}`, "unexpected data"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := decodePeerBody(strings.NewReader(tt.body), tt.v)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("decodePeerBody(%s): %v", tt.body, err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("decodePeerBody(%s) = %v, want an error with %q", tt.body, err, tt.want)
-			}
-		})
-	}
-}

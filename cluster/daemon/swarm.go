@@ -16,6 +16,7 @@ import (
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
 	"sw/cluster/executor"
+	"sw/cluster/forward"
 	"sw/cluster/hooks"
 	"sw/cluster/membership"
 	"sw/cluster/netplane"
@@ -47,7 +48,7 @@ type swarm struct {
 	store    *store.Store
 	proposer store.Proposer
 	// catchUp makes the store hold every write acknowledged so far
-	// (forwarder.CatchUp), before a read.
+	// (forward.Forwarder.CatchUp), before a read.
 	catchUp func(context.Context) error
 	peerSrv *peerServer
 	// ready is closed once the local store holds every committed entry;
@@ -69,6 +70,19 @@ func (sw *swarm) isReady() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// waitReady returns once the store has caught up, or with forward.ErrNoLeader
+// after readyTimeout, or with ctx's error.
+func (sw *swarm) waitReady(ctx context.Context) error {
+	select {
+	case <-sw.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(readyTimeout):
+		return forward.ErrNoLeader
 	}
 }
 
@@ -229,7 +243,7 @@ func (d *Daemon) forget() error {
 }
 
 // Store returns the replicated state of a manager, once it holds every
-// write acknowledged before the call (see forwarder.CatchUp).
+// write acknowledged before the call (see forward.Forwarder.CatchUp).
 func (d *Daemon) Store(ctx context.Context) (*store.Store, error) {
 	sw, err := d.current()
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package dispatcher hands each node's agent its assignments and carries
 // the agent's status reports back into the store. Local serves an agent on
-// the same process as the store.
+// the same process as the store; a worker's agent uses Remote, which
+// long-polls its session from a manager's Server over the peer API.
 package dispatcher
 
 import (

@@ -2,7 +2,11 @@
 // manager: each connection announces what it is with its first byte —
 // Raft's stream or the control API (HTTP) — and the mux hands it, once its
 // Authorizer admits the peer for that kind, to the right consumer. Raft
-// uses it through StreamLayer.
+// uses it through StreamLayer. The control API's requests and answers are
+// in wire.go, its client in client.go, and what its handlers share — the
+// error codes that carry a kind of error across (EncodeError,
+// DecodeError), the strict reading of bodies and the writing of answers —
+// in errors.go and server.go.
 package peer
 
 import (

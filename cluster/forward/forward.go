@@ -1,10 +1,16 @@
-package daemon
+// Package forward makes a manager's writes and reads reach the Raft
+// leader wherever it is: on the leader a write is proposed in place; on
+// any other manager it is handed to the leader over the peer API
+// (peer.PathPropose), and a read first waits for what the leader has
+// committed (peer.PathReadIndex). While there is no leader it keeps
+// trying, up to the caller's deadline.
+package forward
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"sw/cluster/api"
@@ -15,20 +21,54 @@ import (
 	"sw/cluster/types"
 )
 
-// forwarder proposes through Raft on the leader, and from any other
-// manager hands the command to the leader over the peer API; it also
-// finds, for a read, the index the leader has committed (ReadIndex).
-type forwarder struct {
-	raft  *consensus.Node
-	store *store.Store
-	peers *peer.Client
+// Raft is what a Forwarder needs of this manager's Raft node
+// (consensus.Node).
+type Raft interface {
+	// Propose commits cmd, on the leader only (else consensus.ErrNotLeader).
+	Propose(ctx context.Context, cmd *store.Command) error
+	// ReadIndex is the leader's read index, on the leader only.
+	ReadIndex(ctx context.Context) (uint64, error)
+	// Leader is the leader's address and ID ("" if none is known).
+	Leader() (addr, id string)
 }
 
-var _ store.Proposer = (*forwarder)(nil)
+// Peers calls another manager's peer API (peer.Client).
+type Peers interface {
+	Do(ctx context.Context, addr, method, path string, q url.Values, in, out any) error
+}
 
-// errNoLeader explains a write that cannot be made: no leader, which with
-// managers down means quorum is lost.
-var errNoLeader = store.Errorf(api.ErrUnavailable, "the swarm has no leader: quorum is lost (a majority of the managers is unreachable), "+
+// Store is what a Forwarder needs of this manager's store (store.Store):
+// how far it has applied the log, and a wait for more.
+type Store interface {
+	Index() uint64
+	WaitPast(ctx context.Context, idx uint64, max time.Duration)
+}
+
+var (
+	_ Raft           = (*consensus.Node)(nil)
+	_ Peers          = (*peer.Client)(nil)
+	_ Store          = (*store.Store)(nil)
+	_ store.Proposer = (*Forwarder)(nil)
+)
+
+// Forwarder proposes through Raft on the leader, and from any other
+// manager hands the command to the leader over the peer API; it also
+// finds, for a read, the index the leader has committed (ReadIndex).
+type Forwarder struct {
+	raft  Raft
+	store Store
+	peers Peers
+}
+
+// New makes a Forwarder for the manager whose Raft node and store these
+// are; peers reaches the leader when it is another manager.
+func New(r Raft, st Store, peers Peers) *Forwarder {
+	return &Forwarder{raft: r, store: st, peers: peers}
+}
+
+// ErrNoLeader explains a write that cannot be made: no leader, which with
+// managers down means quorum is lost. It is of kind api.ErrUnavailable.
+var ErrNoLeader = store.Errorf(api.ErrUnavailable, "the swarm has no leader: quorum is lost (a majority of the managers is unreachable), "+
 	"so no change can be made. Bring the missing managers back; or, if they are gone for good, run "+
 	"'sw swarm init --force-new-cluster' on a surviving manager to continue from its state as the only manager")
 
@@ -36,7 +76,7 @@ var errNoLeader = store.Errorf(api.ErrUnavailable, "the swarm has no leader: quo
 // context's deadline or DefaultProposeTimeout. Every try carries the same
 // request ID, so a command re-sent after its leader died — which may have
 // committed it — is applied once, and answered as the first copy was.
-func (f *forwarder) Propose(ctx context.Context, cmd *store.Command) error {
+func (f *Forwarder) Propose(ctx context.Context, cmd *store.Command) error {
 	if cmd.RequestID == "" {
 		cmd.RequestID = types.NewID()
 	}
@@ -55,7 +95,7 @@ func (f *forwarder) Propose(ctx context.Context, cmd *store.Command) error {
 		f.store.WaitPast(ctx, resp.Index-1, 5*time.Second)
 		return nil
 	})
-	if sent && errors.Is(err, errNoLeader) {
+	if sent && errors.Is(err, ErrNoLeader) {
 		return maybeApplied{err}
 	}
 	return err
@@ -76,7 +116,7 @@ func (e maybeApplied) Unwrap() error { return e.err }
 // as one on the leader: the leader confirms it still leads and names the
 // last command it has committed (Raft's read index), and the store waits
 // for it. Docker proxies reads to the leader for the same effect.
-func (f *forwarder) CatchUp(ctx context.Context) error {
+func (f *Forwarder) CatchUp(ctx context.Context) error {
 	var idx uint64
 	err := f.atLeader(ctx, func() (err error) {
 		idx, err = f.raft.ReadIndex(ctx)
@@ -103,7 +143,7 @@ func (f *forwarder) CatchUp(ctx context.Context) error {
 // atLeader runs local on this manager if it leads, else remote against
 // the leader's address, retrying while there is no leader or the leader
 // changes, up to ctx's deadline or DefaultProposeTimeout.
-func (f *forwarder) atLeader(ctx context.Context, local func() error, remote func(addr string) error) error {
+func (f *Forwarder) atLeader(ctx context.Context, local func() error, remote func(addr string) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, consensus.DefaultProposeTimeout)
@@ -116,7 +156,7 @@ func (f *forwarder) atLeader(ctx context.Context, local func() error, remote fun
 			return err
 		}
 		if poll.Wait(ctx) != nil {
-			return errNoLeader
+			return ErrNoLeader
 		}
 	}
 }
@@ -128,14 +168,14 @@ var errRetry = errors.New("retry")
 // coarse poll would add up to its period to the first write after it.
 const leaderPoll = 20 * time.Millisecond
 
-func (f *forwarder) once(ctx context.Context, local func() error, remote func(addr string) error) error {
+func (f *Forwarder) once(ctx context.Context, local func() error, remote func(addr string) error) error {
 	err := local()
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, consensus.ErrNotLeader):
 	case errors.Is(err, consensus.ErrTimeout):
-		return errNoLeader
+		return ErrNoLeader
 	case errors.Is(err, consensus.ErrNoSpace):
 		return store.Errorf(api.ErrUnavailable, "%w", err)
 	default:
@@ -151,66 +191,12 @@ func (f *forwarder) once(ctx context.Context, local func() error, remote func(ad
 	case err == nil:
 		return nil
 	case errors.As(err, &pe):
-		if pe.Code == codeNotLeader {
+		if pe.Code == peer.CodeNotLeader {
 			return errRetry
 		}
-		return fromPeerError(pe)
+		return peer.DecodeError(pe)
 	case ctx.Err() != nil:
-		return errNoLeader
+		return ErrNoLeader
 	}
 	return errRetry // the leader may just have died
-}
-
-// Error codes carried over the peer API, so a kind of error survives the
-// trip to the leader and back.
-const (
-	codeNotLeader  = "not_leader"
-	codeNameInUse  = "name_in_use"
-	codeConflict   = "conflict"
-	codeNotFound   = "not_found"
-	codeBadRequest = "bad_request"
-	codeUnavail    = "unavailable"
-	codeForbidden  = "forbidden"
-	codeAddrInUse  = "addr_in_use"
-	codeInUse      = "in_use"
-	// codeThrottled: too many failed attempts from the caller's address.
-	codeThrottled = "throttled"
-)
-
-var codeKinds = []struct {
-	code   string
-	kind   error
-	status int
-}{
-	{codeNameInUse, store.ErrNameInUse, http.StatusConflict}, {codeConflict, store.ErrConflict, http.StatusConflict},
-	{codeNotFound, store.ErrNotFound, http.StatusNotFound}, {codeBadRequest, api.ErrBadRequest, http.StatusBadRequest},
-	{codeUnavail, api.ErrUnavailable, http.StatusServiceUnavailable},
-	{codeAddrInUse, store.ErrAddrInUse, http.StatusConflict},
-	{codeInUse, store.ErrInUse, http.StatusConflict},
-}
-
-func toPeerError(err error) (int, peer.ErrorBody) {
-	// The outermost kind decides (store.KindIs): a cause an error keeps
-	// does not change its code.
-	if store.KindIs(err, consensus.ErrNotLeader) {
-		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeNotLeader}
-	}
-	if store.KindIs(err, consensus.ErrNoSpace) {
-		return http.StatusServiceUnavailable, peer.ErrorBody{Message: err.Error(), Code: codeUnavail}
-	}
-	for _, ck := range codeKinds {
-		if store.KindIs(err, ck.kind) {
-			return ck.status, peer.ErrorBody{Message: err.Error(), Code: ck.code}
-		}
-	}
-	return http.StatusInternalServerError, peer.ErrorBody{Message: err.Error()}
-}
-
-func fromPeerError(pe *peer.Error) error {
-	for _, ck := range codeKinds {
-		if pe.Code == ck.code {
-			return store.Errorf(ck.kind, "%s", pe.Message)
-		}
-	}
-	return fmt.Errorf("%s", pe.Message)
 }

@@ -1,0 +1,162 @@
+package dispatcher
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"sw/cluster/peer"
+	"sw/cluster/pki"
+	"sw/cluster/store"
+	"sw/cluster/types"
+)
+
+// Server is the managers' half of the dispatcher, the other end of
+// Remote: it answers the sessions workers long-poll over the peer API
+// (peer.PathSession) and commits their status reports (peer.PathStatus).
+// Who may call at all is decided before, by the peer API's routing (the
+// caller's certificate, checked against the store); Server keeps each
+// caller to its own session and its own tasks.
+type Server struct {
+	// Store is this manager's copy of the swarm's state.
+	Store *store.Store
+	// Proposer commits the status reports, wherever the leader is.
+	Proposer store.Proposer
+	// Managers lists the managers' control addresses (host:port), sent
+	// in every session for the worker to turn to.
+	Managers func() []string
+	// WaitReady returns nil once the store is caught up (a restarted
+	// manager replays its log first); else the error to answer a session
+	// with, or ctx's if it ended (then nothing is answered).
+	WaitReady func(ctx context.Context) error
+}
+
+// sessionPoll bounds how long a worker's session request waits for news.
+const sessionPoll = 20 * time.Second
+
+// sessionCoalesce is how often, at most, a worker's session is answered
+// for changes that are not its own: the services, serving tasks, networks
+// and nodes its plugins mirror (the routing mesh, names). A change to the
+// node itself or to a task on it is answered at once. Without it, every
+// commit anywhere woke every worker's session and re-sent it everything:
+// work of the swarm's size times the commit rate.
+const sessionCoalesce = 500 * time.Millisecond
+
+// Session serves the caller its session (GET peer.PathSession?node=ID):
+// its tasks and what its plugins need of the swarm, waiting first, with
+// &wait=INDEX, for news since that log index (see waitSession).
+func (s *Server) Session(w http.ResponseWriter, r *http.Request, caller pki.NodeIdentity) {
+	if r.URL.Query().Get("node") != caller.NodeID {
+		peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only follow its own session", Code: peer.CodeForbidden})
+		return
+	}
+	if err := s.WaitReady(r.Context()); err != nil {
+		if r.Context().Err() == nil {
+			peer.Fail(w, err)
+		}
+		return
+	}
+	if q := r.URL.Query().Get("wait"); q != "" {
+		if idx, err := strconv.ParseUint(q, 10, 64); err == nil {
+			waitSession(r.Context(), s.Store, caller.NodeID, idx, sessionPoll, sessionCoalesce)
+		}
+	}
+	peer.Reply(w, s.session(s.Store.View(), caller.NodeID))
+}
+
+// session is node nodeID's session as of v.
+func (s *Server) session(v *store.ReadTx, nodeID string) peer.Session {
+	out := peer.Session{Index: v.Index, Node: v.Node(nodeID), Tasks: v.TasksOnNode(nodeID), Managers: s.Managers(),
+		Services: v.Services(), Serving: serving(v), Plugins: pluginSet(v),
+		Networks: v.Networks(), Nodes: v.Nodes()}
+	if c := v.Cluster(); c != nil {
+		out.DataPathPort = c.DataPathPort
+	}
+	if out.Tasks == nil {
+		out.Tasks = []*types.Task{}
+	}
+	return out
+}
+
+// waitSession returns when a worker whose last session reflected log
+// index idx has news: at once for its own row or tasks, within coalesce
+// for any other commit, or after poll with none.
+func waitSession(ctx context.Context, st *store.Store, nodeID string, idx uint64, poll, coalesce time.Duration) {
+	pollT := time.NewTimer(poll)
+	defer pollT.Stop()
+	var others <-chan time.Time // armed once another change is seen
+	// Taken once, before the first look: any commit touching the node from
+	// here on closes it (one deleting a task too, which the versions
+	// NodeChangedSince reads cannot show).
+	own := st.NodeWatch(nodeID)
+	for {
+		anyCommit := st.Changed()
+		v := st.View()
+		if v.Index > idx {
+			if v.NodeChangedSince(nodeID, idx) {
+				return
+			}
+			if others == nil {
+				t := time.NewTimer(coalesce)
+				defer t.Stop()
+				others = t.C
+			}
+			anyCommit = nil // news already: only its own or the timer now
+		}
+		select {
+		case <-own:
+			return
+		case <-others:
+			return
+		case <-anyCommit:
+		case <-pollT.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Status commits the caller's task status reports (POST
+// peer.PathStatus); a node may report only its own tasks.
+func (s *Server) Status(w http.ResponseWriter, r *http.Request, caller pki.NodeIdentity) {
+	var rep peer.StatusReport
+	if err := peer.ReadJSON(w, r, &rep); err != nil {
+		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: err.Error(), Code: peer.CodeBadRequest})
+		return
+	}
+	changes := make([]store.Change, 0, len(rep.Updates))
+	for i := range rep.Updates {
+		if rep.Updates[i].NodeID != caller.NodeID {
+			peer.WriteError(w, http.StatusForbidden, peer.ErrorBody{Message: "a node may only report its own tasks", Code: peer.CodeForbidden})
+			return
+		}
+		changes = append(changes, store.Change{TaskStatus: &rep.Updates[i]})
+	}
+	if err := s.Proposer.Propose(r.Context(), &store.Command{Changes: changes}); err != nil {
+		peer.Fail(w, err)
+		return
+	}
+	peer.Reply(w, struct{}{})
+}
+
+// serving lists the tasks that carry traffic now: running and meant to.
+func serving(v *store.ReadTx) []*types.Task {
+	var out []*types.Task
+	for _, t := range v.Tasks() {
+		if t.Status.State == types.TaskRunning && t.DesiredState == types.TaskRunning {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// pluginSet is the cluster's plugin switches (nil before it has a
+// cluster record).
+func pluginSet(v *store.ReadTx) map[string]bool {
+	if c := v.Cluster(); c != nil {
+		return c.Plugins
+	}
+	return nil
+}
