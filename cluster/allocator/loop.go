@@ -21,16 +21,29 @@ type Allocator struct {
 
 // Run allocates after every commit until ctx ends. A refused proposal (a
 // race with an older leader's last writes) is planned again from the new
-// state.
+// state. A commit that can have left nothing to allocate (no task or
+// service of the services it touched lacks an address, no node, network
+// or cluster changed: store.ServicesChangedSince) is passed over without
+// a scan of every task.
 func (a *Allocator) Run(ctx context.Context) {
 	newID := a.NewID
 	if newID == nil {
 		newID = types.NewID
 	}
+	var last uint64    // the view index of the last full pass; 0: none yet
+	incomplete := true // the last pass left something unallocated
 	watch.Loop(ctx, a.Store, "allocator", a.Log, func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
+		if last != 0 && !incomplete {
+			if ids, all := a.Store.ServicesChangedSince(last); !all && !needsAddrs(view, ids) {
+				last = view.Index
+				return time.Time{}, nil
+			}
+		}
 		changes, planErr := Plan(view, newID)
+		last, incomplete = view.Index, planErr != nil
 		if len(changes) > 0 {
 			if err := store.ProposeAll(ctx, a.Proposer, changes); err != nil {
+				last = 0
 				return time.Time{}, err
 			}
 		}
@@ -41,4 +54,24 @@ func (a *Allocator) Run(ctx context.Context) {
 		}
 		return time.Time{}, nil
 	})
+}
+
+// needsAddrs reports whether a service of ids, or a task of one, lacks an
+// address Plan would give.
+func needsAddrs(view *store.ReadTx, ids map[string]struct{}) bool {
+	def := view.NetworkByName(types.DefaultNetworkName)
+	if def == nil {
+		return true
+	}
+	for id := range ids {
+		if s := view.Service(id); s != nil && !sameNetworks(s.VirtualIPs, wantVIPs(s, def.ID)) {
+			return true
+		}
+		for _, t := range view.TasksOfService(id) {
+			if store.HoldsAddrs(t) && !types.Allocated(t.Networks) {
+				return true
+			}
+		}
+	}
+	return false
 }
