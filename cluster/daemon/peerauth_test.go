@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"sw/cluster/consensus"
+	"sw/cluster/consensus/consensustest"
 	"sw/cluster/forward"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
-	"sw/cluster/seal"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -152,42 +152,8 @@ func TestRaftJoinAndLeaveForOthers(t *testing.T) {
 	}
 }
 
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeTCPAddr(t *testing.T) string { return consensustest.FreeAddr(t) }
 
-// openRaft starts a single Raft node in a temporary directory;
-// bootstrapped, it waits until it leads.
 func openRaft(t *testing.T, bootstrap bool) (*consensus.Node, *store.Store) {
-	t.Helper()
-	st := store.New()
-	addr := freeTCPAddr(t)
-	n, err := consensus.Open(consensus.Config{Dir: t.TempDir(), NodeID: "n1", BindAddr: addr, AdvertiseAddr: addr,
-		Bootstrap: bootstrap, HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
-		Keys: seal.NewKeyring(seal.Key{1}, nil)}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Close() })
-	if !bootstrap {
-		return n, st
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for !n.IsLeader() {
-		if ctx.Err() != nil {
-			t.Fatal("the single voter never became leader")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := n.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return n, st
+	return consensustest.Open(t, bootstrap)
 }

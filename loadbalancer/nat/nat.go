@@ -51,7 +51,11 @@ type Rule struct {
 	// Backends are "ip:port", or "ip" when Port is 0.
 	Backends []string
 	// Direct leaves the connections' source as it is (no masquerade):
-	// for clients whose replies come back through this host anyway.
+	// for clients whose replies come back through this host anyway. A
+	// Direct rule with a Dst and no backends (a virtual IP whose service
+	// runs no task) refuses its connections (REJECT, reached through
+	// INPUT): the address is local to this host, and whatever listens on
+	// the host's wildcard address must not answer for the service.
 	Direct bool
 }
 
@@ -138,6 +142,11 @@ func (c *Chain) hook(ctx context.Context) error {
 	if err := ensureRule(ctx, c.run, "nat", "-A", []string{"POSTROUTING", "-m", "mark", "--mark", masqMark, "-j", "MASQUERADE"}); err != nil {
 		return err
 	}
+	// INPUT sees only what the nat chain did not translate: of the filter
+	// chain's rules, just the refusals of idle virtual IPs match there.
+	if err := ensureRule(ctx, c.run, "filter", "-I", []string{"INPUT", "-j", c.name}); err != nil {
+		return err
+	}
 	return c.hookForward(ctx)
 }
 
@@ -201,7 +210,7 @@ func remove(ctx context.Context, run Runner, name string) error {
 	for _, t := range []struct {
 		table string
 		hooks []string
-	}{{"nat", []string{"PREROUTING", "OUTPUT"}}, {"filter", []string{"FORWARD"}}} {
+	}{{"nat", []string{"PREROUTING", "OUTPUT"}}, {"filter", []string{"FORWARD", "INPUT"}}} {
 		for _, hook := range t.hooks {
 			for range 8 { // a jump added twice by a race is deleted twice
 				if _, err := run(ctx, nil, "iptables", "-w", lockWait, "-t", t.table, "-D", hook, "-j", name); err != nil {
@@ -244,12 +253,18 @@ func Render(name string, owner Owner, rules []Rule) string {
 	}
 	b.WriteString("COMMIT\n")
 	// The filter chain: forwarded connections the nat chain translated,
-	// both ways, to and from exactly its backends.
+	// both ways, to and from exactly its backends; and connections to a
+	// virtual IP with none refused.
 	fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n", name)
 	fmt.Fprintf(&b, "-A %s -m comment --comment \"%s\"\n", name, owner.tag())
 	for _, a := range accepts(rules) {
 		fmt.Fprintf(&b, "-A %s %s -m conntrack --ctstate DNAT --ctdir ORIGINAL -j ACCEPT\n", name, a.match("-d", "--dport"))
 		fmt.Fprintf(&b, "-A %s %s -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT\n", name, a.match("-s", "--sport"))
+	}
+	for _, r := range rules {
+		if r.Direct && r.Dst != "" && len(r.Backends) == 0 {
+			fmt.Fprintf(&b, "-A %s %s -j REJECT\n", name, r.match())
+		}
 	}
 	b.WriteString("COMMIT\n")
 	return b.String()

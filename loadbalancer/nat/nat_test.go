@@ -50,6 +50,15 @@ func TestRender(t *testing.T) {
 		{"a rule with no backend is left out", []Rule{{Proto: "tcp", Dst: "127.0.0.2", Port: 80}}, []string{
 			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT",
 			"*filter", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`, "COMMIT"}},
+		{"a virtual IP with no backend is refused", []Rule{{Dst: "10.0.0.9", InIface: "sw-abc", Direct: true},
+			{Dst: "10.0.0.2", InIface: "sw-abc", Backends: []string{"172.18.0.2"}, Direct: true}}, []string{
+			"*nat", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
+			"-A SW-X -i sw-abc -d 10.0.0.2/32 -j DNAT --to-destination 172.18.0.2",
+			"COMMIT", "*filter", ":SW-X - [0:0]", `-A SW-X -m comment --comment "sw owner pid 42 start 7"`,
+			"-A SW-X -d 172.18.0.2/32 -m conntrack --ctstate DNAT --ctdir ORIGINAL -j ACCEPT",
+			"-A SW-X -s 172.18.0.2/32 -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT",
+			"-A SW-X -i sw-abc -d 10.0.0.9/32 -j REJECT",
+			"COMMIT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

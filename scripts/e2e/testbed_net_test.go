@@ -3,6 +3,9 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -124,6 +127,28 @@ func TestTestbedMeshAndVIPs(t *testing.T) {
 		}
 		return len(seen) == 3, r.stdout + r.stderr
 	})
+
+	// A VIP whose service runs no task is refused, not answered by what
+	// listens on the host's wildcard address (the VIP is local there).
+	srv := exec.Command("nsenter", "--net="+hosts[0].ns, "--", "python3", "-m", "http.server", "--bind", "0.0.0.0", "8080")
+	srv.Dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(srv.Dir, "index.html"), []byte("host1 itself\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("a listener on host1: %v", err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	lead.ok("service", "scale", "web=0")
+	eventually(t, 30*time.Second, "web's VIP, with no task, refused from host1's task", func() (bool, string) {
+		r := hosts[0].docker(t, "exec", cli, "sh", "-c", `printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 web 8080; echo "exit $?"`)
+		return !strings.Contains(r.stdout, "host1 itself") && !strings.Contains(r.stdout, "hello from") &&
+			strings.Contains(r.stdout, "exit 1"), r.stdout + r.stderr
+	})
+	// The control: the listener does answer on host1's own address.
+	if r := hosts[0].run(t, "sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 "+hosts[0].addr+" 8080"); !strings.Contains(r.stdout, "host1 itself") {
+		t.Fatalf("the host's own listener does not answer (the check above proves nothing): %+v", r)
+	}
 }
 
 // TestTestbedHostLoss: a host killed (engine and sw gone, link down) —
