@@ -13,11 +13,14 @@ import (
 // tasks starting and stopping. It reads committed state only.
 func (d *Daemon) watchHooks(ctx context.Context, st *store.Store, nodeID string) {
 	var state events.State
+	var last uint64
 	for {
 		changed := st.Changed()
 		view := st.View()
 		var evs []events.Event
-		evs, state = events.Diff(state, view, nodeID)
+		services, all := st.ServicesChangedSince(last)
+		evs, state = events.DiffChanged(state, view, nodeID, services, all || last == 0)
+		last = view.Index
 		set := pluginSet(view)
 		for _, ev := range evs {
 			for _, p := range d.cfg.Plugins {

@@ -6,6 +6,8 @@
 package events
 
 import (
+	"sort"
+
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -86,4 +88,52 @@ func Diff(prev State, view *store.ReadTx, nodeID string) ([]Event, State) {
 		}
 	}
 	return out, next
+}
+
+// DiffChanged is Diff for a view whose commits since the previous one
+// touched only the services in changed (see store.ServicesChangedSince):
+// the nodes are taken as they were and only those services compared, so a
+// commit costs what it changed, not the swarm's size. With all set (a
+// node, a network or the cluster changed, or what changed is not known),
+// or before a first Diff, it is Diff. prev must not be used afterwards:
+// its maps are updated in place.
+func DiffChanged(prev State, view *store.ReadTx, nodeID string, changed map[string]struct{}, all bool) ([]Event, State) {
+	if all || prev.nodes == nil {
+		return Diff(prev, view, nodeID)
+	}
+	var out []Event
+	ids := make([]string, 0, len(changed))
+	for id := range changed {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // events in a stable order
+	for _, id := range ids {
+		s, old := view.Service(id), prev.services[id]
+		switch {
+		case s != nil && old == nil:
+			out = append(out, Event{Kind: ServiceCreated, Service: s})
+		case s != nil && old.Version != s.Version:
+			out = append(out, Event{Kind: ServiceUpdated, Service: s, Old: old})
+		case s == nil && old != nil:
+			out = append(out, Event{Kind: ServiceRemoved, Service: old})
+		}
+		if s != nil {
+			prev.services[id] = s
+		} else {
+			delete(prev.services, id)
+		}
+	}
+	tasks := map[string]types.TaskState{}
+	for _, t := range view.TasksOnNode(nodeID) {
+		tasks[t.ID] = t.Status.State
+		was, seen := prev.tasks[t.ID]
+		switch {
+		case t.Status.State == types.TaskRunning && (!seen || was < types.TaskRunning):
+			out = append(out, Event{Kind: TaskStarted, Task: t})
+		case t.Status.State.Terminal() && seen && !was.Terminal():
+			out = append(out, Event{Kind: TaskStopped, Task: t})
+		}
+	}
+	prev.tasks = tasks
+	return out, prev
 }

@@ -8,11 +8,15 @@ import (
 	"sw/cluster/types"
 )
 
-// step applies changes and returns the events since the last state.
+// step applies changes and returns the events since the last state. It
+// runs DiffChanged beside Diff, fed by the store's journal, and fails the
+// test if the two see different events.
 type differ struct {
 	t     *testing.T
 	l     *store.Local
 	state State
+	inc   State
+	last  uint64
 }
 
 func (d *differ) step(changes ...store.Change) []Kind {
@@ -22,13 +26,41 @@ func (d *differ) step(changes ...store.Change) []Kind {
 			d.t.Fatal(err)
 		}
 	}
-	var evs []Event
-	evs, d.state = Diff(d.state, d.l.Store.View(), "n1")
+	view := d.l.Store.View()
+	var evs, inc []Event
+	evs, d.state = Diff(d.state, view, "n1")
+	ids, all := d.l.Store.ServicesChangedSince(d.last)
+	inc, d.inc = DiffChanged(d.inc, view, "n1", ids, all || d.last == 0)
+	d.last = view.Index
 	kinds := make([]Kind, len(evs))
 	for i, e := range evs {
 		kinds[i] = e.Kind
 	}
+	incKinds := make([]Kind, len(inc))
+	for i, e := range inc {
+		incKinds[i] = e.Kind
+	}
+	if !sameSet(kinds, incKinds) {
+		d.t.Fatalf("Diff says %v, DiffChanged %v", kinds, incKinds)
+	}
 	return kinds
+}
+
+// sameSet reports whether a and b hold the same kinds, in any order.
+func sameSet(a, b []Kind) bool {
+	count := map[Kind]int{}
+	for _, k := range a {
+		count[k]++
+	}
+	for _, k := range b {
+		count[k]--
+	}
+	for _, n := range count {
+		if n != 0 {
+			return false
+		}
+	}
+	return len(a) == len(b)
 }
 
 func same(a, b []Kind) bool {
