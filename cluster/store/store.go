@@ -98,7 +98,9 @@ func (s *Store) applyChanges(index uint64, cmd *Command) error {
 	}
 	tx.Commit()
 	s.wakeNodes(w.touched)
+	s.mu.Lock()
 	s.journal.record(index, w.services, w.everything)
+	s.mu.Unlock()
 	return nil
 }
 
