@@ -7,8 +7,8 @@
 // The plugin is the switch (hooks.Locker: on means autolock on; off by
 // default, as Docker) and the CLI: `swarm init --autolock`, `swarm update
 // --autolock=true|false`, `swarm unlock-key [-q] [--rotate]`, `swarm
-// unlock`. The daemon does the sealing (cluster/daemon: keys.go,
-// autolock.go) with cluster/seal; Raft data is always encrypted at rest
+// unlock`. The core does the sealing (cluster/keyfile, cluster/daemon:
+// locked.go) with cluster/seal; Raft data is always encrypted at rest
 // (cluster/consensus), autolock only decides whether its key is sealed.
 package autolock
 
