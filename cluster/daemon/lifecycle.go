@@ -67,7 +67,7 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	if cluster.JoinTokens, err = newTokens(ca); err != nil {
 		return api.InitResponse{}, err
 	}
-	if err := d.keepUnlockKey(cluster); err != nil {
+	if err := d.locker().KeepUnlockKey(cluster); err != nil {
 		return api.InitResponse{}, err
 	}
 	if len(cluster.UnlockKey) > 0 {

@@ -112,7 +112,8 @@ func (d *Daemon) Unlock(ctx context.Context, key string) error {
 	return nil
 }
 
-// UnlockKey returns the swarm's unlock key, formatted.
+// UnlockKey returns the swarm's unlock key, formatted, as the locking
+// plugin shows it.
 func (d *Daemon) UnlockKey(ctx context.Context) (string, error) {
 	sw, err := d.current()
 	if err != nil {
@@ -122,64 +123,48 @@ func (d *Daemon) UnlockKey(ctx context.Context) (string, error) {
 	if c == nil {
 		return "", store.Errorf(api.ErrUnavailable, "the swarm's state is not initialised yet")
 	}
-	if err := d.lockerEnabled(c); err != nil {
-		return "", err
-	}
-	if len(c.UnlockKey) == 0 {
-		return "", store.Errorf(api.ErrUnavailable, "no unlock key is set")
-	}
-	return pki.FormatUnlockKey(c.UnlockKey), nil
+	return d.locker().ShowUnlockKey(c)
 }
 
-// locker is the plugin that locks managers, nil if none is built in.
-func (d *Daemon) locker() hooks.Plugin {
+// unlockKeys is what the daemon asks of the swarm's unlock key policy:
+// hooks.Locker's own methods.
+type unlockKeys interface {
+	KeepUnlockKey(c *types.Cluster) error
+	RotateUnlockKey(c *types.Cluster) error
+	ShowUnlockKey(c *types.Cluster) (string, error)
+}
+
+// locker is the unlock key policy of the plugin that locks managers, or
+// noLocker if none is built in; never nil.
+func (d *Daemon) locker() unlockKeys {
 	for _, p := range d.cfg.Plugins {
-		if _, ok := p.(hooks.Locker); ok {
-			return p
+		if l, ok := p.(hooks.Locker); ok {
+			return l
 		}
 	}
+	return noLocker{}
+}
+
+// errNoLocker is a request for the unlock key of a build without a
+// locking plugin.
+var errNoLocker = store.Errorf(api.ErrBadRequest, "no unlock key is set: this sw has no plugin that locks managers")
+
+// noLocker is the policy without a locking plugin: never an unlock key.
+type noLocker struct{}
+
+var _ unlockKeys = noLocker{}
+
+// KeepUnlockKey clears c's unlock key: without a locking plugin, none.
+func (noLocker) KeepUnlockKey(c *types.Cluster) error {
+	c.UnlockKey = nil
 	return nil
 }
 
-// lockerEnabled says, as an error, why c has no unlock key to speak of.
-func (d *Daemon) lockerEnabled(c *types.Cluster) error {
-	p := d.locker()
-	if p == nil {
-		return store.Errorf(api.ErrBadRequest, "no unlock key is set: this sw has no plugin that locks managers")
-	}
-	if !hooks.Enabled(p, c.Plugins) {
-		return store.Errorf(api.ErrBadRequest, "plugin %s is disabled: no unlock key is set; enable it with 'sw plugin enable %s'",
-			p.Name(), p.Name())
-	}
-	return nil
-}
+// RotateUnlockKey is refused: there is no key to rotate.
+func (noLocker) RotateUnlockKey(*types.Cluster) error { return errNoLocker }
 
-// keepUnlockKey completes a cluster object about to be written: an unlock
-// key while a locking plugin is on (a new one when it was just turned
-// on), none while off.
-func (d *Daemon) keepUnlockKey(c *types.Cluster) error {
-	p := d.locker()
-	if p == nil || !hooks.Enabled(p, c.Plugins) {
-		c.UnlockKey = nil
-		return nil
-	}
-	if len(c.UnlockKey) > 0 {
-		return nil
-	}
-	_, raw, err := pki.NewUnlockKey()
-	c.UnlockKey = raw
-	return err
-}
-
-// rotateUnlockKey gives c a new unlock key; managers re-seal with it.
-func (d *Daemon) rotateUnlockKey(c *types.Cluster) error {
-	if err := d.lockerEnabled(c); err != nil {
-		return err
-	}
-	_, raw, err := pki.NewUnlockKey()
-	c.UnlockKey = raw
-	return err
-}
+// ShowUnlockKey is refused: there is no key to show.
+func (noLocker) ShowUnlockKey(*types.Cluster) (string, error) { return "", errNoLocker }
 
 // leaveLocked takes a locked manager out of its swarm: only with force,
 // as its state cannot be read to warn of anything.

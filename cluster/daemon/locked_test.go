@@ -1,10 +1,12 @@
 package daemon
 
 import (
-	"bytes"
+	"errors"
 	"testing"
 
+	"sw/cluster/api"
 	"sw/cluster/hooks"
+	"sw/cluster/store"
 	"sw/cluster/types"
 )
 
@@ -13,47 +15,63 @@ type keysNamed string
 func (n keysNamed) Name() string        { return string(n) }
 func (n keysNamed) Description() string { return "test plugin " + string(n) }
 
-type lockerPlugin struct{ keysNamed }
-
-func (lockerPlugin) LocksManagers()        {}
-func (lockerPlugin) DefaultDisabled() bool { return true }
+// lockerPlugin is a Locker that records the daemon's calls.
+type lockerPlugin struct {
+	keysNamed
+	calls *[]string
+}
 
 var _ hooks.Locker = lockerPlugin{}
 
-// TestUnlockKeyFollowsSwitch: the cluster has an unlock key exactly while
-// the locking plugin is on; rotating needs it on; errors name it.
-func TestUnlockKeyFollowsSwitch(t *testing.T) {
-	d := testDaemon(keysNamed("ingress"), lockerPlugin{keysNamed("autolock")})
-	c := &types.Cluster{Plugins: map[string]bool{"ingress": true}}
-	if err := d.keepUnlockKey(c); err != nil || c.UnlockKey != nil {
-		t.Fatalf("default off: key %x, %v", c.UnlockKey, err)
+func (l lockerPlugin) KeepUnlockKey(*types.Cluster) error {
+	*l.calls = append(*l.calls, "keep")
+	return nil
+}
+
+func (l lockerPlugin) RotateUnlockKey(*types.Cluster) error {
+	*l.calls = append(*l.calls, "rotate")
+	return errors.New("rotate refused")
+}
+
+func (l lockerPlugin) ShowUnlockKey(*types.Cluster) (string, error) {
+	*l.calls = append(*l.calls, "show")
+	return "SWMKEY-1-x", nil
+}
+
+// TestNoLockerNoUnlockKey: without a locking plugin there is never a key,
+// and asking for one (or its rotation) says why.
+func TestNoLockerNoUnlockKey(t *testing.T) {
+	d := testDaemon(keysNamed("ingress"))
+	c := &types.Cluster{UnlockKey: make([]byte, 32), Plugins: map[string]bool{"autolock": true}}
+	if err := d.locker().KeepUnlockKey(c); err != nil || c.UnlockKey != nil {
+		t.Fatalf("key kept without a locking plugin: %x, %v", c.UnlockKey, err)
 	}
-	if err := d.rotateUnlockKey(c); err == nil || err.Error() != "plugin autolock is disabled: no unlock key is set; enable it with 'sw plugin enable autolock'" {
-		t.Fatalf("rotate while off: %v", err)
+	const want = "no unlock key is set: this sw has no plugin that locks managers"
+	if err := d.locker().RotateUnlockKey(c); err == nil || err.Error() != want || !store.KindIs(err, api.ErrBadRequest) {
+		t.Fatalf("rotate without a locking plugin: %v", err)
 	}
-	c.Plugins["autolock"] = true
-	d.keepUnlockKey(c)
-	first := c.UnlockKey
-	if len(first) != 32 {
-		t.Fatalf("on: key %x", first)
+	if key, err := d.locker().ShowUnlockKey(c); key != "" || err == nil || err.Error() != want || !store.KindIs(err, api.ErrBadRequest) {
+		t.Fatalf("show without a locking plugin: %q, %v", key, err)
 	}
-	d.keepUnlockKey(c)
-	if !bytes.Equal(c.UnlockKey, first) {
-		t.Fatal("the key changed on an unrelated write")
+}
+
+// TestLockerIsThePlugins: with a locking plugin, the daemon's unlock key
+// calls are its own, results and errors unchanged.
+func TestLockerIsThePlugins(t *testing.T) {
+	var calls []string
+	d := testDaemon(keysNamed("ingress"), lockerPlugin{keysNamed("autolock"), &calls})
+	c := &types.Cluster{}
+	l := d.locker()
+	if err := l.KeepUnlockKey(c); err != nil {
+		t.Fatal(err)
 	}
-	if err := d.rotateUnlockKey(c); err != nil || bytes.Equal(c.UnlockKey, first) || len(c.UnlockKey) != 32 {
+	if err := l.RotateUnlockKey(c); err == nil || err.Error() != "rotate refused" {
 		t.Fatalf("rotate: %v", err)
 	}
-	c.Plugins["autolock"] = false
-	d.keepUnlockKey(c)
-	if c.UnlockKey != nil {
-		t.Fatal("key kept with the plugin off")
+	if key, err := l.ShowUnlockKey(c); key != "SWMKEY-1-x" || err != nil {
+		t.Fatalf("show: %q, %v", key, err)
 	}
-	// Without a locking plugin there is never a key.
-	d = testDaemon(keysNamed("ingress"))
-	c = &types.Cluster{UnlockKey: first}
-	d.keepUnlockKey(c)
-	if c.UnlockKey != nil {
-		t.Fatal("key kept without a locking plugin")
+	if len(calls) != 3 || calls[0] != "keep" || calls[1] != "rotate" || calls[2] != "show" {
+		t.Fatalf("calls: %v", calls)
 	}
 }
