@@ -118,7 +118,7 @@ func (d *Daemon) backupFiles(snap *consensus.PlainSnapshot) ([]backup.Entry, boo
 	if err != nil {
 		return nil, false, err
 	}
-	keyFile, kf, sealed, err := d.keys.readForBackup()
+	keyFile, kf, sealed, err := d.keys.ReadForBackup()
 	if err != nil {
 		return nil, false, err
 	}
@@ -180,7 +180,7 @@ func (d *Daemon) Restore(ctx context.Context, req api.RestoreRequest, archive io
 		return api.RestoreResponse{}, err
 	}
 	if r.unlockKey != nil {
-		if err := d.keys.unlock(r.unlockKey); err != nil {
+		if err := d.keys.Open(r.unlockKey); err != nil {
 			_ = d.forget()
 			return api.RestoreResponse{}, err
 		}
@@ -412,7 +412,7 @@ func restoreAddrs(id *identity, req api.RestoreRequest) error {
 // certificates and the Raft snapshot (node.json is written once the
 // restored manager runs). Whatever a failed swarm left there goes first.
 func (d *Daemon) installBackup(staging string) error {
-	d.keys.reset()
+	d.keys.Reset()
 	certs, raftDir := filepath.Join(d.cfg.DataDir, certDir), d.raftDir()
 	for _, p := range []string{certs, raftDir} {
 		if err := os.RemoveAll(p); err != nil {

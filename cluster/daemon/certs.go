@@ -3,10 +3,12 @@ package daemon
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"sw/cluster/keyfile"
 	"sw/cluster/pki"
 )
 
@@ -41,6 +43,11 @@ func newTLSMaterial(caPEM, certPEM, keyPEM []byte) (*tlsMaterial, error) {
 	return &tlsMaterial{caPEM: caPEM, certPEM: certPEM, keyPEM: keyPEM, ca: ca, cert: cert, id: id}, nil
 }
 
+// newKeyFile is the node's key file in data dir dir.
+func newKeyFile(dataDir string) *keyfile.File {
+	return keyfile.New(filepath.Join(dataDir, certDir, nodeKeyFile))
+}
+
 // loadTLS reads the node's certificates from its data dir, opening its
 // key file with d.keys (a sealed one needs the unlock key first).
 func (d *Daemon) loadTLS() (*tlsMaterial, error) {
@@ -54,17 +61,21 @@ func (d *Daemon) loadTLS() (*tlsMaterial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the node's certificates: %w", err)
 	}
-	keyPEM, err := d.keys.load()
+	keyPEM, err := d.keys.Load()
+	if errors.Is(err, keyfile.ErrLocked) {
+		return nil, errLocked
+	}
 	if err != nil {
 		return nil, err
 	}
 	return newTLSMaterial(caPEM, certPEM, keyPEM)
 }
 
-// save writes the certificates, and the key through k: with the node's
-// Raft data key in its headers, sealed while the swarm is autolocked.
-func (m *tlsMaterial) save(k *nodeKeys) error {
-	dir := k.dir
+// save writes the certificates next to key file k, and the key through
+// it: with the node's Raft data key in its headers, sealed while the
+// swarm is autolocked.
+func (m *tlsMaterial) save(k *keyfile.File) error {
+	dir := filepath.Dir(k.Path())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -77,5 +88,5 @@ func (m *tlsMaterial) save(k *nodeKeys) error {
 			return err
 		}
 	}
-	return k.writeKey(m.keyPEM, m.id.IsManager())
+	return k.WriteKey(m.keyPEM, m.id.IsManager())
 }

@@ -18,6 +18,7 @@ import (
 	"sw/cluster/api"
 	"sw/cluster/executor"
 	"sw/cluster/hooks"
+	"sw/cluster/keyfile"
 	"sw/cluster/netplane"
 	"sw/cluster/store"
 )
@@ -59,8 +60,14 @@ type Daemon struct {
 
 	mu    sync.Mutex
 	swarm *swarm // nil while not in a swarm
-	// keys is the node's key file and lock state (autolock).
-	keys *nodeKeys
+	// keys is the node's key file: TLS key and Raft data key, sealed
+	// while the swarm is autolocked.
+	keys *keyfile.File
+	// locked is the swarm identity a locked manager waits to resume (nil:
+	// not locked); under mu. See locked.go.
+	locked *identity
+	// unlockMu serialises unlock attempts.
+	unlockMu sync.Mutex
 	// roleMu serialises role changes of this node (init, join, leave,
 	// restore, a role switch). It is held across a swarm's stop, which
 	// waits for the swarm's goroutines: none of them may take it.
@@ -104,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", executor.ErrNoEngine, err)
 	}
-	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, engineID: engineID, keys: newNodeKeys(cfg.DataDir)}, nil
+	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, engineID: engineID, keys: newKeyFile(cfg.DataDir)}, nil
 }
 
 // Run serves the API and, if this node was in a swarm, rejoins it; it

@@ -67,16 +67,16 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	if cluster.JoinTokens, err = newTokens(ca); err != nil {
 		return api.InitResponse{}, err
 	}
-	if err := d.keepUnlockKey(cluster); err != nil {
+	if err := d.locker().KeepUnlockKey(cluster); err != nil {
 		return api.InitResponse{}, err
 	}
 	if len(cluster.UnlockKey) > 0 {
-		if err := d.keys.sealFromStart(cluster.UnlockKey); err != nil {
+		if err := d.keys.SealFromStart(cluster.UnlockKey); err != nil {
 			return api.InitResponse{}, err
 		}
 	}
 	if err := d.issueOwnCert(ca, id, expiry); err != nil {
-		d.keys.reset()
+		d.keys.Reset()
 		return api.InitResponse{}, err
 	}
 	_ = os.RemoveAll(filepath.Join(d.cfg.DataDir, "raft"))
@@ -298,7 +298,7 @@ func (d *Daemon) Leave(ctx context.Context, force bool) error {
 	d.roleMu.Lock()
 	defer d.roleMu.Unlock()
 	sw := d.active()
-	if sw == nil && d.keys.lockedID() != nil {
+	if sw == nil && d.lockedID() != nil {
 		return d.leaveLocked(ctx, force)
 	}
 	if sw == nil {

@@ -12,6 +12,7 @@ import (
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
 	"sw/cluster/forward"
+	"sw/cluster/keyfile"
 	"sw/cluster/orchestrator"
 	"sw/cluster/peer"
 	"sw/cluster/pki"
@@ -38,7 +39,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	}
 	r, err := consensus.Open(consensus.Config{
 		Dir: d.raftDir(), NodeID: sw.id.NodeID, AdvertiseAddr: sw.id.AdvertiseAddr,
-		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log, Keys: d.keys.keyring(),
+		Bootstrap: opts.bootstrap, ForceNewCluster: opts.forceNewCluster, Logger: d.log, Keys: d.keys.Keyring(),
 		MinFree:          uint64(max(d.cfg.MinFreeDisk, 0)),
 		HeartbeatTimeout: d.cfg.RaftTimeout, ElectionTimeout: d.cfg.RaftTimeout,
 		RequireState: opts.resume, FromSnapshot: opts.fromSnapshot,
@@ -67,7 +68,14 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	}()
 	go func() { defer sw.wg.Done(); d.watchReady(ctx, sw) }()
 	sw.wg.Add(1)
-	go func() { defer sw.wg.Done(); d.keepKeysSealed(ctx, sw) }()
+	go func() {
+		defer sw.wg.Done()
+		select {
+		case <-sw.ready:
+			keyfile.KeepSealed(ctx, sw.store, d.keys, sw.raft, d.log)
+		case <-ctx.Done():
+		}
+	}()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, func() []string { return d.gossipPeers(sw) }) }()
 	plane := d.startPlane(ctx, sw, sw.store)
 	go func() {

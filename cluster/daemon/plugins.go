@@ -77,7 +77,7 @@ func (d *Daemon) SetPlugin(ctx context.Context, name string, on bool) error {
 		next.Plugins = map[string]bool{}
 	}
 	next.Plugins[name] = on
-	if err := d.keepUnlockKey(&next); err != nil {
+	if err := d.locker().KeepUnlockKey(&next); err != nil {
 		return err
 	}
 	return d.propose(ctx, sw, store.Change{PutCluster: &next})

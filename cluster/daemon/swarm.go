@@ -238,7 +238,8 @@ func (sw *swarm) stop() {
 func (d *Daemon) forget() error {
 	_ = os.Remove(filepath.Join(d.cfg.DataDir, identityFile))
 	_ = os.RemoveAll(filepath.Join(d.cfg.DataDir, certDir))
-	d.keys.reset()
+	d.keys.Reset()
+	d.setLocked(nil)
 	return os.RemoveAll(filepath.Join(d.cfg.DataDir, "raft"))
 }
 

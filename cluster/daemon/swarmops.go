@@ -88,11 +88,11 @@ func (d *Daemon) UpdateSwarm(ctx context.Context, req api.SwarmUpdateRequest) er
 		}
 	}
 	if req.RotateUnlockKey {
-		if err := d.rotateUnlockKey(&c); err != nil {
+		if err := d.locker().RotateUnlockKey(&c); err != nil {
 			return err
 		}
 	}
-	if err := d.keepUnlockKey(&c); err != nil {
+	if err := d.locker().KeepUnlockKey(&c); err != nil {
 		return err
 	}
 	return d.propose(ctx, sw, store.Change{PutCluster: &c})

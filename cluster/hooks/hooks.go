@@ -138,12 +138,26 @@ type NodeClaimer interface {
 }
 
 // Locker is a plugin that locks managers at rest while the swarm has it
-// enabled (autolock). The daemon does the work: while the plugin is on,
-// the cluster holds an unlock key (Cluster.UnlockKey); every manager seals
-// its Raft data key and TLS key with a key derived from it, and a
-// restarted manager stays locked until `sw swarm unlock` gives it. While
-// the plugin is off there is no unlock key and `swarm unlock-key` fails
-// with "plugin NAME is disabled".
+// enabled (autolock): it owns the swarm's unlock key (Cluster.UnlockKey),
+// which the daemon asks it to keep in step with its switch on every write
+// of the cluster object (`swarm init`, `plugin enable|disable`, `swarm
+// update`). The daemon does the rest in core (cluster/keyfile): every
+// manager keeps its key file — TLS key and Raft data key — sealed with a
+// key derived from the unlock key while there is one, and unsealed while
+// there is none; a restarted manager whose file is sealed stays locked
+// until `sw swarm unlock` gives the key, which a build without the plugin
+// can still take. Without a Locker built in, the cluster never holds an
+// unlock key.
 type Locker interface {
-	LocksManagers()
+	Plugin
+	// KeepUnlockKey completes a cluster object about to be written: an
+	// unlock key while the plugin is on (a new one if it was just turned
+	// on), none while off.
+	KeepUnlockKey(c *types.Cluster) error
+	// RotateUnlockKey gives c a new unlock key; refused (the error is
+	// shown to the user) while the plugin is off.
+	RotateUnlockKey(c *types.Cluster) error
+	// ShowUnlockKey returns c's unlock key formatted for people
+	// (SWMKEY-1-…); refused while the plugin is off or no key is set.
+	ShowUnlockKey(c *types.Cluster) (string, error)
 }

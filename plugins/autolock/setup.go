@@ -4,12 +4,18 @@
 // (`SWMKEY-1-…`), so a restarted manager stays locked — nothing readable
 // of the swarm on its disk — until `sw swarm unlock` gives it the key.
 //
-// The plugin is the switch (hooks.Locker: on means autolock on; off by
-// default, as Docker) and the CLI: `swarm init --autolock`, `swarm update
+// The plugin is the switch and the unlock key's policy (hooks.Locker, in
+// unlockkey.go: on means autolock on, off by default as Docker; a key
+// while on, a new one when turned on or rotated, none while off) and the
+// CLI (commands.go): `swarm init --autolock`, `swarm update
 // --autolock=true|false`, `swarm unlock-key [-q] [--rotate]`, `swarm
-// unlock`. The daemon does the sealing (cluster/daemon: keys.go,
-// autolock.go) with cluster/seal; Raft data is always encrypted at rest
-// (cluster/consensus), autolock only decides whether its key is sealed.
+// unlock`. The core seals: cluster/keyfile keeps every manager's key file
+// sealed with the cluster's unlock key (cluster/seal), and the daemon
+// holds a restarted manager locked until `swarm unlock`; Raft data is
+// always encrypted at rest (cluster/consensus), autolock only decides
+// whether its key is sealed. A build without this plugin can still
+// unlock a manager left locked; it drops the unlock key on its next write
+// of the cluster object, and the managers then unseal their files.
 package autolock
 
 import (
@@ -42,6 +48,3 @@ func (*Plugin) Description() string {
 // DefaultDisabled: a new swarm is not autolocked unless `swarm init
 // --autolock` (or `--plugin autolock`).
 func (*Plugin) DefaultDisabled() bool { return true }
-
-// LocksManagers marks the plugin as the one whose switch is autolock.
-func (*Plugin) LocksManagers() {}

@@ -1,4 +1,16 @@
-package daemon
+// Package keyfile is a node's key file (certificates/swarm-node.key): its
+// TLS private key, with in its headers the data key (DEK) that encrypts a
+// manager's Raft log and snapshots. The file always holds both — Raft
+// data is always encrypted at rest — and is sealed, or not, with a
+// key-encryption key (KEK) derived from the swarm's unlock key: sealed
+// while the swarm is autolocked (a locking plugin, hooks.Locker, is on),
+// and then a restarted manager cannot read it until it is given the key.
+//
+// The package does not decide whether the file is sealed: it follows the
+// cluster object's unlock key (KeepSealed), which a locking plugin keeps.
+// It stays in core so that a build without that plugin can still open
+// (Open), and unseal, the file of a manager that was locked.
+package keyfile
 
 import (
 	"bytes"
@@ -12,13 +24,10 @@ import (
 	"sw/cluster/seal"
 )
 
-// nodeKeys is the node's key file (certificates/swarm-node.key): its TLS
-// private key, with in its headers the data key (DEK) that encrypts the
-// manager's Raft log and snapshots. While the swarm is autolocked, a
-// manager's file is sealed with a key-encryption key (KEK) derived from
-// the swarm's unlock key, and a restarted manager waits, locked, for it.
-type nodeKeys struct {
-	dir string // the certificates dir
+// File is the node's key file and the keys read from or written to it.
+// Its methods are safe for concurrent use.
+type File struct {
+	path string
 
 	mu sync.Mutex
 	// ring holds the DEK (and the previous one during a rotation); the
@@ -31,50 +40,50 @@ type nodeKeys struct {
 	// derived from.
 	kek       *seal.Key
 	unlockKey []byte
-	// locked is the swarm identity a locked manager waits to resume.
-	locked *identity
-	// unlockMu serialises unlock attempts.
-	unlockMu sync.Mutex
 }
 
-func newNodeKeys(dataDir string) *nodeKeys {
-	return &nodeKeys{dir: filepath.Join(dataDir, certDir)}
-}
+// New returns the key file at path; nothing is read or written yet.
+func New(path string) *File { return &File{path: path} }
 
-func (k *nodeKeys) path() string { return filepath.Join(k.dir, nodeKeyFile) }
+// Path is where the file is.
+func (k *File) Path() string { return k.path }
 
-// errInvalidUnlockKey is a key that does not open this manager's files.
-var errInvalidUnlockKey = errors.New("invalid unlock key")
+// ErrInvalidUnlockKey is an unlock key that does not open this file.
+var ErrInvalidUnlockKey = errors.New("invalid unlock key")
 
-// sealedOnDisk reports whether the key file is sealed with an unlock key.
-func (k *nodeKeys) sealedOnDisk() bool {
-	b, err := os.ReadFile(k.path())
+// ErrLocked is a sealed file that no unlock key was given for.
+var ErrLocked = errors.New("the node's key file is sealed and no unlock key was given")
+
+// SealedOnDisk reports whether the key file is sealed with an unlock key.
+func (k *File) SealedOnDisk() bool {
+	b, err := os.ReadFile(k.path)
 	return err == nil && seal.IsSealed(b)
 }
 
-// hasKEK reports whether an unlock key is known (given or followed).
-func (k *nodeKeys) hasKEK() bool {
+// HasKEK reports whether an unlock key is known (given or followed).
+func (k *File) HasKEK() bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.kek != nil
 }
 
-// load opens the key file with the KEK known (a sealed file without one
-// is errLocked) and returns the plain TLS key. A file without a data key
-// (from a worker, or from before data keys) gets one.
-func (k *nodeKeys) load() ([]byte, error) {
+// Load opens the key file with the KEK known (a sealed file without one
+// is ErrLocked, a wrong one ErrInvalidUnlockKey) and returns the plain
+// TLS key. A file without a data key (from a worker, or from before data
+// keys) gets one.
+func (k *File) Load() ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	data, err := os.ReadFile(k.path())
+	data, err := os.ReadFile(k.path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the node's certificates: %w", err)
 	}
 	kf, err := seal.ParseKeyFile(data, k.kek)
 	switch {
 	case errors.Is(err, seal.ErrLocked):
-		return nil, errLocked
+		return nil, ErrLocked
 	case errors.Is(err, seal.ErrWrongKey):
-		return nil, errInvalidUnlockKey
+		return nil, ErrInvalidUnlockKey
 	case err != nil:
 		return nil, fmt.Errorf("reading the node's key: %w", err)
 	}
@@ -94,9 +103,9 @@ func (k *nodeKeys) load() ([]byte, error) {
 	return kf.KeyPEM, k.flushLocked()
 }
 
-// writeKey stores a new TLS key (a new certificate's), keeping the data
+// WriteKey stores a new TLS key (a new certificate's), keeping the data
 // key; a worker's file is never sealed (workers are not locked).
-func (k *nodeKeys) writeKey(keyPEM []byte, manager bool) error {
+func (k *File) WriteKey(keyPEM []byte, manager bool) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.ring == nil {
@@ -114,31 +123,31 @@ func (k *nodeKeys) writeKey(keyPEM []byte, manager bool) error {
 }
 
 // flushLocked writes the key file as the state says; k.mu is held.
-func (k *nodeKeys) flushLocked() error {
+func (k *File) flushLocked() error {
 	return k.writeFile(k.ring.Current(), k.ring.Previous(), k.kek)
 }
 
 // writeFile writes the key file with these keys; k.mu is held. The state
 // in memory is changed only once the file says the same.
-func (k *nodeKeys) writeFile(dek seal.Key, prev, kek *seal.Key) error {
+func (k *File) writeFile(dek seal.Key, prev, kek *seal.Key) error {
 	kf := &seal.KeyFile{KeyPEM: k.keyPEM, DEK: &dek, PreviousDEK: prev}
 	data, err := kf.Marshal(kek)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(k.dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(k.path), 0o700); err != nil {
 		return err
 	}
-	return pki.WriteFileAtomic(k.path(), data, 0o600)
+	return pki.WriteFileAtomic(k.path, data, 0o600)
 }
 
-// readForBackup reads the key file as it is on disk and opens it with
+// ReadForBackup reads the key file as it is on disk and opens it with
 // the KEK in use, under the lock its writers hold, so that the data key
 // returned is the one the file read holds.
-func (k *nodeKeys) readForBackup() (file []byte, kf *seal.KeyFile, sealed bool, err error) {
+func (k *File) ReadForBackup() (file []byte, kf *seal.KeyFile, sealed bool, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	file, err = os.ReadFile(k.path())
+	file, err = os.ReadFile(k.path)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("reading the node's key: %w", err)
 	}
@@ -151,27 +160,28 @@ func (k *nodeKeys) readForBackup() (file []byte, kf *seal.KeyFile, sealed bool, 
 	return file, kf, seal.IsSealed(file), nil
 }
 
-// keyring is the data keyring for the manager's Raft (nil before load).
-func (k *nodeKeys) keyring() *seal.Keyring {
+// Keyring is the data keyring for the manager's Raft (nil before Load
+// or the first WriteKey).
+func (k *File) Keyring() *seal.Keyring {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.ring
 }
 
-// unlock checks a raw unlock key against the sealed key file and, if it
-// opens it, keeps its KEK for load.
-func (k *nodeKeys) unlock(raw []byte) error {
+// Open checks a raw unlock key against the sealed key file and, if it
+// opens it, keeps its KEK for Load; else ErrInvalidUnlockKey.
+func (k *File) Open(raw []byte) error {
 	kek, err := seal.KEK(raw)
 	if err != nil {
-		return errInvalidUnlockKey
+		return ErrInvalidUnlockKey
 	}
-	data, err := os.ReadFile(k.path())
+	data, err := os.ReadFile(k.path)
 	if err != nil {
 		return err
 	}
 	if _, err := seal.ParseKeyFile(data, &kek); err != nil {
 		if errors.Is(err, seal.ErrWrongKey) {
-			return errInvalidUnlockKey
+			return ErrInvalidUnlockKey
 		}
 		return err
 	}
@@ -181,10 +191,10 @@ func (k *nodeKeys) unlock(raw []byte) error {
 	return nil
 }
 
-// sealFromStart makes the key file's first write sealed with unlock key
+// SealFromStart makes the key file's first write sealed with unlock key
 // raw (`swarm init --autolock`), so that no data key of this swarm is
 // ever on disk in the clear and nothing needs re-encrypting.
-func (k *nodeKeys) sealFromStart(raw []byte) error {
+func (k *File) SealFromStart(raw []byte) error {
 	kek, err := seal.KEK(raw)
 	if err != nil {
 		return err
@@ -195,47 +205,31 @@ func (k *nodeKeys) sealFromStart(raw []byte) error {
 	return nil
 }
 
-// forgetKEK drops a KEK that did not lead to a running swarm.
-func (k *nodeKeys) forgetKEK() {
+// ForgetKEK drops a KEK that did not lead to a running swarm.
+func (k *File) ForgetKEK() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.kek, k.unlockKey = nil, nil
 }
 
-// reset forgets everything, as the node leaves its swarm.
-func (k *nodeKeys) reset() {
+// Reset forgets every key, as the node leaves its swarm.
+func (k *File) Reset() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.ring, k.keyPEM, k.kek, k.unlockKey, k.locked = nil, nil, nil, nil, nil
+	k.ring, k.keyPEM, k.kek, k.unlockKey = nil, nil, nil, nil
 }
 
-func (k *nodeKeys) setLocked(id *identity) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.locked = id
-}
-
-// lockedID is the identity of a locked manager, nil if not locked.
-func (k *nodeKeys) lockedID() *identity {
-	if k == nil {
-		return nil
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.locked
-}
-
-// reencrypter re-encrypts a manager's Raft data with its keyring's
+// Reencrypter re-encrypts a manager's Raft data with its keyring's
 // current key (consensus.Node).
-type reencrypter interface{ Reencrypt() error }
+type Reencrypter interface{ Reencrypt() error }
 
-// follow brings the key file in line with the swarm's unlock key (nil:
+// Follow brings the key file in line with the swarm's unlock key (nil:
 // autolock off): sealed with a KEK from it, or unsealed. Turning autolock
 // on also rotates the data key, as the old one sat on disk in the clear:
 // a new DEK seals everything new, all Raft data is re-encrypted with it,
 // and the old one is dropped. A rotation interrupted by a crash (both
 // keys in the file) is finished first.
-func (k *nodeKeys) follow(want []byte, data reencrypter) error {
+func (k *File) Follow(want []byte, data Reencrypter) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.ring == nil || k.keyPEM == nil {
@@ -286,8 +280,9 @@ func (k *nodeKeys) follow(want []byte, data reencrypter) error {
 	return k.finishRotation(data)
 }
 
-// finishRotation re-encrypts the Raft data and drops the previous DEK.
-func (k *nodeKeys) finishRotation(data reencrypter) error {
+// finishRotation re-encrypts the Raft data and drops the previous DEK;
+// k.mu is held.
+func (k *File) finishRotation(data Reencrypter) error {
 	if err := data.Reencrypt(); err != nil {
 		return err
 	}

@@ -3,19 +3,24 @@ package daemon
 import (
 	"context"
 	"errors"
-	"time"
 
 	"sw/cluster/api"
-	"sw/cluster/backoff"
+	"sw/cluster/consensus"
 	"sw/cluster/hooks"
+	"sw/cluster/keyfile"
 	"sw/cluster/pki"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
 
-// The lock side of autolock (see hooks.Locker and nodeKeys): a manager
-// whose key file is sealed comes up locked, answering only `sw info`
-// (Swarm: locked), `sw swarm unlock` and `sw swarm leave --force`.
+// A locked manager: one whose key file (cluster/keyfile) is sealed with
+// the swarm's unlock key, as while a locking plugin (hooks.Locker,
+// autolock) is on, comes up locked, answering only `sw info` (Swarm:
+// locked), `sw swarm unlock` and `sw swarm leave --force`. This is core,
+// not the plugin's: a build without it still unlocks such a manager.
+
+// A manager's Raft is what its key file re-encrypts on a data key rotation.
+var _ keyfile.Reencrypter = (*consensus.Node)(nil)
 
 // errLocked is what a locked manager answers to everything else.
 var errLocked = store.Errorf(api.ErrUnavailable,
@@ -27,13 +32,13 @@ var errLocked = store.Errorf(api.ErrUnavailable,
 // key has been (see checkState). A manager whose Raft state is damaged or
 // missing does not start: that is an error saying how to recover.
 func (d *Daemon) rejoin(ctx context.Context, id *identity) error {
-	if d.keys.sealedOnDisk() && !d.keys.hasKEK() {
+	if d.keys.SealedOnDisk() && !d.keys.HasKEK() {
 		if id.isManager() {
 			if err := d.checkState(id); err != nil {
 				return err
 			}
 		}
-		d.keys.setLocked(id)
+		d.setLocked(id)
 		d.log.Warn("this manager is locked: run 'sw swarm unlock' to unlock it", "node", id.NodeID)
 		return nil
 	}
@@ -41,9 +46,24 @@ func (d *Daemon) rejoin(ctx context.Context, id *identity) error {
 	return d.unusableState(id, err)
 }
 
+// setLocked records the identity a locked manager waits to resume (nil:
+// not locked).
+func (d *Daemon) setLocked(id *identity) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.locked = id
+}
+
+// lockedID is the identity of a locked manager, nil if not locked.
+func (d *Daemon) lockedID() *identity {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.locked
+}
+
 // lockedErr is errLocked while this manager is locked.
 func (d *Daemon) lockedErr() error {
-	if d.keys.lockedID() != nil {
+	if d.lockedID() != nil {
 		return errLocked
 	}
 	return nil
@@ -51,7 +71,7 @@ func (d *Daemon) lockedErr() error {
 
 // lockedInfo fills in `sw info` for a locked manager.
 func (d *Daemon) lockedInfo(info *api.Info) {
-	id := d.keys.lockedID()
+	id := d.lockedID()
 	if id == nil {
 		return
 	}
@@ -63,9 +83,9 @@ func (d *Daemon) lockedInfo(info *api.Info) {
 // Unlock gives a locked manager its unlock key: if the key opens the
 // sealed key file, the manager resumes its part in the swarm.
 func (d *Daemon) Unlock(ctx context.Context, key string) error {
-	d.keys.unlockMu.Lock()
-	defer d.keys.unlockMu.Unlock()
-	id := d.keys.lockedID()
+	d.unlockMu.Lock()
+	defer d.unlockMu.Unlock()
+	id := d.lockedID()
 	if id == nil {
 		if d.active() != nil {
 			return store.Errorf(api.ErrBadRequest, "this node is not locked")
@@ -76,23 +96,24 @@ func (d *Daemon) Unlock(ctx context.Context, key string) error {
 	if err != nil {
 		return badRequestTrimmed("", err, "pki: ")
 	}
-	if err := d.keys.unlock(raw); err != nil {
-		if errors.Is(err, errInvalidUnlockKey) {
+	if err := d.keys.Open(raw); err != nil {
+		if errors.Is(err, keyfile.ErrInvalidUnlockKey) {
 			return store.Errorf(api.ErrBadRequest, "invalid unlock key: it does not open this manager's keys "+
 				"(if the key was rotated while this manager was down, give the one before)")
 		}
 		return err
 	}
 	if _, err := d.startSwarm(ctx, id, startOptions{resume: true}); err != nil {
-		d.keys.forgetKEK()
+		d.keys.ForgetKEK()
 		return d.unusableState(id, err)
 	}
-	d.keys.setLocked(nil)
+	d.setLocked(nil)
 	d.log.Info("this manager was unlocked")
 	return nil
 }
 
-// UnlockKey returns the swarm's unlock key, formatted.
+// UnlockKey returns the swarm's unlock key, formatted, as the locking
+// plugin shows it.
 func (d *Daemon) UnlockKey(ctx context.Context) (string, error) {
 	sw, err := d.current()
 	if err != nil {
@@ -102,101 +123,48 @@ func (d *Daemon) UnlockKey(ctx context.Context) (string, error) {
 	if c == nil {
 		return "", store.Errorf(api.ErrUnavailable, "the swarm's state is not initialised yet")
 	}
-	if err := d.lockerEnabled(c); err != nil {
-		return "", err
-	}
-	if len(c.UnlockKey) == 0 {
-		return "", store.Errorf(api.ErrUnavailable, "no unlock key is set")
-	}
-	return pki.FormatUnlockKey(c.UnlockKey), nil
+	return d.locker().ShowUnlockKey(c)
 }
 
-// locker is the plugin that locks managers, nil if none is built in.
-func (d *Daemon) locker() hooks.Plugin {
+// unlockKeys is what the daemon asks of the swarm's unlock key policy:
+// hooks.Locker's own methods.
+type unlockKeys interface {
+	KeepUnlockKey(c *types.Cluster) error
+	RotateUnlockKey(c *types.Cluster) error
+	ShowUnlockKey(c *types.Cluster) (string, error)
+}
+
+// locker is the unlock key policy of the plugin that locks managers, or
+// noLocker if none is built in; never nil.
+func (d *Daemon) locker() unlockKeys {
 	for _, p := range d.cfg.Plugins {
-		if _, ok := p.(hooks.Locker); ok {
-			return p
+		if l, ok := p.(hooks.Locker); ok {
+			return l
 		}
 	}
+	return noLocker{}
+}
+
+// errNoLocker is a request for the unlock key of a build without a
+// locking plugin.
+var errNoLocker = store.Errorf(api.ErrBadRequest, "no unlock key is set: this sw has no plugin that locks managers")
+
+// noLocker is the policy without a locking plugin: never an unlock key.
+type noLocker struct{}
+
+var _ unlockKeys = noLocker{}
+
+// KeepUnlockKey clears c's unlock key: without a locking plugin, none.
+func (noLocker) KeepUnlockKey(c *types.Cluster) error {
+	c.UnlockKey = nil
 	return nil
 }
 
-// lockerEnabled says, as an error, why c has no unlock key to speak of.
-func (d *Daemon) lockerEnabled(c *types.Cluster) error {
-	p := d.locker()
-	if p == nil {
-		return store.Errorf(api.ErrBadRequest, "no unlock key is set: this sw has no plugin that locks managers")
-	}
-	if !hooks.Enabled(p, c.Plugins) {
-		return store.Errorf(api.ErrBadRequest, "plugin %s is disabled: no unlock key is set; enable it with 'sw plugin enable %s'",
-			p.Name(), p.Name())
-	}
-	return nil
-}
+// RotateUnlockKey is refused: there is no key to rotate.
+func (noLocker) RotateUnlockKey(*types.Cluster) error { return errNoLocker }
 
-// keepUnlockKey completes a cluster object about to be written: an unlock
-// key while a locking plugin is on (a new one when it was just turned
-// on), none while off.
-func (d *Daemon) keepUnlockKey(c *types.Cluster) error {
-	p := d.locker()
-	if p == nil || !hooks.Enabled(p, c.Plugins) {
-		c.UnlockKey = nil
-		return nil
-	}
-	if len(c.UnlockKey) > 0 {
-		return nil
-	}
-	_, raw, err := pki.NewUnlockKey()
-	c.UnlockKey = raw
-	return err
-}
-
-// rotateUnlockKey gives c a new unlock key; managers re-seal with it.
-func (d *Daemon) rotateUnlockKey(c *types.Cluster) error {
-	if err := d.lockerEnabled(c); err != nil {
-		return err
-	}
-	_, raw, err := pki.NewUnlockKey()
-	c.UnlockKey = raw
-	return err
-}
-
-// keepKeysSealed (every manager) keeps the key file sealed with the
-// swarm's current unlock key, or unsealed while there is none.
-func (d *Daemon) keepKeysSealed(ctx context.Context, sw *swarm) {
-	select {
-	case <-sw.ready:
-	case <-ctx.Done():
-		return
-	}
-	retryIn := backoff.Backoff{Initial: 2 * time.Second, Jitter: backoff.Equal}
-	for {
-		changed := sw.store.Changed()
-		c := sw.store.View().Cluster()
-		if c == nil { // not applied yet (just after init): nothing to follow
-			select {
-			case <-ctx.Done():
-				return
-			case <-changed:
-			}
-			continue
-		}
-		var retry <-chan time.Time
-		if err := d.keys.follow(c.UnlockKey, sw.raft); err != nil {
-			wait := retryIn.Next()
-			d.log.Error("autolock: updating this manager's key file failed; retrying", "err", err, "in", wait)
-			retry = retryIn.After(wait)
-		} else {
-			retryIn.Reset()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		case <-retry:
-		}
-	}
-}
+// ShowUnlockKey is refused: there is no key to show.
+func (noLocker) ShowUnlockKey(*types.Cluster) (string, error) { return "", errNoLocker }
 
 // leaveLocked takes a locked manager out of its swarm: only with force,
 // as its state cannot be read to warn of anything.
@@ -205,7 +173,7 @@ func (d *Daemon) leaveLocked(ctx context.Context, force bool) error {
 		return store.Errorf(api.ErrBadRequest, "this manager is locked: unlock it with 'sw swarm unlock', "+
 			"or use `--force` to leave the swarm, erasing this node's swarm state")
 	}
-	id := d.keys.lockedID()
+	id := d.lockedID()
 	if id == nil {
 		return store.Errorf(api.ErrBadRequest, "this node is not part of a swarm")
 	}
@@ -216,6 +184,6 @@ func (d *Daemon) leaveLocked(ctx context.Context, force bool) error {
 		}
 	}
 	d.removeSwarmNetworks(ctx, id.ClusterID)
-	d.keys.setLocked(nil)
+	d.setLocked(nil)
 	return d.forget()
 }
