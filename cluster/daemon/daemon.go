@@ -1,6 +1,6 @@
 // Package daemon wires one sw node: the API on its unix socket, the Docker
 // executor, and — while the node is in a swarm — Raft, the store, gossip,
-// the leader-only loops, the agent and the plugins.
+// the leader-only loops, the agent and the plugins (hosted by package pluginhost).
 package daemon
 
 import (

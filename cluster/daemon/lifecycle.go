@@ -44,7 +44,7 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	if err != nil {
 		return api.InitResponse{}, err
 	}
-	plugins, err := d.initialPlugins(req.Plugins, req.NoPlugins)
+	plugins, err := d.plugins().Initial(req.Plugins, req.NoPlugins)
 	if err != nil {
 		return api.InitResponse{}, err
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"log/slog"
 	"testing"
 
 	"sw/cluster/api"
@@ -9,6 +10,10 @@ import (
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
+
+func testDaemon(ps ...hooks.Plugin) *Daemon {
+	return &Daemon{cfg: Config{Plugins: ps}, log: slog.New(slog.DiscardHandler)}
+}
 
 type keysNamed string
 

@@ -92,8 +92,8 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		select {
 		case <-plane.Ready():
 			sw.wg.Add(1)
-			go func() { defer sw.wg.Done(); d.watchHooks(ctx, sw.store, sw.id.NodeID) }()
-			d.superviseNodeRunners(ctx, sw.store, host)
+			go func() { defer sw.wg.Done(); d.plugins().WatchEvents(ctx, sw.store, sw.id.NodeID) }()
+			d.plugins().SuperviseRunners(ctx, sw.store, host)
 		case <-ctx.Done():
 		}
 	}()
@@ -207,7 +207,7 @@ func (d *Daemon) leadership(ctx context.Context, sw *swarm) {
 			d.log.Info("leadership lost; stopping the manager loops")
 			loops.stop()
 			loops = nil
-			d.leaderHooks(ctx, sw.store, false)
+			d.plugins().Leader(ctx, sw.store.View(), false)
 		}
 		select {
 		case <-ctx.Done():
@@ -246,8 +246,8 @@ func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
 	if err := d.registerSelf(lctx, sw); err != nil {
 		d.log.Warn("registering this node failed", "err", err)
 	}
-	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.nodeFilters()}
-	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.nodeFilters()}
+	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.plugins().NodeFilters()}
+	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.plugins().NodeFilters()}
 	alloc := &allocator.Allocator{Store: sw.store, Proposer: sw.raft, Log: d.log}
 	l.wg.Add(5)
 	go func() { defer l.wg.Done(); alloc.Run(lctx) }()
@@ -255,7 +255,7 @@ func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
 	go func() { defer l.wg.Done(); orch.Run(lctx) }()
 	go func() { defer l.wg.Done(); sched.Run(lctx) }()
 	go func() { defer l.wg.Done(); d.watchMembers(lctx, sw) }()
-	d.leaderHooks(lctx, sw.store, true)
+	d.plugins().Leader(lctx, sw.store.View(), true)
 	return l
 }
 

@@ -58,7 +58,7 @@ func (d *Daemon) UpdateNode(ctx context.Context, ref string, req api.NodeUpdateR
 		}
 		u.Labels, u.SetLabels = labels, true
 	}
-	if err := d.refuseNodeClaimed(view, u); err != nil {
+	if err := d.plugins().RefuseNodeUpdate(view, u); err != nil {
 		return api.NodeUpdateResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	if err := d.propose(ctx, sw, store.Change{UpdateNode: u}); err != nil {

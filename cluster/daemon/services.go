@@ -21,13 +21,13 @@ import (
 // validate runs the core rules, then every plugin's validator, in order.
 func (d *Daemon) validate(view *store.ReadTx, s *types.ServiceSpec, old *types.Service) error {
 	spec.Defaults(s)
-	if err := d.mutatePlugins(view, s, old); err != nil {
+	if err := d.plugins().MutateService(view, s, old); err != nil {
 		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	if err := spec.Validate(s); err != nil {
 		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
-	if err := d.checkPlugins(view, s, old); err != nil {
+	if err := d.plugins().ValidateService(view, s, old); err != nil {
 		return store.Errorf(api.ErrBadRequest, "%w", err)
 	}
 	return nil

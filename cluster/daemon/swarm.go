@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"sw/cluster/api"
-	"sw/cluster/backoff"
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
 	"sw/cluster/executor"
@@ -179,44 +178,6 @@ func (d *Daemon) gossipLoop(ctx context.Context, sw *swarm, peers func() []strin
 		case <-t.C:
 		}
 	}
-}
-
-// runPlugin runs a plugin's node hook, reporting its failure or panic by
-// name without taking the daemon down.
-func runPlugin(ctx context.Context, name string, nr hooks.NodeRunner, host hooks.Host, log *slog.Logger) {
-	restart := backoff.Backoff{Initial: time.Second, Max: 30 * time.Second, Jitter: backoff.Equal}
-	for {
-		started := time.Now()
-		if runPluginOnce(ctx, name, nr, host, log) {
-			return
-		}
-		if time.Since(started) > time.Minute { // it ran a while: start again soon
-			restart.Reset()
-		}
-		d := restart.Next()
-		log.Info("plugin restarting", "plugin", name, "in", d)
-		select {
-		case <-ctx.Done():
-			return
-		case <-restart.After(d):
-		}
-	}
-}
-
-// runPluginOnce runs the plugin's node hook; false if it failed (error or
-// panic) while it was still meant to run.
-func runPluginOnce(ctx context.Context, name string, nr hooks.NodeRunner, host hooks.Host, log *slog.Logger) (done bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			log.Error("plugin panicked", "plugin", name, "panic", v)
-			done = ctx.Err() != nil
-		}
-	}()
-	if err := nr.RunNode(ctx, host); err != nil && ctx.Err() == nil {
-		log.Error("plugin failed", "plugin", name, "err", err)
-		return false
-	}
-	return true
 }
 
 func (sw *swarm) stop() {

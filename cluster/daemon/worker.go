@@ -39,8 +39,8 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 		}
 		host := &pluginHost{nodeID: sw.id.NodeID, store: mirror, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec}
 		sw.wg.Add(1)
-		go func() { defer sw.wg.Done(); d.watchHooks(ctx, mirror, sw.id.NodeID) }()
-		d.superviseNodeRunners(ctx, mirror, host)
+		go func() { defer sw.wg.Done(); d.plugins().WatchEvents(ctx, mirror, sw.id.NodeID) }()
+		d.plugins().SuperviseRunners(ctx, mirror, host)
 	}()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, sw.remote.Managers) }()
 	go func() {

@@ -8,6 +8,7 @@ import (
 
 	"sw/cluster/peer"
 	"sw/cluster/pki"
+	"sw/cluster/pluginhost"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -68,7 +69,7 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request, caller pki.Node
 // session is node nodeID's session as of v.
 func (s *Server) session(v *store.ReadTx, nodeID string) peer.Session {
 	out := peer.Session{Index: v.Index, Node: v.Node(nodeID), Tasks: v.TasksOnNode(nodeID), Managers: s.Managers(),
-		Services: v.Services(), Serving: serving(v), Plugins: pluginSet(v),
+		Services: v.Services(), Serving: serving(v), Plugins: pluginhost.Switches(v),
 		Networks: v.Networks(), Nodes: v.Nodes()}
 	if c := v.Cluster(); c != nil {
 		out.DataPathPort = c.DataPathPort
@@ -150,13 +151,4 @@ func serving(v *store.ReadTx) []*types.Task {
 		}
 	}
 	return out
-}
-
-// pluginSet is the cluster's plugin switches (nil before it has a
-// cluster record).
-func pluginSet(v *store.ReadTx) map[string]bool {
-	if c := v.Cluster(); c != nil {
-		return c.Plugins
-	}
-	return nil
 }

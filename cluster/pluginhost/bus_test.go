@@ -1,4 +1,4 @@
-package daemon
+package pluginhost
 
 import (
 	"context"
@@ -52,11 +52,11 @@ func (w *watcher) LeaderRevoked(context.Context)                { w.note("revoke
 // panicking plugin does not stop the others; a disabled one hears nothing.
 func TestHookBus(t *testing.T) {
 	bad, good, off := &watcher{name: "bad", boom: true}, &watcher{name: "good"}, &watcher{name: "off"}
-	d := testDaemon(bad, good, off)
+	h := testHost(bad, good, off)
 	st, l := newPluginStore(t, map[string]bool{"bad": true, "good": true, "off": false})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go d.watchHooks(ctx, st, "n1")
+	go h.WatchEvents(ctx, st, "n1")
 	// The bus compares successive states, so changes made between two of
 	// its looks are seen together: wait for each event before the next.
 	propose := func(ch ...store.Change) {
@@ -87,8 +87,8 @@ func TestHookBus(t *testing.T) {
 	if len(off.got()) != 0 {
 		t.Fatalf("a disabled plugin heard %v", off.got())
 	}
-	d.leaderHooks(ctx, st, true)
-	d.leaderHooks(ctx, st, false)
+	h.Leader(ctx, st.View(), true)
+	h.Leader(ctx, st.View(), false)
 	if got := good.got(); got[len(got)-2] != "elected" || got[len(got)-1] != "revoked" {
 		t.Fatalf("leader hooks: %v", got)
 	}

@@ -1,4 +1,4 @@
-package daemon
+package pluginhost
 
 import (
 	"context"
@@ -8,10 +8,11 @@ import (
 	"sw/cluster/store"
 )
 
-// watchHooks tells the enabled plugins of committed changes: nodes joining
-// and leaving, services created, updated and removed, and this node's
-// tasks starting and stopping. It reads committed state only.
-func (d *Daemon) watchHooks(ctx context.Context, st *store.Store, nodeID string) {
+// WatchEvents tells the enabled plugins of the changes committed to st:
+// nodes joining and leaving, services created, updated and removed, and
+// node nodeID's tasks starting and stopping (package events). It reads
+// committed state only, and returns once ctx is done.
+func (h *Host) WatchEvents(ctx context.Context, st *store.Store, nodeID string) {
 	var state events.State
 	var last uint64
 	for {
@@ -21,11 +22,11 @@ func (d *Daemon) watchHooks(ctx context.Context, st *store.Store, nodeID string)
 		services, all := st.ServicesChangedSince(last)
 		evs, state = events.DiffChanged(state, view, nodeID, services, all || last == 0)
 		last = view.Index
-		set := pluginSet(view)
+		set := Switches(view)
 		for _, ev := range evs {
-			for _, p := range d.cfg.Plugins {
+			for _, p := range h.Plugins {
 				if hooks.Enabled(p, set) {
-					d.guard(p.Name(), func() { deliver(ctx, p, ev) })
+					h.guard(p.Name(), func() { deliver(ctx, p, ev) })
 				}
 			}
 		}
@@ -70,16 +71,16 @@ func deliver(ctx context.Context, p hooks.Plugin, ev events.Event) {
 	}
 }
 
-// leaderHooks tells the enabled plugins that this manager gained (true)
-// or lost the leadership.
-func (d *Daemon) leaderHooks(ctx context.Context, st *store.Store, elected bool) {
-	set := pluginSet(st.View())
-	for _, p := range d.cfg.Plugins {
+// Leader tells the plugins enabled in the swarm view shows that this
+// manager gained (elected) or lost the leadership (hooks.LeaderWatcher).
+func (h *Host) Leader(ctx context.Context, view *store.ReadTx, elected bool) {
+	set := Switches(view)
+	for _, p := range h.Plugins {
 		w, ok := p.(hooks.LeaderWatcher)
 		if !ok || !hooks.Enabled(p, set) {
 			continue
 		}
-		d.guard(p.Name(), func() {
+		h.guard(p.Name(), func() {
 			if elected {
 				w.LeaderElected(ctx)
 			} else {
@@ -91,10 +92,10 @@ func (d *Daemon) leaderHooks(ctx context.Context, st *store.Store, elected bool)
 
 // guard runs a plugin's hook, logging a panic with the plugin's name
 // instead of taking the daemon down.
-func (d *Daemon) guard(name string, fn func()) {
+func (h *Host) guard(name string, fn func()) {
 	defer func() {
 		if v := recover(); v != nil {
-			d.log.Error("plugin hook panicked", "plugin", name, "panic", v)
+			h.Log.Error("plugin hook panicked", "plugin", name, "panic", v)
 		}
 	}()
 	fn()

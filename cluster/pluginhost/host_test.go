@@ -1,4 +1,4 @@
-package daemon
+package pluginhost
 
 import (
 	"context"
@@ -47,13 +47,24 @@ func (p *fakePlugin) RunNode(ctx context.Context, _ hooks.Host) error {
 	return nil
 }
 
-func testDaemon(ps ...hooks.Plugin) *Daemon {
-	return &Daemon{cfg: Config{Plugins: ps}, log: slog.New(slog.DiscardHandler)}
+func testHost(ps ...hooks.Plugin) *Host {
+	return &Host{Plugins: ps, Log: slog.New(slog.DiscardHandler)}
 }
+
+// nodeHost is what the fake plugins' runners are given: the store and the
+// log, as the daemon's own host gives them.
+type nodeHost struct {
+	hooks.Host
+	store *store.Store
+	log   *slog.Logger
+}
+
+func (h *nodeHost) Store() *store.Store  { return h.store }
+func (h *nodeHost) Logger() *slog.Logger { return h.log }
 
 func TestInitialPlugins(t *testing.T) {
 	a, b := &fakePlugin{name: "a"}, &fakePlugin{name: "b", off: true}
-	d := testDaemon(a, b)
+	h := testHost(a, b)
 	cases := []struct {
 		on, off []string
 		want    map[string]bool
@@ -64,7 +75,7 @@ func TestInitialPlugins(t *testing.T) {
 		{[]string{"zz"}, nil, nil, `unknown plugin "zz"`},
 	}
 	for _, c := range cases {
-		got, err := d.initialPlugins(c.on, c.off)
+		got, err := h.Initial(c.on, c.off)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("initialPlugins(%v, %v) error %v, want %q", c.on, c.off, err, c.err)
@@ -91,17 +102,17 @@ func newPluginStore(t *testing.T, set map[string]bool) (*store.Store, *store.Loc
 // disabled plugin's feature is refused by name.
 func TestCheckPlugins(t *testing.T) {
 	a, b := &fakePlugin{name: "a", refuse: true}, &fakePlugin{name: "b", refuse: true}
-	d := testDaemon(a, b)
+	h := testHost(a, b)
 	spec := &types.ServiceSpec{Name: "s", Labels: map[string]string{"k": "v"}}
 	st, _ := newPluginStore(t, map[string]bool{"a": true, "b": true})
-	if err := d.checkPlugins(st.View(), spec, nil); err == nil || err.Error() != "a: refused" {
+	if err := h.ValidateService(st.View(), spec, nil); err == nil || err.Error() != "a: refused" {
 		t.Fatalf("first enabled validator should refuse first: %v", err)
 	}
 	st, _ = newPluginStore(t, map[string]bool{"a": false, "b": true})
-	if err := d.checkPlugins(st.View(), spec, nil); err == nil || !strings.Contains(err.Error(), "plugin a is disabled") {
+	if err := h.ValidateService(st.View(), spec, nil); err == nil || !strings.Contains(err.Error(), "plugin a is disabled") {
 		t.Fatalf("disabled plugin's feature: %v", err)
 	}
-	if err := d.checkPlugins(st.View(), &types.ServiceSpec{Name: "plain"}, nil); err == nil || err.Error() != "b: refused" {
+	if err := h.ValidateService(st.View(), &types.ServiceSpec{Name: "plain"}, nil); err == nil || err.Error() != "b: refused" {
 		t.Fatalf("a disabled plugin must not validate; b still does: %v", err)
 	}
 }
@@ -111,13 +122,13 @@ func TestCheckPlugins(t *testing.T) {
 func TestSuperviseNodeRunners(t *testing.T) {
 	a, bad := &fakePlugin{name: "a"}, &fakePlugin{name: "bad"}
 	bad.panics.Store(1)
-	d := testDaemon(bad, a)
+	h := testHost(bad, a)
 	st, l := newPluginStore(t, map[string]bool{"a": true, "bad": true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		d.superviseNodeRunners(ctx, st, &pluginHost{store: st, log: d.log})
+		h.SuperviseRunners(ctx, st, &nodeHost{store: st, log: h.Log})
 	}()
 	eventually(t, "a running", func() bool { return a.running.Load() == 1 })
 	// The plugin that panicked is started again after a backoff.
