@@ -8,7 +8,6 @@ import (
 
 	"sw/cluster/peer"
 	"sw/cluster/pki"
-	"sw/cluster/pluginhost"
 	"sw/cluster/store"
 	"sw/cluster/types"
 )
@@ -69,7 +68,7 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request, caller pki.Node
 // session is node nodeID's session as of v.
 func (s *Server) session(v *store.ReadTx, nodeID string) peer.Session {
 	out := peer.Session{Index: v.Index, Node: v.Node(nodeID), Tasks: v.TasksOnNode(nodeID), Managers: s.Managers(),
-		Services: v.Services(), Serving: serving(v), Plugins: pluginhost.Switches(v),
+		Services: v.Services(), Serving: serving(v), Plugins: v.PluginSwitches(),
 		Networks: v.Networks(), Nodes: v.Nodes()}
 	if c := v.Cluster(); c != nil {
 		out.DataPathPort = c.DataPathPort

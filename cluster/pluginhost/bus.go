@@ -22,7 +22,7 @@ func (h *Host) WatchEvents(ctx context.Context, st *store.Store, nodeID string) 
 		services, all := st.ServicesChangedSince(last)
 		evs, state = events.DiffChanged(state, view, nodeID, services, all || last == 0)
 		last = view.Index
-		set := Switches(view)
+		set := view.PluginSwitches()
 		for _, ev := range evs {
 			for _, p := range h.Plugins {
 				if hooks.Enabled(p, set) {
@@ -74,7 +74,7 @@ func deliver(ctx context.Context, p hooks.Plugin, ev events.Event) {
 // Leader tells the plugins enabled in the swarm view shows that this
 // manager gained (elected) or lost the leadership (hooks.LeaderWatcher).
 func (h *Host) Leader(ctx context.Context, view *store.ReadTx, elected bool) {
-	set := Switches(view)
+	set := view.PluginSwitches()
 	for _, p := range h.Plugins {
 		w, ok := p.(hooks.LeaderWatcher)
 		if !ok || !hooks.Enabled(p, set) {

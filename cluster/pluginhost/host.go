@@ -25,15 +25,6 @@ type Host struct {
 	Log *slog.Logger
 }
 
-// Switches is the swarm's plugin switches as view has them (nil before
-// it has a cluster record); see hooks.Enabled for a plugin never set.
-func Switches(view *store.ReadTx) map[string]bool {
-	if c := view.Cluster(); c != nil {
-		return c.Plugins
-	}
-	return nil
-}
-
 // Initial is the switch set of a new swarm: each plugin's default,
 // changed by `swarm init --plugin/--no-plugin` (on and off).
 func (h *Host) Initial(on, off []string) (map[string]bool, error) {
@@ -78,7 +69,7 @@ func (h *Host) Lookup(name string) hooks.Plugin {
 
 // List is the plugins with their state in the swarm view shows.
 func (h *Host) List(view *store.ReadTx) []api.Plugin {
-	set := Switches(view)
+	set := view.PluginSwitches()
 	out := make([]api.Plugin, 0, len(h.Plugins))
 	for _, p := range h.Plugins {
 		out = append(out, api.Plugin{Name: p.Name(), Enabled: hooks.Enabled(p, set), Description: p.Description()})

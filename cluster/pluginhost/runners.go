@@ -27,7 +27,7 @@ func (h *Host) SuperviseRunners(ctx context.Context, st *store.Store, host hooks
 	}()
 	for {
 		changed := st.Changed()
-		set := Switches(st.View())
+		set := st.View().PluginSwitches()
 		for _, p := range h.Plugins {
 			nr, ok := p.(hooks.NodeRunner)
 			if !ok {

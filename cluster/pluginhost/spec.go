@@ -40,7 +40,7 @@ func (h *Host) ValidateService(view *store.ReadTx, s *types.ServiceSpec, old *ty
 // eachEnabled calls fn for each plugin the swarm has on, in order, until
 // one fails; a disabled plugin whose feature the spec uses fails it too.
 func (h *Host) eachEnabled(view *store.ReadTx, s *types.ServiceSpec, fn func(hooks.Plugin) error) error {
-	set := Switches(view)
+	set := view.PluginSwitches()
 	for _, p := range h.Plugins {
 		var err error
 		if hooks.Enabled(p, set) {
@@ -72,7 +72,7 @@ func disabledError(p hooks.Plugin, feature string) error {
 // RefuseNodeUpdate refuses a node update that uses a disabled plugin's
 // part (node labels need the labels plugin).
 func (h *Host) RefuseNodeUpdate(view *store.ReadTx, u *store.NodeUpdate) error {
-	set := Switches(view)
+	set := view.PluginSwitches()
 	for _, p := range h.Plugins {
 		c, ok := p.(hooks.NodeClaimer)
 		if !ok || hooks.Enabled(p, set) {

@@ -47,6 +47,15 @@ func (r *ReadTx) Cluster() *types.Cluster {
 	return cs[0]
 }
 
+// PluginSwitches is the swarm's plugin switches (name → on), nil before
+// the cluster object exists.
+func (r *ReadTx) PluginSwitches() map[string]bool {
+	if c := r.Cluster(); c != nil {
+		return c.Plugins
+	}
+	return nil
+}
+
 // Nodes returns every node, ordered by ID.
 func (r *ReadTx) Nodes() []*types.Node { return all[types.Node](r.tx, tableNodes, indexID) }
 
