@@ -1,9 +1,14 @@
 package dispatcher
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
+	"sync"
 	"time"
 
 	"sw/cluster/peer"
@@ -30,6 +35,9 @@ type Server struct {
 	// manager replays its log first); else the error to answer a session
 	// with, or ctx's if it ended (then nothing is answered).
 	WaitReady func(ctx context.Context) error
+
+	mu     sync.Mutex
+	shared *sharedPart // the newest shared part built
 }
 
 // sessionPoll bounds how long a worker's session request waits for news.
@@ -62,21 +70,146 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request, caller pki.Node
 			waitSession(r.Context(), s.Store, caller.NodeID, idx, sessionPoll, sessionCoalesce)
 		}
 	}
-	peer.Reply(w, s.session(s.Store.View(), caller.NodeID))
+	out, err := s.session(s.Store.View(), caller.NodeID)
+	var b []byte
+	if err == nil {
+		b, err = out.encode()
+	}
+	if err != nil {
+		peer.Fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(b, '\n'))
 }
 
-// session is node nodeID's session as of v.
-func (s *Server) session(v *store.ReadTx, nodeID string) peer.Session {
-	out := peer.Session{Index: v.Index, Node: v.Node(nodeID), Tasks: v.TasksOnNode(nodeID), Managers: s.Managers(),
-		Services: v.Services(), Serving: serving(v), Plugins: v.PluginSwitches(),
-		Networks: v.Networks(), Nodes: v.Nodes()}
+// session is node nodeID's session as of v, with the part every worker
+// gets alike (services, serving tasks, plugin switches, networks, nodes)
+// encoded once per store index and shared: after a commit, or on an idle
+// swarm's polls, a thousand workers' answers cost one encoding of the
+// swarm's state, not a thousand. On the wire it is peer.Session.
+func (s *Server) session(v *store.ReadTx, nodeID string) (*sessionWire, error) {
+	shared, err := s.sharedAt(v)
+	if err != nil {
+		return nil, err
+	}
+	out := &sessionWire{Index: v.Index, Node: v.Node(nodeID), Tasks: v.TasksOnNode(nodeID), Managers: s.Managers(),
+		sharedPart: shared}
 	if c := v.Cluster(); c != nil {
 		out.DataPathPort = c.DataPathPort
 	}
 	if out.Tasks == nil {
 		out.Tasks = []*types.Task{}
 	}
-	return out
+	return out, nil
+}
+
+// sessionWire is peer.Session as the server writes it: the same fields
+// and JSON, the shared ones already encoded.
+type sessionWire struct {
+	Index    uint64        `json:"Index"`
+	Node     *types.Node   `json:"Node,omitempty"`
+	Tasks    []*types.Task `json:"Tasks"`
+	Managers []string      `json:"Managers"`
+	*sharedPart
+	DataPathPort uint32 `json:"DataPathPort,omitempty"`
+}
+
+// encode writes the session as json.Marshal writes peer.Session, the
+// shared part copied in as it is: encoding/json would scan and compact
+// it again for every worker, and it is most of the bytes.
+func (o *sessionWire) encode() ([]byte, error) {
+	var b bytes.Buffer
+	field := func(name string, v any) error {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("dispatcher: encode a session: %w", err)
+		}
+		b.WriteString(name)
+		b.Write(raw)
+		return nil
+	}
+	b.WriteString("{")
+	if err := field(`"Index":`, o.Index); err != nil {
+		return nil, err
+	}
+	if o.Node != nil {
+		if err := field(`,"Node":`, o.Node); err != nil {
+			return nil, err
+		}
+	}
+	if err := field(`,"Tasks":`, o.Tasks); err != nil {
+		return nil, err
+	}
+	if err := field(`,"Managers":`, o.Managers); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{`,"Services":`, o.Services}, {`,"Serving":`, o.Serving}, {`,"Plugins":`, o.Plugins},
+		{`,"Networks":`, o.Networks}, {`,"Nodes":`, o.Nodes}} {
+		if len(f.raw) > 0 {
+			b.WriteString(f.name)
+			b.Write(f.raw)
+		}
+	}
+	if o.DataPathPort != 0 {
+		if err := field(`,"DataPathPort":`, o.DataPathPort); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteString("}")
+	return b.Bytes(), nil
+}
+
+// sharedPart is what every worker's session holds alike at one index.
+// Empty fields are nil, so that they are left out as peer.Session's
+// omitempty leaves them out.
+type sharedPart struct {
+	index    uint64
+	Services json.RawMessage `json:"Services,omitempty"`
+	Serving  json.RawMessage `json:"Serving,omitempty"`
+	Plugins  json.RawMessage `json:"Plugins,omitempty"`
+	Networks json.RawMessage `json:"Networks,omitempty"`
+	Nodes    json.RawMessage `json:"Nodes,omitempty"`
+}
+
+// sharedAt returns the shared part as of v, from the cache when it is of
+// v's index.
+func (s *Server) sharedAt(v *store.ReadTx) (*sharedPart, error) {
+	s.mu.Lock()
+	if c := s.shared; c != nil && c.index == v.Index {
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	p := &sharedPart{index: v.Index}
+	for _, f := range []struct {
+		dst   *json.RawMessage
+		value any
+	}{
+		{&p.Services, v.Services()},
+		{&p.Serving, serving(v)},
+		{&p.Plugins, v.PluginSwitches()},
+		{&p.Networks, v.Networks()},
+		{&p.Nodes, v.Nodes()},
+	} {
+		if reflect.ValueOf(f.value).Len() == 0 {
+			continue // left out, as omitempty does
+		}
+		b, err := json.Marshal(f.value)
+		if err != nil {
+			return nil, fmt.Errorf("dispatcher: encode a session: %w", err)
+		}
+		*f.dst = b
+	}
+	s.mu.Lock()
+	if s.shared == nil || s.shared.index < p.index {
+		s.shared = p
+	}
+	s.mu.Unlock()
+	return p, nil
 }
 
 // waitSession returns when a worker whose last session reflected log

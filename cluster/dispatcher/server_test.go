@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -200,5 +201,61 @@ func TestServerStatus(t *testing.T) {
 	p.err = store.Errorf(store.ErrConflict, "changed concurrently")
 	if eb := answer(t, post(report("a1", "n1")), http.StatusConflict, nil); eb.Code != peer.CodeConflict {
 		t.Fatalf("proposer error: %+v", eb)
+	}
+}
+
+// TestSessionWireIsPeerSession: the session the server writes, with its
+// shared part encoded once and copied in, is byte for byte what encoding
+// peer.Session gives; the shared part is built once per index and shared by every
+// node's session, and rebuilt after a commit.
+func TestSessionWireIsPeerSession(t *testing.T) {
+	s, _ := newServer(t)
+	if err := s.Proposer.Propose(context.Background(), &store.Command{Changes: []store.Change{{CreateService: &types.Service{ID: "s9",
+		Spec: types.ServiceSpec{Name: "api", Replicas: 2, Container: types.ContainerSpec{Image: "x"}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	v := s.Store.View()
+	if len(v.Services()) == 0 || len(v.Networks()) == 0 && len(v.Nodes()) == 0 {
+		t.Fatal("the fixture has no swarm view to share")
+	}
+	for _, node := range []string{"n1", "n3", "nosuch"} {
+		got, err := s.session(v, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := got.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mb, err := json.Marshal(got); err != nil || !bytes.Equal(mb, b) {
+			t.Fatalf("encode and json.Marshal of the session disagree:\n%s\n%s (%v)", b, mb, err)
+		}
+		want := peer.Session{Index: v.Index, Node: v.Node(node), Tasks: v.TasksOnNode(node), Managers: s.Managers(),
+			Services: v.Services(), Serving: serving(v), Plugins: v.PluginSwitches(), Networks: v.Networks(), Nodes: v.Nodes()}
+		if want.Tasks == nil {
+			want.Tasks = []*types.Task{}
+		}
+		if c := v.Cluster(); c != nil {
+			want.DataPathPort = c.DataPathPort
+		}
+		wb, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, wb) {
+			t.Fatalf("session of %s:\n%s\nwant\n%s", node, b, wb)
+		}
+	}
+	a, _ := s.session(v, "n1")
+	b, _ := s.session(v, "n3")
+	if a.sharedPart != b.sharedPart {
+		t.Fatal("two sessions at one index built the shared part twice")
+	}
+	if err := s.Proposer.Propose(context.Background(), &store.Command{Changes: []store.Change{{PutNode: &types.Node{ID: "n9", Hostname: "h9"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.session(s.Store.View(), "n1")
+	if c.sharedPart == a.sharedPart || !strings.Contains(string(c.Nodes), `"n9"`) {
+		t.Fatalf("after a commit the shared part is not rebuilt: %s", c.Nodes)
 	}
 }
