@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sw/cluster/consensus/consensustest"
 	"sync"
 	"testing"
 	"time"
@@ -315,15 +316,7 @@ func newLogsBed(t *testing.T) *logsBed {
 }
 
 // freeLoopbackAddr is a loopback address with a port free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeLoopbackAddr(t *testing.T) string { return consensustest.FreeAddr(t) }
 
 // deadLoopbackAddr is an address where nothing listens.
 func deadLoopbackAddr(t *testing.T) string { return freeLoopbackAddr(t) }

@@ -46,7 +46,7 @@ type State struct {
 // state to pass next time. Task events are for nodeID's tasks only. The
 // first call (zero State) reports what exists as joined/created/started.
 func Diff(prev State, view *store.ReadTx, nodeID string) ([]Event, State) {
-	next := State{nodes: map[string]*types.Node{}, services: map[string]*types.Service{}, tasks: map[string]types.TaskState{}}
+	next := State{nodes: map[string]*types.Node{}, services: map[string]*types.Service{}}
 	var out []Event
 	for _, n := range view.Nodes() {
 		next.nodes[n.ID] = n
@@ -77,9 +77,17 @@ func Diff(prev State, view *store.ReadTx, nodeID string) ([]Event, State) {
 			out = append(out, Event{Kind: ServiceRemoved, Service: old})
 		}
 	}
+	out, next.tasks = taskEvents(out, prev.tasks, view, nodeID)
+	return out, next
+}
+
+// taskEvents appends the start and stop events of nodeID's tasks since
+// prev (their states then) and returns their states now.
+func taskEvents(out []Event, prev map[string]types.TaskState, view *store.ReadTx, nodeID string) ([]Event, map[string]types.TaskState) {
+	now := map[string]types.TaskState{}
 	for _, t := range view.TasksOnNode(nodeID) {
-		next.tasks[t.ID] = t.Status.State
-		was, seen := prev.tasks[t.ID]
+		now[t.ID] = t.Status.State
+		was, seen := prev[t.ID]
 		switch {
 		case t.Status.State == types.TaskRunning && (!seen || was < types.TaskRunning):
 			out = append(out, Event{Kind: TaskStarted, Task: t})
@@ -87,7 +95,7 @@ func Diff(prev State, view *store.ReadTx, nodeID string) ([]Event, State) {
 			out = append(out, Event{Kind: TaskStopped, Task: t})
 		}
 	}
-	return out, next
+	return out, now
 }
 
 // DiffChanged is Diff for a view whose commits since the previous one
@@ -123,17 +131,6 @@ func DiffChanged(prev State, view *store.ReadTx, nodeID string, changed map[stri
 			delete(prev.services, id)
 		}
 	}
-	tasks := map[string]types.TaskState{}
-	for _, t := range view.TasksOnNode(nodeID) {
-		tasks[t.ID] = t.Status.State
-		was, seen := prev.tasks[t.ID]
-		switch {
-		case t.Status.State == types.TaskRunning && (!seen || was < types.TaskRunning):
-			out = append(out, Event{Kind: TaskStarted, Task: t})
-		case t.Status.State.Terminal() && seen && !was.Terminal():
-			out = append(out, Event{Kind: TaskStopped, Task: t})
-		}
-	}
-	prev.tasks = tasks
+	out, prev.tasks = taskEvents(out, prev.tasks, view, nodeID)
 	return out, prev
 }
