@@ -8,6 +8,7 @@ import (
 
 	units "github.com/docker/go-units"
 
+	"sw/cluster/api"
 	"sw/cluster/types"
 	"sw/commands/format"
 )
@@ -60,19 +61,10 @@ type serviceRow struct {
 
 const serviceTable = "table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}"
 
-func newServiceRow(s *types.Service, tasks []*types.Task) serviceRow {
-	running, desired := 0, int(s.Spec.Replicas)
-	live := 0
-	for _, t := range tasks {
-		if t.DesiredState == types.TaskRunning {
-			live++
-			if t.Status.State == types.TaskRunning {
-				running++
-			}
-		}
-	}
-	if s.Spec.Mode == types.ModeGlobal {
-		desired = live
+func newServiceRow(s *types.Service, st api.ServiceStatus) serviceRow {
+	running, desired := st.RunningTasks, st.DesiredTasks
+	if st.ServiceID != s.ID { // no count for it (a service made since the listing)
+		running, desired = 0, s.Spec.Replicas
 	}
 	ports := make([]string, len(s.Spec.Ports))
 	for i, p := range s.Spec.Ports {

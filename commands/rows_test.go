@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"sw/cluster/api"
 	"sw/cluster/types"
 )
 
@@ -193,7 +194,7 @@ func TestNewServiceRow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := newServiceRow(tt.svc, tasksOf(tt.tasks...))
+			got := newServiceRow(tt.svc, api.CountTasks(tt.svc, tasksOf(tt.tasks...)))
 			if got != tt.want {
 				t.Errorf("newServiceRow:\n got %+v\nwant %+v", got, tt.want)
 			}

@@ -53,13 +53,13 @@ func serviceLs(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	tasks, _, err := cl.Tasks(c.Context, api.TaskQuery{})
+	statuses, err := cl.ServiceStatuses(c.Context)
 	if err != nil {
 		return err
 	}
-	byService := map[string][]*types.Task{}
-	for _, t := range tasks {
-		byService[t.ServiceID] = append(byService[t.ServiceID], t)
+	byService := map[string]api.ServiceStatus{}
+	for _, st := range statuses {
+		byService[st.ServiceID] = st
 	}
 	var rows []any
 	for _, s := range sortServices(svcs) {

@@ -213,6 +213,13 @@ func (c *Client) Services(ctx context.Context) ([]*types.Service, error) {
 	return out, err
 }
 
+// ServiceStatuses counts every service's tasks.
+func (c *Client) ServiceStatuses(ctx context.Context) ([]ServiceStatus, error) {
+	var out []ServiceStatus
+	_, err := c.do(ctx, http.MethodGet, "/v1/service-status", nil, nil, &out)
+	return out, err
+}
+
 // Service finds one service by ID, name or ID prefix.
 func (c *Client) Service(ctx context.Context, ref string) (*types.Service, error) {
 	var out types.Service

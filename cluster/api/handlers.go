@@ -141,6 +141,19 @@ func get[T any](s *Server, find func(*store.ReadTx, string) (*T, error)) http.Ha
 	}
 }
 
+// serviceStatus counts every service's tasks (GET /v1/service-status).
+func (s *Server) serviceStatus(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	out := []ServiceStatus{}
+	for _, svc := range v.Services() {
+		out = append(out, CountTasks(svc, v.TasksOfService(svc.ID)))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (s *Server) tasks(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.view(w, r)
 	if !ok {

@@ -82,6 +82,7 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /v1/nodes/{ref}/update", s.updateNode)
 	mux.HandleFunc("DELETE /v1/nodes/{ref}", s.removeNode)
 	mux.HandleFunc("GET /v1/services", list(s, (*store.ReadTx).Services))
+	mux.HandleFunc("GET /v1/service-status", s.serviceStatus)
 	mux.HandleFunc("POST /v1/services", s.createService)
 	mux.HandleFunc("GET /v1/services/{ref}", get(s, (*store.ReadTx).FindService))
 	mux.HandleFunc("POST /v1/services/{ref}/update", s.updateService)

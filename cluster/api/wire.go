@@ -149,3 +149,33 @@ type Plugin struct {
 	Enabled     bool   `json:"Enabled"`
 	Description string `json:"Description"`
 }
+
+// ServiceStatus is a service's task counts, as Docker's API gives them
+// with `GET /services?status=true`: what `service ls` shows as REPLICAS,
+// counted by the manager so the CLI need not fetch every task.
+type ServiceStatus struct {
+	ServiceID string `json:"ServiceID"`
+	// RunningTasks are its tasks meant to run and running.
+	RunningTasks uint64 `json:"RunningTasks"`
+	// DesiredTasks: its replicas; for a global service, its tasks meant
+	// to run.
+	DesiredTasks uint64 `json:"DesiredTasks"`
+}
+
+// CountTasks is service s's ServiceStatus from its tasks.
+func CountTasks(s *types.Service, tasks []*types.Task) ServiceStatus {
+	out := ServiceStatus{ServiceID: s.ID, DesiredTasks: s.Spec.Replicas}
+	live := uint64(0)
+	for _, t := range tasks {
+		if t.DesiredState == types.TaskRunning {
+			live++
+			if t.Status.State == types.TaskRunning {
+				out.RunningTasks++
+			}
+		}
+	}
+	if s.Spec.Mode == types.ModeGlobal {
+		out.DesiredTasks = live
+	}
+	return out
+}

@@ -53,6 +53,9 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 	sw.raftUp.Store(r)
 	fwd := forward.New(r, sw.store, sw.peers)
 	sw.proposer, sw.catchUp = fwd, fwd.CatchUp
+	sw.reports = &dispatcher.Batcher{Proposer: fwd}
+	sw.wg.Add(1)
+	go func() { defer sw.wg.Done(); sw.reports.Run(ctx) }()
 	sw.peerSrv = d.servePeers(ctx, sw)
 	sw.wg.Add(7)
 	go func() { defer sw.wg.Done(); recheckRaftPeers(ctx, sw.mux) }()
@@ -77,6 +80,16 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		}
 	}()
 	go func() { defer sw.wg.Done(); d.gossipLoop(ctx, sw, func() []string { return d.gossipPeers(sw) }) }()
+	sw.wg.Add(1)
+	go func() {
+		defer sw.wg.Done()
+		dispatcher.RelayBeats(ctx, &sw.beats, func() string {
+			if addr, _ := sw.raft.Leader(); addr != sw.id.AdvertiseAddr {
+				return addr
+			}
+			return ""
+		}, sw.peers, types.HeartbeatPeriod/2, d.log)
+	}()
 	plane := d.startPlane(ctx, sw, sw.store)
 	go func() {
 		defer sw.wg.Done()
@@ -146,14 +159,23 @@ func recheckRaftPeers(ctx context.Context, mux *peer.Mux) {
 // once it is caught up, else as last remembered.
 func (d *Daemon) managerAddrs(sw *swarm) []string {
 	if sw.store != nil {
-		var out []string
-		for _, n := range sw.store.View().Nodes() {
-			if n.Role == types.RoleManager && n.ManagerAddr != "" {
-				out = append(out, n.ManagerAddr)
+		v := sw.store.View()
+		sw.mgrCache.Lock()
+		defer sw.mgrCache.Unlock()
+		if sw.mgrCache.index != v.Index || sw.mgrCache.addrs == nil {
+			// Every session answer names the managers: at a thousand
+			// workers, listing the nodes for each was a share of the
+			// managers' CPU. The list changes only with a commit.
+			out := []string{}
+			for _, n := range v.Nodes() {
+				if n.Role == types.RoleManager && n.ManagerAddr != "" {
+					out = append(out, n.ManagerAddr)
+				}
 			}
+			sw.mgrCache.index, sw.mgrCache.addrs = v.Index, out
 		}
-		if len(out) > 0 {
-			return out
+		if len(sw.mgrCache.addrs) > 0 {
+			return append([]string(nil), sw.mgrCache.addrs...)
 		}
 	}
 	return sw.id.Managers

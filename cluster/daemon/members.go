@@ -13,9 +13,12 @@ import (
 const membersGrace = 3 * time.Second
 
 // watchMembers (leader only) keeps each node's STATUS in step with the
-// gossip pool: alive members are Ready, the rest Down.
+// gossip pool, or for a node that does not gossip its heartbeats: alive
+// members and nodes heard from within types.HeartbeatTTL are Ready, the
+// rest Down.
 func (d *Daemon) watchMembers(ctx context.Context, sw *swarm) {
 	started := time.Now()
+	sw.beats.Start()
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -23,7 +26,14 @@ func (d *Daemon) watchMembers(ctx context.Context, sw *swarm) {
 		var changes []store.Change
 		for _, n := range sw.store.View().Nodes() {
 			want := types.NodeDown
-			if alive[n.ID] || n.ID == sw.id.NodeID {
+			if n.Liveness == types.LivenessHeartbeat {
+				beat, known := sw.beats.Alive(n.ID)
+				if beat {
+					want = types.NodeReady
+				} else if !known {
+					continue
+				}
+			} else if alive[n.ID] || n.ID == sw.id.NodeID {
 				want = types.NodeReady
 			} else if time.Since(started) < membersGrace {
 				continue

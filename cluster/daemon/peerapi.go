@@ -60,8 +60,9 @@ func (d *Daemon) servePeers(ctx context.Context, sw *swarm) *peerServer {
 	mux.HandleFunc("POST "+peer.PathRaftJoin, h.managerOnly(h.raftJoin))
 	mux.HandleFunc("POST "+peer.PathPropose, h.managerOnly(h.propose))
 	disp := &dispatcher.Server{Store: sw.store, Proposer: sw.proposer, WaitReady: sw.waitReady,
-		Managers: func() []string { return d.managerAddrs(sw) }}
+		Managers: func() []string { return d.managerAddrs(sw) }, Beats: &sw.beats, Batcher: sw.reports}
 	mux.HandleFunc("GET "+peer.PathSession, h.nodeOnly(disp.Session))
+	mux.HandleFunc("POST "+peer.PathHeartbeat, h.nodeOnly(disp.Heartbeat))
 	mux.HandleFunc("POST "+peer.PathStatus, h.nodeOnly(disp.Status))
 	mux.HandleFunc("POST "+peer.PathRenew, h.nodeOnly(h.renew))
 	mux.HandleFunc("POST "+peer.PathLeave, h.managerOnly(h.leave))

@@ -50,6 +50,17 @@ type swarm struct {
 	// (forward.Forwarder.CatchUp), before a read.
 	catchUp func(context.Context) error
 	peerSrv *peerServer
+	// beats are the heartbeats this manager took from nodes that do not
+	// gossip (and, on the leader, those relayed by the other managers).
+	beats dispatcher.Beats
+	// reports commits the workers' status reports in batches.
+	reports *dispatcher.Batcher
+	// mgrCache is the managers' addresses as of a store index.
+	mgrCache struct {
+		sync.Mutex
+		index uint64
+		addrs []string
+	}
 	// ready is closed once the local store holds every committed entry;
 	// readers and the agent wait for it.
 	ready     chan struct{}

@@ -45,7 +45,7 @@ func BenchmarkSessions(b *testing.B) {
 						s.shared = nil
 						s.mu.Unlock()
 					}
-					out, err := s.session(v, fmt.Sprintf("n%04d", w))
+					out, err := s.session(v, fmt.Sprintf("n%04d", w), false)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -25,6 +25,13 @@ type Remote struct {
 	// OnSession, when set, sees every session (the node's own record and
 	// the current managers), e.g. to persist the manager list.
 	OnSession func(peer.Session)
+	// View, if ViewOwn, asks for sessions with the node's own record and
+	// tasks alone (no plugins, no overlay on the node).
+	View string
+
+	// tasks are the node's tasks as of the last session, by ID, in its
+	// order: where a delta session (only what changed) is merged.
+	tasks []*types.Task
 
 	mu       sync.Mutex
 	managers []string
@@ -55,17 +62,41 @@ func (r *Remote) Assignments(ctx context.Context) ([]*types.Task, <-chan struct{
 	q := url.Values{"node": {r.NodeID}}
 	if idx > 0 {
 		q.Set("wait", strconv.FormatUint(idx, 10))
+		if r.tasks != nil {
+			q.Set("delta", "1")
+		}
+	}
+	if r.View != "" {
+		q.Set("view", r.View)
 	}
 	var s peer.Session
 	err := r.call(ctx, http.MethodGet, peer.PathSession, q, nil, &s)
 	if err != nil {
 		return nil, nil, err
 	}
+	if s.Delta {
+		s.Tasks = merge(r.tasks, s.Tasks, s.TaskIDs)
+		s.Delta, s.TaskIDs = false, nil
+	}
+	r.tasks = s.Tasks
+	if r.tasks == nil {
+		r.tasks = []*types.Task{}
+	}
 	r.mu.Lock()
 	r.index = s.Index
 	if len(s.Managers) > 0 {
-		r.managers = s.Managers
-		r.current = 0
+		// Stay with the manager in use if it is still one: workers spread
+		// over the managers stay spread.
+		cur, next := "", 0
+		if r.current < len(r.managers) {
+			cur = r.managers[r.current]
+		}
+		for i, m := range s.Managers {
+			if m == cur {
+				next = i
+			}
+		}
+		r.managers, r.current = s.Managers, next
 	}
 	r.mu.Unlock()
 	if r.OnSession != nil {
@@ -74,9 +105,52 @@ func (r *Remote) Assignments(ctx context.Context) ([]*types.Task, <-chan struct{
 	return s.Tasks, r.closed, nil
 }
 
+// merge applies a delta session to the tasks of the one before: ids are
+// the node's tasks now, in order; changed those written since.
+func merge(before, changed []*types.Task, ids []string) []*types.Task {
+	byID := make(map[string]*types.Task, len(before)+len(changed))
+	for _, t := range before {
+		byID[t.ID] = t
+	}
+	for _, t := range changed {
+		byID[t.ID] = t
+	}
+	out := make([]*types.Task, 0, len(ids))
+	for _, id := range ids {
+		if t := byID[id]; t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // Report sends a batch of status updates.
 func (r *Remote) Report(ctx context.Context, updates []store.TaskStatusFrom) error {
 	return r.call(ctx, http.MethodPost, peer.PathStatus, nil, peer.StatusReport{Updates: updates}, nil)
+}
+
+// Heartbeat says the node is up every period until ctx ends, to the
+// manager it uses (a node of types.LivenessHeartbeat, which does not
+// gossip). A beat that fails is not retried: the next one is due soon;
+// one slower than the period delays the next.
+func (r *Remote) Heartbeat(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		// Given its whole TTL: a beat cut short closes its connection, and
+		// the next would pay a new handshake on a manager already slow.
+		cctx, cancel := context.WithTimeout(ctx, types.HeartbeatTTL)
+		err := r.call(cctx, http.MethodPost, peer.PathHeartbeat, nil, nil, nil)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			r.Log.Debug("dispatcher: heartbeat failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Managers returns the manager addresses known now.

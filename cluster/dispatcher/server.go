@@ -35,6 +35,11 @@ type Server struct {
 	// manager replays its log first); else the error to answer a session
 	// with, or ctx's if it ended (then nothing is answered).
 	WaitReady func(ctx context.Context) error
+	// Beats takes the heartbeats of nodes that do not gossip.
+	Beats *Beats
+	// Batcher, if set, commits status reports together (its Run must be
+	// running); else each is proposed alone.
+	Batcher *Batcher
 
 	mu     sync.Mutex
 	shared *sharedPart // the newest shared part built
@@ -65,12 +70,24 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request, caller pki.Node
 		}
 		return
 	}
+	own := r.URL.Query().Get("view") == ViewOwn
+	var since uint64 // a delta from this index (0: the whole list)
 	if q := r.URL.Query().Get("wait"); q != "" {
 		if idx, err := strconv.ParseUint(q, 10, 64); err == nil {
-			waitSession(r.Context(), s.Store, caller.NodeID, idx, sessionPoll, sessionCoalesce)
+			if r.URL.Query().Get("delta") == "1" {
+				since = idx
+			}
+			coalesce := sessionCoalesce
+			if own {
+				coalesce = 0 // only its own news matter
+			}
+			waitSession(r.Context(), s.Store, caller.NodeID, idx, sessionPoll, coalesce)
 		}
 	}
-	out, err := s.session(s.Store.View(), caller.NodeID)
+	out, err := s.session(s.Store.View(), caller.NodeID, own)
+	if err == nil && since > 0 {
+		out.delta(since)
+	}
 	var b []byte
 	if err == nil {
 		b, err = out.encode()
@@ -83,15 +100,24 @@ func (s *Server) Session(w http.ResponseWriter, r *http.Request, caller pki.Node
 	_, _ = w.Write(append(b, '\n'))
 }
 
+// ViewOwn, as a session request's view parameter, asks for the node's own
+// record and tasks alone, without the rest of the swarm that plugins and
+// the overlay mirror (a node that runs neither: the scale simulation's
+// workers). Its answers stay the size of its own work as the swarm grows.
+const ViewOwn = "own"
+
 // session is node nodeID's session as of v, with the part every worker
 // gets alike (services, serving tasks, plugin switches, networks, nodes)
 // encoded once per store index and shared: after a commit, or on an idle
 // swarm's polls, a thousand workers' answers cost one encoding of the
 // swarm's state, not a thousand. On the wire it is peer.Session.
-func (s *Server) session(v *store.ReadTx, nodeID string) (*sessionWire, error) {
-	shared, err := s.sharedAt(v)
-	if err != nil {
-		return nil, err
+func (s *Server) session(v *store.ReadTx, nodeID string, own bool) (*sessionWire, error) {
+	shared := &sharedPart{index: v.Index}
+	if !own {
+		var err error
+		if shared, err = s.sharedAt(v); err != nil {
+			return nil, err
+		}
 	}
 	out := &sessionWire{Index: v.Index, Node: v.Node(nodeID), Tasks: v.TasksOnNode(nodeID), Managers: s.Managers(),
 		sharedPart: shared}
@@ -104,6 +130,22 @@ func (s *Server) session(v *store.ReadTx, nodeID string) (*sessionWire, error) {
 	return out, nil
 }
 
+// delta keeps in Tasks only the tasks written after index since, and
+// names every task in TaskIDs: a worker's answers after its own reports
+// carry what changed, not its whole list again.
+func (o *sessionWire) delta(since uint64) {
+	o.Delta = true
+	o.TaskIDs = make([]string, 0, len(o.Tasks))
+	changed := o.Tasks[:0:0]
+	for _, t := range o.Tasks {
+		o.TaskIDs = append(o.TaskIDs, t.ID)
+		if t.Version > since {
+			changed = append(changed, t)
+		}
+	}
+	o.Tasks = changed
+}
+
 // sessionWire is peer.Session as the server writes it: the same fields
 // and JSON, the shared ones already encoded.
 type sessionWire struct {
@@ -112,7 +154,9 @@ type sessionWire struct {
 	Tasks    []*types.Task `json:"Tasks"`
 	Managers []string      `json:"Managers"`
 	*sharedPart
-	DataPathPort uint32 `json:"DataPathPort,omitempty"`
+	DataPathPort uint32   `json:"DataPathPort,omitempty"`
+	Delta        bool     `json:"Delta,omitempty"`
+	TaskIDs      []string `json:"TaskIDs,omitempty"`
 }
 
 // encode writes the session as json.Marshal writes peer.Session, the
@@ -156,6 +200,14 @@ func (o *sessionWire) encode() ([]byte, error) {
 	}
 	if o.DataPathPort != 0 {
 		if err := field(`,"DataPathPort":`, o.DataPathPort); err != nil {
+			return nil, err
+		}
+	}
+	if o.Delta {
+		b.WriteString(`,"Delta":true`)
+	}
+	if len(o.TaskIDs) > 0 {
+		if err := field(`,"TaskIDs":`, o.TaskIDs); err != nil {
 			return nil, err
 		}
 	}
@@ -214,7 +266,7 @@ func (s *Server) sharedAt(v *store.ReadTx) (*sharedPart, error) {
 
 // waitSession returns when a worker whose last session reflected log
 // index idx has news: at once for its own row or tasks, within coalesce
-// for any other commit, or after poll with none.
+// for any other commit (never, if coalesce is 0), or after poll with none.
 func waitSession(ctx context.Context, st *store.Store, nodeID string, idx uint64, poll, coalesce time.Duration) {
 	pollT := time.NewTimer(poll)
 	defer pollT.Stop()
@@ -230,7 +282,7 @@ func waitSession(ctx context.Context, st *store.Store, nodeID string, idx uint64
 			if v.NodeChangedSince(nodeID, idx) {
 				return
 			}
-			if others == nil {
+			if others == nil && coalesce > 0 {
 				t := time.NewTimer(coalesce)
 				defer t.Stop()
 				others = t.C
@@ -267,7 +319,13 @@ func (s *Server) Status(w http.ResponseWriter, r *http.Request, caller pki.NodeI
 		}
 		changes = append(changes, store.Change{TaskStatus: &rep.Updates[i]})
 	}
-	if err := s.Proposer.Propose(r.Context(), &store.Command{Changes: changes}); err != nil {
+	var err error
+	if s.Batcher != nil {
+		err = s.Batcher.Commit(r.Context(), changes)
+	} else {
+		err = s.Proposer.Propose(r.Context(), &store.Command{Changes: changes})
+	}
+	if err != nil {
 		peer.Fail(w, err)
 		return
 	}

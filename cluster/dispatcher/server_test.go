@@ -219,7 +219,7 @@ func TestSessionWireIsPeerSession(t *testing.T) {
 		t.Fatal("the fixture has no swarm view to share")
 	}
 	for _, node := range []string{"n1", "n3", "nosuch"} {
-		got, err := s.session(v, node)
+		got, err := s.session(v, node, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,16 +246,106 @@ func TestSessionWireIsPeerSession(t *testing.T) {
 			t.Fatalf("session of %s:\n%s\nwant\n%s", node, b, wb)
 		}
 	}
-	a, _ := s.session(v, "n1")
-	b, _ := s.session(v, "n3")
+	a, _ := s.session(v, "n1", false)
+	b, _ := s.session(v, "n3", false)
 	if a.sharedPart != b.sharedPart {
 		t.Fatal("two sessions at one index built the shared part twice")
 	}
 	if err := s.Proposer.Propose(context.Background(), &store.Command{Changes: []store.Change{{PutNode: &types.Node{ID: "n9", Hostname: "h9"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := s.session(s.Store.View(), "n1")
+	c, _ := s.session(s.Store.View(), "n1", false)
 	if c.sharedPart == a.sharedPart || !strings.Contains(string(c.Nodes), `"n9"`) {
 		t.Fatalf("after a commit the shared part is not rebuilt: %s", c.Nodes)
+	}
+}
+
+// TestSessionViewOwn: a session asked with view=own holds the node's own
+// record and tasks and nothing of the rest of the swarm.
+func TestSessionViewOwn(t *testing.T) {
+	s, _ := newServer(t)
+	if err := s.Proposer.Propose(context.Background(), &store.Command{Changes: []store.Change{{CreateService: &types.Service{ID: "s9",
+		Spec: types.ServiceSpec{Name: "api", Replicas: 2, Container: types.ContainerSpec{Image: "x"}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	v := s.Store.View()
+	got, err := s.session(v, "n1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := got.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out peer.Session
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Node == nil || out.Node.ID != "n1" || len(out.Tasks) != len(v.TasksOnNode("n1")) || len(out.Managers) == 0 {
+		t.Fatalf("own view lacks the node's own part: %s", b)
+	}
+	if out.Services != nil || out.Serving != nil || out.Networks != nil || out.Nodes != nil || out.Plugins != nil {
+		t.Fatalf("own view holds the swarm's: %s", b)
+	}
+	full, _ := s.session(v, "n1", false)
+	if full.Services == nil {
+		t.Fatal("the fixture has no services to leave out")
+	}
+}
+
+// TestSessionDelta: a delta session names every task of the node but
+// carries only those written since the index asked from; merged into the
+// session before, it gives the whole list again.
+func TestSessionDelta(t *testing.T) {
+	st := store.New()
+	idx := uint64(0)
+	apply := func(changes ...store.Change) {
+		t.Helper()
+		idx++
+		if err := st.Apply(idx, &store.Command{Time: time.Now(), Changes: changes}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(store.Change{PutNode: &types.Node{ID: "w1", Hostname: "w1"}},
+		store.Change{CreateService: &types.Service{ID: "s1", Spec: types.ServiceSpec{Name: "web", Replicas: 3}}},
+		store.Change{CreateTask: &types.Task{ID: "t1", ServiceID: "s1", Slot: 1, NodeID: "w1", DesiredState: types.TaskRunning}},
+		store.Change{CreateTask: &types.Task{ID: "t2", ServiceID: "s1", Slot: 2, NodeID: "w1", DesiredState: types.TaskRunning}},
+		store.Change{CreateTask: &types.Task{ID: "t3", ServiceID: "s1", Slot: 3, NodeID: "w1", DesiredState: types.TaskRunning}})
+	s := &Server{Store: st, Managers: func() []string { return []string{"m:2377"} }}
+	before, err := s.session(st.View(), "w1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := st.Index()
+	apply(store.Change{TaskStatus: &store.TaskStatusFrom{TaskID: "t2", NodeID: "w1",
+		Status: types.TaskStatus{State: types.TaskRunning, Timestamp: time.Now()}}})
+	apply(store.Change{DeleteTask: "t3"})
+	apply(store.Change{CreateTask: &types.Task{ID: "t4", ServiceID: "s1", Slot: 3, NodeID: "w1", DesiredState: types.TaskRunning}})
+	now, err := s.session(st.View(), "w1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now.delta(from)
+	b, err := now.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got peer.Session
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(ts []*types.Task) string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, t.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	if !got.Delta || ids(got.Tasks) != "t2,t4" || strings.Join(got.TaskIDs, ",") != "t1,t2,t4" {
+		t.Fatalf("delta = %v, tasks %s, IDs %v; want true, t2,t4, t1,t2,t4", got.Delta, ids(got.Tasks), got.TaskIDs)
+	}
+	merged := merge(before.Tasks, got.Tasks, got.TaskIDs)
+	if ids(merged) != "t1,t2,t4" || merged[1].Status.State != types.TaskRunning {
+		t.Fatalf("merged = %s (t2 %s), want t1,t2,t4 with t2 running", ids(merged), merged[1].Status.State)
 	}
 }

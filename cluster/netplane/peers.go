@@ -90,9 +90,9 @@ func Want(view *store.ReadTx, n *types.Network, self string, macFor func(string)
 		}
 	}
 	sort.Slice(st.Hold, func(i, j int) bool { return ipLess(st.Hold[i], st.Hold[j]) })
-	for _, t := range view.Tasks() {
+	for _, t := range view.TasksOnNetwork(n.ID) {
 		addr := types.AddrOn(t.Networks, n.ID)
-		if addr == "" || t.NodeID == "" || !store.HoldsAddrs(t) {
+		if addr == "" || t.NodeID == "" {
 			continue
 		}
 		if nd := byID[t.NodeID]; remote(nd) {

@@ -127,6 +127,12 @@ func (p *Plane) ensure(ctx context.Context, n *types.Network) (string, error) {
 	return tn.Bridge, nil
 }
 
+// stepGap is the least time between two of the plane's steps woken by
+// commits: each step reads every node and every endpoint of the node's
+// networks, and a swarm placing thousands of tasks commits hundreds of
+// times a second. A new endpoint is programmed within it.
+const stepGap = 100 * time.Millisecond
+
 // Run keeps the node's networks matching the committed state until ctx
 // ends, then takes back what it added outside the engine's networks.
 func (p *Plane) Run(ctx context.Context) {
@@ -140,7 +146,7 @@ func (p *Plane) Run(ctx context.Context) {
 			p.Fabric.Forget(context.Background(), snatBridge, snat)
 		}
 	}()
-	watch.Loop(ctx, p.Store, "netplane", p.Log, func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
+	watch.LoopEvery(ctx, p.Store, "netplane", p.Log, stepGap, func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
 		def := view.NetworkByName(types.DefaultNetworkName)
 		if def == nil || !def.Allocated() {
 			return time.Time{}, nil // the leader's allocator makes it

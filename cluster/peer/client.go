@@ -26,7 +26,10 @@ func NewClient(d *Dialer) *Client {
 		DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return d.Dial(ctx, addr, KindAPI)
 		},
-		MaxIdleConnsPerHost: 4,
+		// A manager forwards the writes of the workers it serves to the
+		// leader, many at once: with few idle connections kept, each burst
+		// would open (and handshake) new ones, then drop them.
+		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}
 	return &Client{dialer: d, http: &http.Client{Transport: tr}}
@@ -76,7 +79,13 @@ func (c *Client) Do(ctx context.Context, addr, method, path string, q url.Values
 	if err != nil {
 		return fmt.Errorf("peer %s: %w", addr, err)
 	}
-	defer resp.Body.Close()
+	// Read to the end (the encoder's trailing newline, an answer not
+	// wanted) before closing: a body closed early costs its connection,
+	// and the next call a new TLS handshake.
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		resp.Body.Close()
+	}()
 	if resp.StatusCode >= 300 {
 		var e ErrorBody
 		if json.NewDecoder(resp.Body).Decode(&e) != nil || e.Message == "" {
@@ -89,6 +98,10 @@ func (c *Client) Do(ctx context.Context, addr, method, path string, q url.Values
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// maxDrain is how much of an answer's unread rest is read to keep its
+// connection; past it, the connection is dropped instead.
+const maxDrain = 64 << 10
 
 // Stream calls GET path on the peer at addr (host:port) and returns the
 // body of its answer to read as it comes, until it ends or ctx does; the

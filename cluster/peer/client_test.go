@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -374,4 +376,41 @@ func TestClientStream(t *testing.T) {
 			t.Fatal("the stream outlived its context")
 		}
 	})
+}
+
+// TestClientKeepsConnections: calls one after the other share one
+// connection, whether their answers are decoded or not wanted (each new
+// connection is a TLS handshake on both sides: a client that dropped them
+// paid one per heartbeat and per status report).
+func TestClientKeepsConnections(t *testing.T) {
+	p := newTestPKI(t, "c1")
+	m := startMux(t, p)
+	var opened atomic.Int32
+	srv := &http.Server{Handler: testHandler(), ReadHeaderTimeout: 5 * time.Second,
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				opened.Add(1)
+			}
+		}}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(m.Listener(KindAPI)) }()
+	t.Cleanup(func() { _ = srv.Close(); <-done })
+	c := NewClient(p.dialer(p.worker))
+	defer c.CloseIdle()
+	addr := m.Addr().String()
+	for i := 0; i < 4; i++ {
+		var out echoResp
+		if err := c.Do(testCtx(t), addr, http.MethodGet, "/echo", nil, nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Do(testCtx(t), addr, http.MethodPost, "/echo", nil, echoReq{Name: "x"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Do(testCtx(t), addr, http.MethodGet, "/fail", url.Values{"status": {"409"}, "msg": {"no"}}, nil, nil); err == nil {
+			t.Fatal("a 409 answered as success")
+		}
+	}
+	if n := opened.Load(); n != 1 {
+		t.Fatalf("12 calls in a row opened %d connections, want 1", n)
+	}
 }

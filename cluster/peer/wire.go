@@ -20,7 +20,18 @@ const (
 	// (?task=ID&follow=1&tail=N), as prefixed text lines. Every node
 	// serves it, workers too, to managers only.
 	PathLogs = "/peer/logs"
+	// PathHeartbeat is where a node that does not gossip
+	// (types.LivenessHeartbeat) says it is up, and where a follower
+	// manager relays the heartbeats it had to the leader (a Heartbeats
+	// body).
+	PathHeartbeat = "/peer/heartbeat"
 )
+
+// Heartbeats is a follower's relay of the nodes that sent it a heartbeat
+// since its last relay.
+type Heartbeats struct {
+	Nodes []string `json:"Nodes"`
+}
 
 // JoinRequest is what a joining node sends, with only the join token to
 // vouch for it.
@@ -36,6 +47,9 @@ type JoinRequest struct {
 	// advertised address); EngineID names its Docker engine.
 	DataPathAddr string `json:"DataPathAddr,omitempty"`
 	EngineID     string `json:"EngineID,omitempty"`
+	// Liveness is how the node will show it is up (types.Node.Liveness):
+	// "" through gossip, "heartbeat" through heartbeats.
+	Liveness string `json:"Liveness,omitempty"`
 }
 
 // JoinResponse admits a node: its identity, certificate and what it needs
@@ -92,6 +106,11 @@ type Session struct {
 	Nodes    []*types.Node    `json:"Nodes,omitempty"`
 	// DataPathPort is the overlay's UDP port (0: Docker's 4789).
 	DataPathPort uint32 `json:"DataPathPort,omitempty"`
+	// Delta: Tasks holds only the node's tasks written since the index the
+	// request waited from (&delta=1), and TaskIDs names every task the
+	// node has now: the rest are as in the session before.
+	Delta   bool     `json:"Delta,omitempty"`
+	TaskIDs []string `json:"TaskIDs,omitempty"`
 }
 
 // StatusReport carries a node's task status updates.

@@ -306,6 +306,16 @@ func (taskAddrIndex) FromObject(obj any) (bool, [][]byte, error) {
 	return len(keys) > 0, keys, nil
 }
 
+// PrefixFromArgs makes the index usable with "_prefix" queries: every
+// address on a network ("NETWORK-ID/").
+func (taskAddrIndex) PrefixFromArgs(args ...any) ([]byte, error) {
+	s, err := oneString(args)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
 func (taskAddrIndex) FromArgs(args ...any) ([]byte, error) {
 	s, err := oneString(args)
 	if err != nil {

@@ -103,6 +103,13 @@ func (r *ReadTx) TasksOfService(serviceID string) []*types.Task {
 	return all[types.Task](r.tx, tableTasks, indexService, serviceID)
 }
 
+// TasksOnNetwork returns the tasks that hold an address on network
+// networkID (HoldsAddrs), in the order of their addresses: a look-up of
+// the address index, not a scan of every task.
+func (r *ReadTx) TasksOnNetwork(networkID string) []*types.Task {
+	return all[types.Task](r.tx, tableTasks, indexAddr+"_prefix", networkID+"/")
+}
+
 // TasksOnNode returns the tasks assigned to a node.
 func (r *ReadTx) TasksOnNode(nodeID string) []*types.Task {
 	return all[types.Task](r.tx, tableTasks, indexNode, nodeID)

@@ -160,7 +160,32 @@ type Node struct {
 	EngineID string `json:"EngineID,omitempty"`
 	// Attachments are the node's own addresses on networks (allocated).
 	Attachments []Attachment `json:"Attachments,omitempty"`
+	// Liveness says how the managers learn that the node is up: ""
+	// (LivenessGossip) through the gossip pool, LivenessHeartbeat through
+	// the heartbeats it sends the dispatcher (peer.PathHeartbeat).
+	Liveness string `json:"Liveness,omitempty"`
 }
+
+// The ways a node shows it is up (Node.Liveness).
+const (
+	// LivenessGossip: the node is a member of the gossip pool, which finds
+	// a dead one in about 2–3 s. Every sw daemon is.
+	LivenessGossip = ""
+	// LivenessHeartbeat: the node sends no gossip, only a heartbeat to a
+	// manager every HeartbeatPeriod; it is Down once none has come for
+	// HeartbeatTTL (swarmkit's dispatcher model: 5 s × 3 there). Nodes
+	// that join through the peer API alone use it (the scale simulation's
+	// workers).
+	LivenessHeartbeat = "heartbeat"
+)
+
+// HeartbeatPeriod is how often a LivenessHeartbeat node sends its
+// heartbeat; HeartbeatTTL how long the leader waits for one before it
+// marks the node Down.
+const (
+	HeartbeatPeriod = 2 * time.Second
+	HeartbeatTTL    = 3 * HeartbeatPeriod
+)
 
 // VTEP is the address the node's overlay traffic goes to.
 func (n *Node) VTEP() string {

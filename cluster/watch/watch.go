@@ -26,9 +26,17 @@ var retrySchedule = func() backoff.Backoff {
 
 // Loop runs step until ctx ends.
 func Loop(ctx context.Context, st *store.Store, name string, log *slog.Logger, step Step) {
+	LoopEvery(ctx, st, name, log, 0, step)
+}
+
+// LoopEvery is Loop that, woken by a commit, lets at least gap pass since
+// its last step began: the commits of a busy store are taken in one step,
+// for a step whose cost is the state's size, not the change's.
+func LoopEvery(ctx context.Context, st *store.Store, name string, log *slog.Logger, gap time.Duration, step Step) {
 	retryIn := retrySchedule()
 	for {
 		changed := st.Changed()
+		began := time.Now()
 		wake, err := step(ctx, st.View())
 		if ctx.Err() != nil {
 			return
@@ -52,6 +60,13 @@ func Loop(ctx context.Context, st *store.Store, name string, log *slog.Logger, s
 		case <-ctx.Done():
 			return
 		case <-changed:
+			if d := time.Until(began.Add(gap)); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
 		case <-timer:
 		case <-retry:
 		}

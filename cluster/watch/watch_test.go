@@ -126,3 +126,55 @@ func TestLoop(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopEvery: woken by commits that come faster than its gap, the loop
+// takes them together, a step per gap, and the last commit still gets a
+// step.
+func TestLoopEvery(t *testing.T) {
+	st := store.New()
+	var mu sync.Mutex
+	var seen []uint64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		LoopEvery(ctx, st, "test", slog.New(slog.DiscardHandler), 100*time.Millisecond, func(_ context.Context, v *store.ReadTx) (time.Time, error) {
+			mu.Lock()
+			seen = append(seen, v.Index)
+			mu.Unlock()
+			return time.Time{}, nil
+		})
+	}()
+	const commits = 40
+	for i := 1; i <= commits; i++ {
+		if err := st.Apply(uint64(i), &store.Command{Time: time.Now(), Changes: []store.Change{
+			{PutNode: &types.Node{ID: "n1", Hostname: "h"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		last := uint64(0)
+		if len(seen) > 0 {
+			last = seen[len(seen)-1]
+		}
+		mu.Unlock()
+		if last == commits || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 || seen[len(seen)-1] != commits {
+		t.Fatalf("steps saw %v, want the last at index %d", seen, commits)
+	}
+	// ~200 ms of commits at a 100 ms gap: a handful of steps, not 40.
+	if len(seen) > 8 {
+		t.Fatalf("%d steps for %d commits 5 ms apart at a 100 ms gap: %v", len(seen), commits, seen)
+	}
+}
