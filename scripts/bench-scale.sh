@@ -24,10 +24,11 @@
 #      (their tasks placed and running elsewhere);
 #   5. the idle swarm: the leader's CPU over IDLE seconds.
 #
-#   scripts/bench-scale.sh                            NODES=1000 SERVICES=10 REPLICAS=10000 KILL=100; ~5 min
-#   NODES=100 SERVICES=2 REPLICAS=1000 KILL=10 scripts/bench-scale.sh   a quick look
+#   scripts/bench-scale.sh                 RUNS=3 of NODES=1000 SERVICES=10 REPLICAS=10000 KILL=100; ~12 min
+#   RUNS=1 NODES=100 SERVICES=2 REPLICAS=1000 KILL=10 IDLE=5 scripts/bench-scale.sh   a quick look
 #
-# Environment: NODES, SERVICES, REPLICAS, KILL (workers lost in 4), IDLE
+# Environment: RUNS (3; each on a swarm of its own; medians), NODES,
+# SERVICES, REPLICAS, KILL (workers lost in 4), IDLE
 # (seconds, default 30), MAXWAIT (seconds per phase, default 600),
 # SW_BIN / SIM_BIN (prebuilt binaries), KEEP=DIR (keep the logs there),
 # PROFILE=DIR (each manager's CPU profile there), RAFT_TIMEOUT (1s).
@@ -57,6 +58,41 @@ done
 [[ $KILL =~ ^[0-9]+$ ]] && ((KILL < NODES)) || { echo "bench-scale: KILL must be 0..NODES-1, got '$KILL'" >&2; exit 2; }
 ((SERVICES <= 60 && REPLICAS <= 16000)) || { echo "bench-scale: at most 60 services of 16,000 replicas (one /18 network each)" >&2; exit 2; }
 TOTAL=$((SERVICES * REPLICAS))
+RUNS=${RUNS:-3}
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench-scale: RUNS must be a positive integer, got '$RUNS'" >&2; exit 2; }
+
+# RUNS > 1: each run is this script again on a swarm of its own (RUNS=1);
+# then every figure's median, with the runs' values.
+if ((RUNS > 1)); then
+	out=$(mktemp -d "${TMPDIR:-/tmp}/sw-bench-scale-runs.XXXXXX")
+	trap 'rm -rf "$out"' EXIT
+	for r in $(seq "$RUNS"); do
+		echo "== run $r of $RUNS" >&2
+		RUNS=1 "$0" >"$out/run$r" || { cat "$out/run$r"; exit 1; }
+		sed -n '/^scale simulation/,$p' "$out/run$r" >&2
+	done
+	echo
+	sed -n '/^scale simulation/,/^machine/p' "$out/run1" | sed "1s/\$/; $RUNS runs, medians/"
+	# Every figure line: "LABEL  VALUE REST"; the median of each run's first number.
+	awk -v runs="$RUNS" '
+		FNR == 1 { f++ }
+		/^scale simulation|^machine/ { next }
+		NF >= 2 && match($0, /  +[0-9]/) {
+			label = substr($0, 1, RSTART - 1); rest = substr($0, RSTART); sub(/^ +/, "", rest)
+			split(rest, w, " "); v = w[1]; unit = w[2]
+			if (!(label in seen)) { seen[label] = 1; order[++n] = label; units[label] = unit }
+			vals[label] = vals[label] " " v
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				l = order[i]; k = split(vals[l], a, " ")
+				for (x = 2; x <= k; x++) { y = a[x]; for (j = x - 1; j >= 1 && a[j] + 0 > y + 0; j--) a[j + 1] = a[j]; a[j + 1] = y }
+				m = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+				printf "%-52s %s %s   (runs:%s)\n", l, m, units[l], vals[l]
+			}
+		}' "$out"/run*
+	exit 0
+fi
 
 log() { printf '%s\n' "$*" >&2; }
 fail() { log "bench-scale: $*"; exit 1; }
@@ -90,7 +126,7 @@ LEAD=1
 log "== 3 managers on $NET.1-3 (fake engines), swarm init/join with the sw CLI"
 for i in 1 2 3; do
 	mkdir -p "$WORK/m$i"
-	"$SIM_BIN" manager -name "m$i" -dir "$WORK/m$i" -socket "$(sock "$i")" -raft-timeout "$RAFT_TIMEOUT" \
+	"$SIM_BIN" manager -name "m$i" -dir "$WORK/m$i" -socket "$(sock "$i")" -raft-timeout "$RAFT_TIMEOUT" -log-level info \
 		${PROFILE:+-cpuprofile "$PROFILE/m$i.pprof"} >"$WORK/m$i.log" 2>&1 &
 	PIDS+=($!)
 done
@@ -186,7 +222,12 @@ SA=$(stats_line "$WORK/wa.log") SB=""
 UPDATES=$(($(field "$SA" updates) + ${SB:+$(field "$SB" updates)}+0))
 STARTED=$(($(field "$SA" started) + ${SB:+$(field "$SB" started)}+0))
 RAFT_LOG=$(du -sm "$WORK/m$LEAD/raft" | cut -f1)
-SNAPS=$(find "$WORK/m$LEAD/raft" -path '*snapshots*' -name state.bin -printf '%s\n' 2>/dev/null | sort -n | tail -1)
+SNAPS=$(find "$WORK/m$LEAD/raft" -type f -name state -printf '%s\n' 2>/dev/null | sort -n | tail -1)
+# snapshot times: hashicorp/raft's "starting snapshot up to" .. "snapshot
+# complete up to" on the leader (its log's time stamps), the longest.
+SNAP_MS=$(awk '/starting snapshot up to/ { s = $1 } /snapshot complete up to/ && s != "" { e = $1; gsub(/time=|Z/, "", s); gsub(/time=|Z/, "", e)
+	split(s, a, /[T:]/); split(e, b, /[T:]/); d = ((b[2] - a[2]) * 3600 + (b[3] - a[3]) * 60 + (b[4] - a[4])) * 1000
+	if (d > m) m = d; n++; s = "" } END { printf "%d %d\n", m, n }' "$WORK/m$LEAD.log")
 
 KILL_S="" DOWN_S=""
 if ((KILL > 0)); then
@@ -221,13 +262,15 @@ echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 printf '%-52s %s\n' "workers joined and Ready" "${JOIN_S} s"
 printf '%-52s %s\n' "create commands ($SERVICES, -d)" "${CREATE_S} s"
 printf '%-52s %s\n' "create -> all $TOTAL running (service ls)" "${RUN_S} s"
-printf '%-52s %s\n' "tasks started / s (end to end)" "$(awk -v n="$TOTAL" -v t="$RUN_S" 'BEGIN { printf "%.0f", n / t }')"
-printf '%-52s %s\n' "task status updates committed / s" "$(awk -v n="$UPDATES" -v t="$RUN_S" 'BEGIN { printf "%.0f", n / t }') ($UPDATES updates, $STARTED starts)"
+printf '%-52s %s\n' "tasks started / s (end to end)" "$(awk -v n="$TOTAL" -v t="$RUN_S" 'BEGIN { printf "%.0f", n / t }') /s"
+printf '%-52s %s\n' "task status updates acknowledged / s" "$(awk -v n="$UPDATES" -v t="$RUN_S" 'BEGIN { printf "%.0f", n / t }') /s ($UPDATES updates, $STARTED starts)"
 printf '%-52s %s\n' "leader CPU over the run" "$(awk -v a="$CPU0" -v b="$CPU1" 'BEGIN { printf "%.1f", b - a }') s"
 printf '%-52s %s\n' "leader peak RSS (VmHWM)" "$HWM MiB"
-printf '%-52s %s\n' "leader Raft dir / largest snapshot" "$RAFT_LOG MiB / $((${SNAPS:-0} / 1048576)) MiB"
-printf '%-52s %s\n' "service ls latency during the run: median / max" "$lsm / $lsmax ms ($(wc -w <<<"$LS_MS") calls)"
-printf '%-52s %s\n' "service ps sim1 ($REPLICAS tasks): median / max" "$psm / $psmax ms ($(wc -w <<<"$PS_MS") calls)"
+printf '%-52s %s\n' "leader Raft dir at the end of the run" "$RAFT_LOG MiB"
+printf '%-52s %s\n' "leader's largest snapshot kept" "$(awk -v b="${SNAPS:-0}" 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
+printf '%-52s %s\n' "leader's longest snapshot during the run" "${SNAP_MS% *} ms (${SNAP_MS#* } snapshots)"
+printf '%-52s %s\n' "service ls latency during the run, median" "$lsm ms (max $lsmax, $(wc -w <<<"$LS_MS") calls)"
+printf '%-52s %s\n' "service ps sim1 ($REPLICAS tasks) during the run, median" "$psm ms (max $psmax, $(wc -w <<<"$PS_MS") calls)"
 if ((KILL > 0)); then
 	printf '%-52s %s\n' "$KILL nodes killed -> Down" "${DOWN_S} s"
 	printf '%-52s %s\n' "$KILL nodes killed -> all replicas running again" "${KILL_S} s"

@@ -149,7 +149,9 @@ func (s *Server) serviceStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []ServiceStatus{}
 	for _, svc := range v.Services() {
-		out = append(out, CountTasks(svc, v.TasksOfService(svc.ID)))
+		var c Counter
+		v.EachTaskOfService(svc.ID, c.Add)
+		out = append(out, c.Status(svc))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -164,18 +164,31 @@ type ServiceStatus struct {
 
 // CountTasks is service s's ServiceStatus from its tasks.
 func CountTasks(s *types.Service, tasks []*types.Task) ServiceStatus {
-	out := ServiceStatus{ServiceID: s.ID, DesiredTasks: s.Spec.Replicas}
-	live := uint64(0)
+	var c Counter
 	for _, t := range tasks {
-		if t.DesiredState == types.TaskRunning {
-			live++
-			if t.Status.State == types.TaskRunning {
-				out.RunningTasks++
-			}
+		c.Add(t)
+	}
+	return c.Status(s)
+}
+
+// Counter counts a service's tasks one at a time into its ServiceStatus.
+type Counter struct{ running, live uint64 }
+
+// Add counts one task.
+func (c *Counter) Add(t *types.Task) {
+	if t.DesiredState == types.TaskRunning {
+		c.live++
+		if t.Status.State == types.TaskRunning {
+			c.running++
 		}
 	}
+}
+
+// Status is the count as service s's ServiceStatus.
+func (c *Counter) Status(s *types.Service) ServiceStatus {
+	out := ServiceStatus{ServiceID: s.ID, RunningTasks: c.running, DesiredTasks: s.Spec.Replicas}
 	if s.Spec.Mode == types.ModeGlobal {
-		out.DesiredTasks = live
+		out.DesiredTasks = c.live
 	}
 	return out
 }

@@ -104,7 +104,7 @@ func (b *Batcher) Run(ctx context.Context) {
 			if len(waiters) == 0 {
 				break
 			}
-			err := b.Proposer.Propose(ctx, &store.Command{Changes: changes})
+			err := b.Proposer.Propose(ctx, &store.Command{Changes: latestPerTask(changes)})
 			for _, w := range waiters {
 				w <- err
 			}
@@ -144,4 +144,27 @@ func (b *Batcher) fail(err error) {
 	for _, w := range waiters {
 		w <- err
 	}
+}
+
+// latestPerTask keeps, of a batch of status changes in the order they
+// were made, each task's last one (in that one's place): a task that went
+// through PREPARING and STARTING to RUNNING since the last batch is
+// committed RUNNING once, as swarmkit's agent reports only a task's latest
+// status. Each change sets the whole status and the store moves a task
+// only forward, so the state committed is the one all of them would give.
+// Changes other than status reports are kept as they are.
+func latestPerTask(changes []store.Change) []store.Change {
+	last := make(map[string]int, len(changes))
+	for i, c := range changes {
+		if c.TaskStatus != nil {
+			last[c.TaskStatus.TaskID] = i
+		}
+	}
+	out := changes[:0:0]
+	for i, c := range changes {
+		if c.TaskStatus == nil || last[c.TaskStatus.TaskID] == i {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,4 +104,32 @@ func TestBatcher(t *testing.T) {
 			t.Fatalf("commands %v, want one of 3 changes", p.cmds)
 		}
 	})
+}
+
+// TestLatestPerTask: of a batch, each task's last status change stays, in
+// its place.
+func TestLatestPerTask(t *testing.T) {
+	u := func(task string, st types.TaskState) store.Change {
+		return store.Change{TaskStatus: &store.TaskStatusFrom{TaskID: task, NodeID: "n1", Status: types.TaskStatus{State: st}}}
+	}
+	for _, tc := range []struct {
+		name string
+		in   []store.Change
+		want string
+	}{
+		{"none", nil, ""},
+		{"distinct tasks stay", []store.Change{u("a", types.TaskStarting), u("b", types.TaskRunning)}, "a:STARTING b:RUNNING"},
+		{"a task's states collapse to its last", []store.Change{u("a", types.TaskPreparing), u("b", types.TaskStarting),
+			u("a", types.TaskStarting), u("a", types.TaskRunning)}, "b:STARTING a:RUNNING"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range latestPerTask(tc.in) {
+				got = append(got, c.TaskStatus.TaskID+":"+c.TaskStatus.Status.State.String())
+			}
+			if s := strings.Join(got, " "); s != tc.want {
+				t.Fatalf("got %q, want %q", s, tc.want)
+			}
+		})
+	}
 }

@@ -110,6 +110,18 @@ func (r *ReadTx) TasksOnNetwork(networkID string) []*types.Task {
 	return all[types.Task](r.tx, tableTasks, indexAddr+"_prefix", networkID+"/")
 }
 
+// EachTaskOfService calls fn with each of a service's tasks, ordered by
+// ID, without making a list of them (counting 10,000 replicas).
+func (r *ReadTx) EachTaskOfService(serviceID string, fn func(*types.Task)) {
+	it, err := r.tx.Get(tableTasks, indexService, serviceID)
+	if err != nil {
+		panic(fmt.Sprintf("store: query %s.%s: %v", tableTasks, indexService, err))
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		fn(raw.(*types.Task))
+	}
+}
+
 // TasksOnNode returns the tasks assigned to a node.
 func (r *ReadTx) TasksOnNode(nodeID string) []*types.Task {
 	return all[types.Task](r.tx, tableTasks, indexNode, nodeID)
