@@ -229,6 +229,14 @@ SNAP_MS=$(awk '/starting snapshot up to/ { s = $1 } /snapshot complete up to/ &&
 	split(s, a, /[T:]/); split(e, b, /[T:]/); d = ((b[2] - a[2]) * 3600 + (b[3] - a[3]) * 60 + (b[4] - a[4])) * 1000
 	if (d > m) m = d; n++; s = "" } END { printf "%d %d\n", m, n }' "$WORK/m$LEAD.log")
 
+# A snapshot of the whole state as the run left it: `swarm backup` makes
+# one fresh Raft snapshot (sealed with the data key) and archives it.
+b0=$(date +%s%N)
+sw1 swarm backup -q "$WORK/backup.tar" || fail "swarm backup"
+BACKUP_MS=$((($(date +%s%N) - b0) / 1000000))
+BACKUP_MIB=$(awk -v b="$(stat -c %s "$WORK/backup.tar")" 'BEGIN { printf "%.1f", b / 1048576 }')
+rm -f "$WORK/backup.tar"
+
 KILL_S="" DOWN_S=""
 if ((KILL > 0)); then
 	log "== $KILL workers SIGKILLed"
@@ -259,20 +267,21 @@ lsmax=$(tr ' ' '\n' <<<"$LS_MS" | sort -n | tail -1) psmax=$(tr ' ' '\n' <<<"$PS
 echo
 echo "scale simulation: 3 managers (processes, real daemon on fake engines), $NODES simulated workers, $SERVICES services x $REPLICAS replicas = $TOTAL tasks"
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(go version | cut -d' ' -f3); load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-52s %s\n' "workers joined and Ready" "${JOIN_S} s"
-printf '%-52s %s\n' "create commands ($SERVICES, -d)" "${CREATE_S} s"
-printf '%-52s %s\n' "create -> all $TOTAL running (service ls)" "${RUN_S} s"
-printf '%-52s %s\n' "tasks started / s (end to end)" "$(awk -v n="$TOTAL" -v t="$RUN_S" 'BEGIN { printf "%.0f", n / t }') /s"
-printf '%-52s %s\n' "task status updates acknowledged / s" "$(awk -v n="$UPDATES" -v t="$RUN_S" 'BEGIN { printf "%.0f", n / t }') /s ($UPDATES updates, $STARTED starts)"
-printf '%-52s %s\n' "leader CPU over the run" "$(awk -v a="$CPU0" -v b="$CPU1" 'BEGIN { printf "%.1f", b - a }') s"
-printf '%-52s %s\n' "leader peak RSS (VmHWM)" "$HWM MiB"
-printf '%-52s %s\n' "leader Raft dir at the end of the run" "$RAFT_LOG MiB"
-printf '%-52s %s\n' "leader's largest snapshot kept" "$(awk -v b="${SNAPS:-0}" 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
-printf '%-52s %s\n' "leader's longest snapshot during the run" "${SNAP_MS% *} ms (${SNAP_MS#* } snapshots)"
-printf '%-52s %s\n' "service ls latency during the run, median" "$lsm ms (max $lsmax, $(wc -w <<<"$LS_MS") calls)"
-printf '%-52s %s\n' "service ps sim1 ($REPLICAS tasks) during the run, median" "$psm ms (max $psmax, $(wc -w <<<"$PS_MS") calls)"
+printf '%-56s %s\n' "workers joined and Ready" "${JOIN_S} s"
+printf '%-56s %s\n' "create commands ($SERVICES, -d)" "${CREATE_S} s"
+printf '%-56s %s\n' "create -> all $TOTAL running (service ls)" "${RUN_S} s"
+printf '%-56s %s\n' "tasks started / s (end to end)" "$(awk -v n="$TOTAL" -v t="$RUN_S" 'BEGIN { printf "%.0f", n / t }') /s"
+printf '%-56s %s\n' "task status updates acknowledged / s" "$(awk -v n="$UPDATES" -v t="$RUN_S" 'BEGIN { printf "%.0f", n / t }') /s ($UPDATES updates, $STARTED starts)"
+printf '%-56s %s\n' "leader CPU over the run" "$(awk -v a="$CPU0" -v b="$CPU1" 'BEGIN { printf "%.1f", b - a }') s"
+printf '%-56s %s\n' "leader peak RSS (VmHWM)" "$HWM MiB"
+printf '%-56s %s\n' "leader Raft dir at the end of the run" "$RAFT_LOG MiB"
+printf '%-56s %s\n' "leader's largest snapshot kept" "$(awk -v b="${SNAPS:-0}" 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
+printf '%-56s %s\n' "leader's longest snapshot during the run" "${SNAP_MS% *} ms (${SNAP_MS#* } snapshots)"
+printf '%-56s %s\n' "snapshot of the final state (swarm backup)" "$BACKUP_MS ms ($BACKUP_MIB MiB)"
+printf '%-56s %s\n' "service ls latency during the run, median" "$lsm ms (max $lsmax, $(wc -w <<<"$LS_MS") calls)"
+printf '%-56s %s\n' "service ps sim1 ($REPLICAS tasks) during the run, median" "$psm ms (max $psmax, $(wc -w <<<"$PS_MS") calls)"
 if ((KILL > 0)); then
-	printf '%-52s %s\n' "$KILL nodes killed -> Down" "${DOWN_S} s"
-	printf '%-52s %s\n' "$KILL nodes killed -> all replicas running again" "${KILL_S} s"
+	printf '%-56s %s\n' "$KILL nodes killed -> Down" "${DOWN_S} s"
+	printf '%-56s %s\n' "$KILL nodes killed -> all replicas running again" "${KILL_S} s"
 fi
-printf '%-52s %s\n' "idle leader CPU (${IDLE} s)" "${IDLE_PCT} % of a core"
+printf '%-56s %s\n' "idle leader CPU (${IDLE} s)" "${IDLE_PCT} % of a core"
