@@ -88,7 +88,7 @@ if ((RUNS > 1)); then
 				l = order[i]; k = split(vals[l], a, " ")
 				for (x = 2; x <= k; x++) { y = a[x]; for (j = x - 1; j >= 1 && a[j] + 0 > y + 0; j--) a[j + 1] = a[j]; a[j + 1] = y }
 				m = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-				printf "%-52s %s %s   (runs:%s)\n", l, m, units[l], vals[l]
+				printf "%-56s %s %s   (runs:%s)\n", l, m, units[l], vals[l]
 			}
 		}' "$out"/run*
 	exit 0

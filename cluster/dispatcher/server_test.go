@@ -269,18 +269,7 @@ func TestSessionViewOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := s.Store.View()
-	got, err := s.session(v, "n1", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := got.encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out peer.Session
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
+	out, b := onWire(t, s, v, "n1", true, 0)
 	if out.Node == nil || out.Node.ID != "n1" || len(out.Tasks) != len(v.TasksOnNode("n1")) || len(out.Managers) == 0 {
 		t.Fatalf("own view lacks the node's own part: %s", b)
 	}
@@ -321,19 +310,7 @@ func TestSessionDelta(t *testing.T) {
 		Status: types.TaskStatus{State: types.TaskRunning, Timestamp: time.Now()}}})
 	apply(store.Change{DeleteTask: "t3"})
 	apply(store.Change{CreateTask: &types.Task{ID: "t4", ServiceID: "s1", Slot: 3, NodeID: "w1", DesiredState: types.TaskRunning}})
-	now, err := s.session(st.View(), "w1", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now.delta(from)
-	b, err := now.encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got peer.Session
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatal(err)
-	}
+	got, _ := onWire(t, s, st.View(), "w1", true, from)
 	ids := func(ts []*types.Task) string {
 		var out []string
 		for _, t := range ts {
@@ -348,4 +325,27 @@ func TestSessionDelta(t *testing.T) {
 	if ids(merged) != "t1,t2,t4" || merged[1].Status.State != types.TaskRunning {
 		t.Fatalf("merged = %s (t2 %s), want t1,t2,t4 with t2 running", ids(merged), merged[1].Status.State)
 	}
+}
+
+// onWire is node's session as of v as the server writes it (own: its own
+// view; since > 0: a delta from that index), read back as a worker reads
+// it, and its bytes.
+func onWire(t *testing.T, s *Server, v *store.ReadTx, node string, own bool, since uint64) (peer.Session, []byte) {
+	t.Helper()
+	w, err := s.session(v, node, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if since > 0 {
+		w.delta(since)
+	}
+	b, err := w.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out peer.Session
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out, b
 }
