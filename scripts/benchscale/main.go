@@ -127,6 +127,7 @@ func workers(ctx context.Context, args []string) error {
 	startMax := fs.Duration("start-max", 200*time.Millisecond, "longest container start")
 	joins := fs.Int("joins", 8, "joins at once")
 	every := fs.Duration("every", time.Second, "stats interval")
+	spread := fs.Bool("spread", true, "spread the workers over the managers (false: all on the first the swarm lists)")
 	level := fs.String("log-level", "error", "log level")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	if err := fs.Parse(args); err != nil {
@@ -164,7 +165,10 @@ func workers(ctx context.Context, args []string) error {
 		k := *first + i
 		cfg := simworker.Config{Hostname: fmt.Sprintf("w%04d", k), Manager: *mgr, Token: *token,
 			Addr: fmt.Sprintf("%s%d:2377", *ipBase, 1+(k-1)%250), StartDelay: delay, Log: log,
-			Counted: func(u int) { reports.Add(1); updates.Add(int64(u)) }, Spread: k}
+			Counted: func(u int) { reports.Add(1); updates.Add(int64(u)) }}
+		if *spread {
+			cfg.Spread = k
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
