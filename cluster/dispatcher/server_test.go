@@ -22,14 +22,7 @@ import (
 // elsewhere, and after the poll with no change at all.
 func TestWaitSession(t *testing.T) {
 	st := store.New()
-	idx := uint64(0)
-	apply := func(changes ...store.Change) {
-		t.Helper()
-		idx++
-		if err := st.Apply(idx, &store.Command{Time: time.Now(), Changes: changes}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := applier(t, st)
 	apply(store.Change{PutNode: &types.Node{ID: "w1", Hostname: "w1"}}, store.Change{PutNode: &types.Node{ID: "w2", Hostname: "w2"}},
 		store.Change{CreateService: &types.Service{ID: "s1", Spec: types.ServiceSpec{Name: "web", Replicas: 2}}},
 		store.Change{CreateTask: &types.Task{ID: "t1", ServiceID: "s1", Slot: 1, NodeID: "w1", DesiredState: types.TaskRunning}},
@@ -287,14 +280,7 @@ func TestSessionViewOwn(t *testing.T) {
 // session before, it gives the whole list again.
 func TestSessionDelta(t *testing.T) {
 	st := store.New()
-	idx := uint64(0)
-	apply := func(changes ...store.Change) {
-		t.Helper()
-		idx++
-		if err := st.Apply(idx, &store.Command{Time: time.Now(), Changes: changes}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := applier(t, st)
 	apply(store.Change{PutNode: &types.Node{ID: "w1", Hostname: "w1"}},
 		store.Change{CreateService: &types.Service{ID: "s1", Spec: types.ServiceSpec{Name: "web", Replicas: 3}}},
 		store.Change{CreateTask: &types.Task{ID: "t1", ServiceID: "s1", Slot: 1, NodeID: "w1", DesiredState: types.TaskRunning}},
@@ -348,4 +334,15 @@ func onWire(t *testing.T, s *Server, v *store.ReadTx, node string, own bool, sin
 		t.Fatal(err)
 	}
 	return out, b
+}
+
+// applier applies each call's changes to st as one command, at the next
+// log index.
+func applier(t *testing.T, st *store.Store) func(changes ...store.Change) {
+	return func(changes ...store.Change) {
+		t.Helper()
+		if err := st.Apply(st.Index()+1, &store.Command{Time: time.Now(), Changes: changes}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
