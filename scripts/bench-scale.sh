@@ -16,7 +16,9 @@
 #      the first create until `service ls` shows every replica running;
 #      tasks started/s and task updates committed/s (the workers' counts:
 #      containers started, status updates acknowledged);
-#   2. `service ls` and `service ps SERVICE` latency during (1);
+#   2. `service ls` (every 0.5 s: it also tells when (1) is done) and
+#      `service ps SERVICE` (every 10th poll: listing 10,000 tasks is
+#      itself a load) latency during (1);
 #   3. the leader's CPU seconds and peak RSS (VmHWM) over (1), and its
 #      Raft data (log store, snapshots) at the end of (1);
 #   4. the KILL workers' process SIGKILLed (hosts lost): time until those
@@ -206,7 +208,7 @@ log "   created in ${CREATE_S}s; waiting for $TOTAL running"
 k=0
 while :; do
 	LS_MS+="$(ms_of sw1 service ls) "
-	if ((k % 5 == 0)); then PS_MS+="$(ms_of sw1 service ps sim1) "; fi
+	if ((k % 10 == 0)); then PS_MS+="$(ms_of sw1 service ps sim1) "; fi
 	k=$((k + 1))
 	all_running && break
 	awk -v t="$(since "$T0")" -v m="$MAXWAIT" 'BEGIN { exit !(t > m) }' && fail "not all running after ${MAXWAIT}s: $(sw1 service ls --format '{{.Name}} {{.Replicas}}' | tr '\n' ' ')"
