@@ -212,7 +212,30 @@ func (n *node) removeTaskNetwork() {
 	if json.Unmarshal(b, &id) != nil || len(id.ClusterID) < 12 {
 		return
 	}
-	_ = n.docker("network", "rm", "sw_"+id.ClusterID[:12]).Run()
+	name := "sw_" + id.ClusterID[:12]
+	// Refused while another node of the swarm still has containers on it
+	// (its own cleanup removes it then); refused for a moment, too, while
+	// the engine is still tearing down the endpoints of the containers
+	// just removed. A network left behind would collide with the next
+	// test's swarm (the same default address pool): retry that a while.
+	for try := 0; try < 25; try++ {
+		out, err := n.docker("network", "rm", name).CombinedOutput()
+		if err == nil || strings.Contains(string(out), "No such network") || strings.Contains(string(out), "not found") {
+			return
+		}
+		if inUse := strings.TrimSpace(n.dockerQuiet("network", "inspect", "-f", "{{len .Containers}}", name)); inUse != "0" {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	n.t.Logf("network %s of node %s could not be removed (no container on it): it may collide with the next swarm on this engine", name, n.name)
+}
+
+// dockerQuiet runs docker against the node's engine and returns its
+// output, whatever the outcome (for cleanup).
+func (n *node) dockerQuiet(args ...string) string {
+	out, _ := n.docker(args...).Output()
+	return string(out)
 }
 
 // docker is a docker command against the node's engine.
