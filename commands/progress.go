@@ -136,6 +136,14 @@ func firstNonEmpty(a, b string) string {
 // waitConverged follows a service's tasks, showing progress as Docker
 // does, until every slot runs the current spec or convergence fails.
 func waitConverged(c *cli.Context, cl *api.Client, id string) error {
+	return waitRollout(c, cl, id, false)
+}
+
+// waitRollout is waitConverged that also follows the service's rollout
+// (its UpdateStatus): it waits for the rollout to complete, says when it
+// rolls back, and fails when it pauses, or when it rolled back and the
+// change waited for (rollback false) was not itself a rollback.
+func waitRollout(c *cli.Context, cl *api.Client, id string, rollback bool) error {
 	svc, err := cl.Service(c.Context, id)
 	if err != nil {
 		return err
@@ -152,31 +160,64 @@ func waitConverged(c *cli.Context, cl *api.Client, id string) error {
 	}
 	out := progressWriter(c)
 	var stableSince time.Time
+	sawActive, announced := false, false
 	for {
+		var state types.UpdateState
+		if st := svc.UpdateStatus; st != nil {
+			state = st.State
+			if state.Rollback() && !announced {
+				out.note("rollback: " + strings.TrimPrefix(st.Message, "rollback completed: "))
+				announced = true
+			}
+		}
+		sawActive = sawActive || state.Active()
+		out.rollingBack = state.Rollback()
 		cv := assess(svc, tasks, before)
 		out.show(cv)
-		if cv.err != nil {
+		switch {
+		case state == types.UpdatePaused:
+			return fmt.Errorf("service update paused: %s", svc.UpdateStatus.Message)
+		case state == types.UpdateRollbackPaused:
+			return fmt.Errorf("service rollback paused: %s", svc.UpdateStatus.Message)
+		case cv.err != nil && (!state.Active() || svc.Spec.UpdateOrDefault().FailureAction == types.FailureContinue):
 			return cv.err
 		}
+		done := cv.done && !state.Active()
 		wait := time.Duration(0)
 		switch {
-		case !cv.done:
+		case !done:
 			stableSince = time.Time{}
+		case sawActive:
+			// The rollout watched every new task for its monitor window:
+			// no verify window of the CLI's own on top.
+			return out.finishRollout(svc, rollback)
 		case stableSince.IsZero():
 			stableSince = time.Now()
 			wait = verifyWindow
 		default:
 			wait = verifyWindow - time.Since(stableSince)
 			if wait <= 0 {
-				out.finish()
-				return nil
+				return out.finishRollout(svc, rollback)
 			}
 		}
 		tasks, idx, err = nextTasks(c.Context, cl, id, idx, wait)
 		if err != nil {
 			return err
 		}
+		if svc, err = cl.Service(c.Context, id); err != nil {
+			return err
+		}
 	}
+}
+
+// finishRollout ends the progress display: converged, or, after a
+// rollback the user did not ask for, an error that says so.
+func (p *progress) finishRollout(svc *types.Service, rollback bool) error {
+	p.finish()
+	if st := svc.UpdateStatus; st != nil && st.State == types.UpdateRollbackCompleted && !rollback {
+		return fmt.Errorf("service %s was rolled back: the update failed; see sw service ps %s", svc.Spec.Name, svc.Spec.Name)
+	}
+	return nil
 }
 
 // verifyWindow is how long every task must keep running before the
@@ -208,6 +249,8 @@ type progress struct {
 	drawn    int
 	lastOver string
 	last     map[string]string
+	// rollingBack: the rollout shown is a rollback.
+	rollingBack bool
 }
 
 func progressWriter(c *cli.Context) *progress {
@@ -220,6 +263,9 @@ func (p *progress) show(cv convergence) {
 		return
 	}
 	over := fmt.Sprintf("overall progress: %d out of %d tasks", cv.running, len(cv.slots))
+	if p.rollingBack {
+		over = fmt.Sprintf("overall progress: rolling back update: %d out of %d tasks", cv.running, len(cv.slots))
+	}
 	if p.tty {
 		if p.drawn > 0 {
 			fmt.Fprintf(p.w, "\x1b[%dA", p.drawn)
@@ -241,6 +287,20 @@ func (p *progress) show(cv convergence) {
 			p.last[s.label] = s.state
 		}
 	}
+}
+
+// note prints a line of its own above the progress (Docker's "rollback:
+// …" line).
+func (p *progress) note(line string) {
+	if p.quiet {
+		return
+	}
+	if p.tty && p.drawn > 0 {
+		fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.drawn)
+		p.drawn = 0
+	}
+	fmt.Fprintln(p.w, line)
+	p.lastOver, p.last = "", map[string]string{}
 }
 
 func (p *progress) finish() {

@@ -30,6 +30,7 @@ func serviceCommand() *cli.Command {
 				Action: serviceInspect},
 			serviceScaleCommand(),
 			serviceUpdateCommand(),
+			serviceRollbackCommand(),
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "remove one or more services", ArgsUsage: "SERVICE [SERVICE...]",
 				Action: serviceRm},
 			{Name: "logs", Usage: "fetch the logs of a service or task", ArgsUsage: "SERVICE|TASK",
@@ -98,8 +99,16 @@ func servicePs(c *cli.Context) error {
 		tasks = append(tasks, ts...)
 		// A service the orchestrator leaves alone says why, on stderr so
 		// that the table stays as scripts read it.
-		if s, err := cl.Service(c.Context, ref); err == nil && s.ReconcileError != "" {
+		s, err := cl.Service(c.Context, ref)
+		if err != nil {
+			continue
+		}
+		if s.ReconcileError != "" {
 			fmt.Fprintf(c.App.ErrWriter, "Warning: service %s: %s\n", s.Spec.Name, s.ReconcileError)
+		}
+		// So does a paused rollout.
+		if st := s.UpdateStatus; st != nil && st.State.Paused() {
+			fmt.Fprintf(c.App.ErrWriter, "Warning: service %s: %s\n", s.Spec.Name, st.Message)
 		}
 	}
 	return printTasks(c, tasks)
@@ -201,6 +210,7 @@ func prettyService(c *cli.Context, s *types.Service, netNames map[string]string)
 	if s.ReconcileError != "" {
 		fmt.Fprintf(w, "Error:\t\t%s\n", s.ReconcileError)
 	}
+	prettyUpdateStatus(w, s.UpdateStatus, time.Now())
 	if len(s.Spec.Labels) > 0 {
 		fmt.Fprintf(w, "Labels:\n")
 		for k, v := range s.Spec.Labels {
@@ -224,6 +234,8 @@ func prettyService(c *cli.Context, s *types.Service, netNames map[string]string)
 		fmt.Fprintf(w, " Env:\t\t%s\n", strings.Join(s.Spec.Container.Env, " "))
 	}
 	prettyHealth(w, s.Spec.Container.Healthcheck)
+	prettyUpdateConfig(w, "UpdateConfig", "Update order", s.Spec.UpdateOrDefault())
+	prettyUpdateConfig(w, "RollbackConfig", "Rollback order", s.Spec.RollbackOrDefault())
 	if len(s.Spec.Networks) > 0 {
 		names := make([]string, len(s.Spec.Networks))
 		for i, a := range s.Spec.Networks {

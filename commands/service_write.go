@@ -28,7 +28,7 @@ func serviceCreateCommand() *cli.Command {
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting for the service to converge"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
-		}, healthFlags()...),
+		}, append(healthFlags(), rolloutFlags()...)...),
 		Action: serviceCreate,
 	}
 }
@@ -96,6 +96,7 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 	health, err := parseHealthFlags(c)
 	errs = append(errs, err)
 	spec.Container.Healthcheck = health.create()
+	errs = append(errs, applyRolloutFlags(c, &spec))
 	errs = append(errs, applyServiceFlags(c, &spec, false))
 	return spec, errors.Join(errs...)
 }
@@ -180,7 +181,9 @@ func serviceUpdateCommand() *cli.Command {
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
-		}, healthFlags()...),
+			&cli.BoolFlag{Name: "force", Usage: "force update even if no changes require it"},
+			&cli.BoolFlag{Name: "rollback", Usage: "rollback to previous specification"},
+		}, append(healthFlags(), rolloutFlags()...)...),
 		Action: serviceUpdate,
 	}
 }
@@ -188,6 +191,15 @@ func serviceUpdateCommand() *cli.Command {
 func serviceUpdate(c *cli.Context) error {
 	if err := exactArgs(c, 1, "service update [OPTIONS] SERVICE"); err != nil {
 		return err
+	}
+	if c.Bool("rollback") {
+		for _, fl := range c.Command.Flags {
+			f := fl.Names()[0]
+			if f != "rollback" && f != "detach" && f != "quiet" && c.IsSet(f) {
+				return usageError("--rollback cannot be used with --%s: a rollback puts the previous spec back as it was", f)
+			}
+		}
+		return serviceRollback(c)
 	}
 	var replicas uint64
 	if c.IsSet("replicas") {
@@ -207,6 +219,11 @@ func serviceUpdate(c *cli.Context) error {
 	}
 	netAdd, err := parseNetworks(c.StringSlice("network-add"))
 	if err != nil {
+		return err
+	}
+	// The rollout flags are checked before the daemon is asked anything
+	// (applied again, to the service's own configuration, below).
+	if err := applyRolloutFlags(c, &types.ServiceSpec{}); err != nil {
 		return err
 	}
 	cl, err := client(c)
@@ -268,6 +285,12 @@ func serviceUpdate(c *cli.Context) error {
 			s.Restart = pol
 		}
 		s.Container.Healthcheck = health.update(s.Container.Healthcheck)
+		if c.Bool("force") {
+			s.ForceUpdate++
+		}
+		if err := applyRolloutFlags(c, s); err != nil {
+			return err
+		}
 		return applyServiceFlags(c, s, true)
 	})
 	if err != nil {

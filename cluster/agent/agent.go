@@ -67,6 +67,15 @@ type Source interface {
 	Report(ctx context.Context, updates []store.TaskStatusFrom) error
 }
 
+// DefaultDrain is the daemons' Agent.Drain, the margin for the other
+// nodes: on an idle host the mesh and names follow a commit within
+// about 100 ms, and workers hear of it about as fast through their
+// sessions. MaxDrain bounds the wait for this node's own loops.
+const (
+	DefaultDrain = 200 * time.Millisecond
+	MaxDrain     = 2 * time.Second
+)
+
 // Agent executes one node's tasks.
 type Agent struct {
 	NodeID string
@@ -80,6 +89,15 @@ type Agent struct {
 	// Networks, if set, makes a task's networks exist on the engine
 	// before its container is made.
 	Networks Attacher
+	// Drained, if set, returns once this node's routing mesh and name
+	// server have applied the state the agent acts on (at most MaxDrain
+	// later). A task that was serving (running, on a network) is stopped
+	// only after it, and after Drain more, the margin for the other
+	// nodes' meshes, which drop it at the same commit: so that no new
+	// connection is sent to a container that is going (Docker waits a
+	// fixed 2 s there, its "gossip converge delay"). 0 and nil: no wait.
+	Drained func(ctx context.Context)
+	Drain   time.Duration
 
 	mu         sync.Mutex
 	local      map[string]types.TaskState // last state reported per task
@@ -91,7 +109,7 @@ type Agent struct {
 	waiting map[string]types.TaskStatus
 	// health is the last health status the engine's events gave per task.
 	health map[string]string
-	// unhealthy holds tasks failed as unhealthy whose containers still
+	// unhealthy holds tasks found unhealthy whose containers still
 	// run: reconcile stops them (it knows their stop grace period).
 	unhealthy map[string]bool
 	// queue holds the reports not yet handed to Source.Report, in order.

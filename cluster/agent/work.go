@@ -25,7 +25,7 @@ func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
 		switch {
 		case a.unhealthy[t.ID]:
 			delete(a.unhealthy, t.ID)
-			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stop(ctx, t) })
+			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stopAs(ctx, t, unhealthyStatus()) })
 		case t.DesiredState == types.TaskRunning && st >= types.TaskAssigned && st < types.TaskRunning && !waiting &&
 			types.Allocated(t.Networks): // its addresses first, from the leader's allocator
 			a.spawn(ctx, t.ID, func(ctx context.Context) { a.start(ctx, t) })
@@ -109,10 +109,31 @@ func (a *Agent) start(ctx context.Context, t *types.Task) {
 		return
 	}
 	// Unhealthy already: stop it here, as reconcile would.
-	a.stop(ctx, t)
+	a.stopAs(ctx, t, unhealthyStatus())
 }
 
 func (a *Agent) stop(ctx context.Context, t *types.Task) {
+	a.mu.Lock()
+	serving := a.local[t.ID] == types.TaskRunning && len(t.Networks) > 0
+	a.mu.Unlock()
+	if serving && a.Drained != nil {
+		a.Drained(ctx)
+	}
+	if serving && a.Drain > 0 {
+		timer := time.NewTimer(a.Drain)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+		}
+	}
+	a.stopAs(ctx, t, types.TaskStatus{State: types.TaskShutdown, Message: "shutdown"})
+}
+
+// stopAs stops a task's container and then reports the task in status:
+// only then, as its addresses are free for others once it is stopped
+// (store.HoldsAddrs) and the container holds them until it is gone.
+func (a *Agent) stopAs(ctx context.Context, t *types.Task, status types.TaskStatus) {
 	a.mu.Lock()
 	a.stopping[t.ID] = true
 	delete(a.waiting, t.ID)
@@ -124,7 +145,7 @@ func (a *Agent) stop(ctx context.Context, t *types.Task) {
 			a.Log.Warn("agent: stop failed", "task", t.ID, "err", err)
 		}
 	}
-	a.report(t, types.TaskStatus{State: types.TaskShutdown, Message: "shutdown"})
+	a.report(t, status)
 	if t.DesiredState == types.TaskRemove {
 		a.removeContainer(ctx, t.ID)
 	}

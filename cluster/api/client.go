@@ -234,6 +234,14 @@ func (c *Client) CreateService(ctx context.Context, spec types.ServiceSpec) (str
 	return out.ID, err
 }
 
+// RollbackService puts a service's previous spec back, if it is still at
+// version.
+func (c *Client) RollbackService(ctx context.Context, ref string, version uint64) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(ref)+"/rollback", nil,
+		RollbackServiceRequest{Version: version}, nil)
+	return err
+}
+
 // UpdateService replaces a service's spec, if it is still at version.
 func (c *Client) UpdateService(ctx context.Context, ref string, version uint64, spec types.ServiceSpec) error {
 	_, err := c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(ref)+"/update", nil,

@@ -220,6 +220,28 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
+func (s *Server) rollbackService(w http.ResponseWriter, r *http.Request) {
+	var req RollbackServiceRequest
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	svc, err := v.FindService(r.PathValue("ref"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.backend.RollbackService(r.Context(), svc.ID, req.Version); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
 func (s *Server) removeService(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.view(w, r)
 	if !ok {

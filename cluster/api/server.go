@@ -42,6 +42,9 @@ type Backend interface {
 	Store(ctx context.Context) (*store.Store, error)
 	CreateService(ctx context.Context, spec types.ServiceSpec) (string, error)
 	UpdateService(ctx context.Context, id string, version uint64, spec types.ServiceSpec) error
+	// RollbackService puts the service's previous spec back, if version
+	// is still current.
+	RollbackService(ctx context.Context, id string, version uint64) error
 	RemoveService(ctx context.Context, id string) error
 	// CreateNetwork validates and commits a new network and returns its
 	// ID; the leader's allocator gives it its addresses afterwards.
@@ -86,6 +89,7 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /v1/services", s.createService)
 	mux.HandleFunc("GET /v1/services/{ref}", get(s, (*store.ReadTx).FindService))
 	mux.HandleFunc("POST /v1/services/{ref}/update", s.updateService)
+	mux.HandleFunc("POST /v1/services/{ref}/rollback", s.rollbackService)
 	mux.HandleFunc("DELETE /v1/services/{ref}", s.removeService)
 	mux.HandleFunc("GET /v1/networks", list(s, (*store.ReadTx).Networks))
 	mux.HandleFunc("POST /v1/networks", s.createNetwork)

@@ -115,6 +115,13 @@ type UpdateServiceRequest struct {
 	Spec    types.StrictSpec `json:"Spec"`
 }
 
+// RollbackServiceRequest puts a service's previous spec back if its
+// version is still the one the client read (Docker's update with
+// rollback=previous).
+type RollbackServiceRequest struct {
+	Version uint64 `json:"Version"`
+}
+
 // ErrorResponse is the body of every failed request.
 type ErrorResponse struct {
 	Message string `json:"message"`

@@ -9,6 +9,7 @@ import (
 
 	"sw/cluster/agent"
 	"sw/cluster/allocator"
+	"sw/cluster/barrier"
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
 	"sw/cluster/forward"
@@ -91,14 +92,15 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		}, sw.peers, types.HeartbeatPeriod/2, d.log)
 	}()
 	plane := d.startPlane(ctx, sw, sw.store)
+	bar := barrier.New()
 	go func() {
 		defer sw.wg.Done()
 		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log,
 			Source:   &dispatcher.Local{NodeID: sw.id.NodeID, Store: sw.store, Proposer: sw.proposer, Ready: sw.ready},
-			Networks: plane, Hostname: d.cfg.Hostname}
+			Networks: plane, Hostname: d.cfg.Hostname, Drain: agent.DefaultDrain, Drained: drained(bar, sw.store)}
 		a.Run(ctx)
 	}()
-	host := &pluginHost{nodeID: sw.id.NodeID, store: sw.store, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec}
+	host := &pluginHost{nodeID: sw.id.NodeID, store: sw.store, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec, barrier: bar}
 	sw.wg.Add(1)
 	go func() {
 		defer sw.wg.Done()

@@ -105,10 +105,36 @@ func (d *Daemon) UpdateService(ctx context.Context, id string, version uint64, s
 	next := *old
 	next.Spec = s
 	if !reflect.DeepEqual(old.Spec.Container, s.Container) || !reflect.DeepEqual(old.Spec.Ports, s.Ports) ||
-		!slices.Equal(old.Spec.Placement.Constraints, s.Placement.Constraints) || !sameNetworks(old.Spec.Networks, s.Networks) {
+		!slices.Equal(old.Spec.Placement.Constraints, s.Placement.Constraints) || !sameNetworks(old.Spec.Networks, s.Networks) ||
+		old.Spec.ForceUpdate != s.ForceUpdate {
 		next.SpecVersion++
 	}
 	return d.propose(ctx, sw, store.Change{UpdateService: &next})
+}
+
+// RollbackService puts a service's previous spec back if version is still
+// current: tasks still running that spec are kept, the others replaced
+// under the service's rollback configuration.
+func (d *Daemon) RollbackService(ctx context.Context, id string, version uint64) error {
+	sw, err := d.current()
+	if err != nil {
+		return err
+	}
+	old := sw.store.View().Service(id)
+	switch {
+	case old == nil:
+		return &store.NotFoundError{Kind: "service", Ref: id}
+	case old.Version != version:
+		return store.Errorf(store.ErrConflict, "service %s was changed concurrently; retry", old.Spec.Name)
+	case old.PreviousSpec == nil:
+		return store.Errorf(api.ErrBadRequest, "service %s has no previous spec to roll back to", old.Spec.Name)
+	}
+	err = d.propose(ctx, sw, store.Change{RollbackService: &store.ServiceRollback{ServiceID: id, Version: version,
+		Message: "manually requested rollback"}})
+	if store.KindIs(err, store.ErrNoPrevious) {
+		return store.Errorf(api.ErrBadRequest, "%s", err.Error())
+	}
+	return err
 }
 
 // RemoveService deletes a service; the orchestrator then removes its tasks.

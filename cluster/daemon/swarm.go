@@ -11,7 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sw/cluster/agent"
 	"sw/cluster/api"
+	"sw/cluster/barrier"
 	"sw/cluster/consensus"
 	"sw/cluster/dispatcher"
 	"sw/cluster/executor"
@@ -240,6 +242,17 @@ type pluginHost struct {
 	store           *store.Store
 	log             *slog.Logger
 	exec            Engine
+	// barrier is what the node's agent waits on before it stops a task
+	// that was serving (Applied).
+	barrier *barrier.Barrier
+}
+
+func (h *pluginHost) Applied(loop string, index uint64) { h.barrier.Applied(loop, index) }
+
+// drained is the agent's wait for the node's traffic loops to have
+// applied everything st holds now (agent.Agent.Drained).
+func drained(b *barrier.Barrier, st *store.Store) func(context.Context) {
+	return func(ctx context.Context) { b.Wait(ctx, st.Index(), agent.MaxDrain) }
 }
 
 var _ hooks.Host = (*pluginHost)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"sw/cluster/agent"
+	"sw/cluster/barrier"
 	"sw/cluster/dispatcher"
 	"sw/cluster/peer"
 	"sw/cluster/store"
@@ -26,6 +27,7 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 		}
 	}
 	plane := d.startPlane(ctx, sw, mirror)
+	bar := barrier.New()
 	sw.wg.Add(5)
 	go func() { defer sw.wg.Done(); d.serveWorkerPeers(ctx, sw, mirror) }()
 	go func() { defer sw.wg.Done(); d.certLoop(ctx, sw) }()
@@ -37,7 +39,7 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 		case <-ctx.Done():
 			return
 		}
-		host := &pluginHost{nodeID: sw.id.NodeID, store: mirror, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec}
+		host := &pluginHost{nodeID: sw.id.NodeID, store: mirror, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec, barrier: bar}
 		sw.wg.Add(1)
 		go func() { defer sw.wg.Done(); d.plugins().WatchEvents(ctx, mirror, sw.id.NodeID) }()
 		d.plugins().SuperviseRunners(ctx, mirror, host)
@@ -46,7 +48,7 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	go func() {
 		defer sw.wg.Done()
 		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log, Source: sw.remote, Networks: plane,
-			Hostname: d.cfg.Hostname}
+			Hostname: d.cfg.Hostname, Drain: agent.DefaultDrain, Drained: drained(bar, mirror)}
 		a.Run(ctx)
 	}()
 	return nil

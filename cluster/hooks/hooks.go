@@ -7,6 +7,7 @@ package hooks
 import (
 	"context"
 	"log/slog"
+	"math"
 
 	"sw/cluster/store"
 	"sw/cluster/types"
@@ -37,7 +38,17 @@ type Host interface {
 	// name server on their first network's gateway (else the engine's
 	// default).
 	SetTaskDNS(on bool)
+	// Applied records that the plugin's loop named loop, one that sends
+	// connections to tasks, has programmed this node's state up to index
+	// (ReadTx.Index); a loop that stops records LoopStopped. Before it
+	// stops a task that was serving, the node's agent waits until every
+	// such loop applied the commit that took the task out of service.
+	Applied(loop string, index uint64)
 }
+
+// LoopStopped is the index a loop that no longer runs records
+// (Host.Applied): it holds no wait back.
+const LoopStopped = math.MaxUint64
 
 // NodeRunner runs on every node while it is in a swarm; it stops when ctx
 // ends. An error return is logged with the plugin's name.

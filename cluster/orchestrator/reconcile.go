@@ -38,6 +38,10 @@ type Plan struct {
 	// Problems report services whose reconcile error changed: set, or
 	// cleared (an empty message).
 	Problems []store.ServiceProblem
+	// Statuses record where rollouts stand; Rollbacks are the rollouts'
+	// failure actions that put a previous spec back.
+	Statuses  []store.ServiceUpdateStatus
+	Rollbacks []store.ServiceRollback
 	// WakeAt is when a delayed decision (a restart) falls due; zero if none.
 	WakeAt time.Time
 	// replaces maps a new task's ID to the task it replaces, whose stop
@@ -46,7 +50,9 @@ type Plan struct {
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems) == 0 }
+func (p *Plan) Empty() bool {
+	return len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems)+len(p.Statuses)+len(p.Rollbacks) == 0
+}
 
 // Groups are the plan's changes cut into the pieces that must commit
 // together, in order: a replacement task goes with the stop of the task
@@ -54,9 +60,15 @@ func (p *Plan) Empty() bool { return len(p.Create)+len(p.Desire)+len(p.Delete)+l
 // task would stay meant to run next to its replacement); everything else
 // stands alone.
 func (p *Plan) Groups() [][]store.Change {
-	out := make([][]store.Change, 0, len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems))
+	out := make([][]store.Change, 0, len(p.Create)+len(p.Desire)+len(p.Delete)+len(p.Problems)+len(p.Statuses)+len(p.Rollbacks))
 	for i := range p.Problems {
 		out = append(out, []store.Change{{ServiceProblem: &p.Problems[i]}})
+	}
+	for i := range p.Rollbacks {
+		out = append(out, []store.Change{{RollbackService: &p.Rollbacks[i]}})
+	}
+	for i := range p.Statuses {
+		out = append(out, []store.Change{{UpdateStatus: &p.Statuses[i]}})
 	}
 	paired := map[string]int{} // old task ID -> index in Desire
 	for i, d := range p.Desire {

@@ -27,6 +27,9 @@ type tk struct {
 	attempt uint64
 	svc     string        // service ID; "" means "s1"
 	skew    time.Duration // added to the creation time
+	// ran and ended are the RunningAt and EndedAt times, from t0; 0:
+	// not set.
+	ran, ended time.Duration
 }
 
 func (d tk) task() *types.Task {
@@ -38,12 +41,19 @@ func (d tk) task() *types.Task {
 	if svc == "" {
 		svc = "s1"
 	}
-	return &types.Task{
+	t := &types.Task{
 		ID: d.id, ServiceID: svc, ServiceName: "web", Slot: d.slot, NodeID: d.node, SpecVersion: ver,
 		DesiredState: d.desired, Attempt: d.attempt, CreatedIndex: d.created,
 		Meta:   types.Meta{CreatedAt: t0.Add(time.Duration(d.created)*time.Millisecond + d.skew)},
 		Status: types.TaskStatus{State: d.state, Timestamp: t0.Add(d.at)},
 	}
+	if d.ran != 0 {
+		t.RunningAt = t0.Add(d.ran)
+	}
+	if d.ended != 0 {
+		t.EndedAt = t0.Add(d.ended)
+	}
+	return t
 }
 
 const (
@@ -497,14 +507,16 @@ func TestReconcileRollingUpdate(t *testing.T) {
 			want: want{desire: []string{"b=SHUTDOWN"}},
 		},
 		{
-			name:  "waits while a restart is pending",
+			// A restart is no rollout's: it holds no place (Docker's
+			// updater does not wait for one either).
+			name:  "a pending restart does not hold the update back",
 			svc:   service(svcOpt{replicas: 3, ver: 2, delay: time.Minute}),
 			nodes: nodes,
 			tasks: []tk{
 				running("a", 1, "n1"), running("b", 2, "n2"),
 				{id: "c", slot: 3, node: "n3", ver: 2, desired: run, state: types.TaskFailed},
 			},
-			want: want{wake: time.Minute},
+			want: want{desire: []string{"a=SHUTDOWN"}, wake: time.Minute},
 		},
 		{
 			name:  "an outdated failed task restarts on the new spec",

@@ -10,8 +10,8 @@ import (
 func (r *reconciler) service(tasks []*types.Task) {
 	slots := groupSlots(tasks)
 	wanted := r.wantedSlots(slots)
+	ro := r.newRollout(tasks)
 	var outdated []*slot
-	inFlight := 0
 	for _, s := range slots {
 		want, ok := wanted[s.key]
 		if !ok {
@@ -25,14 +25,11 @@ func (r *reconciler) service(tasks []*types.Task) {
 			r.trimHistory(s)
 			continue
 		}
-		switch r.slotState(s) {
-		case slotOutdated:
+		st := r.slotState(s)
+		if st == slotOutdated {
 			outdated = append(outdated, s)
-		case slotStarting, slotWaiting:
-			// Waiting covers a replacement that waits for its predecessor
-			// to stop: the update must not stop another slot meanwhile.
-			inFlight++
 		}
+		ro.observe(s, st)
 		r.trimHistory(s)
 	}
 	for _, w := range sortedWanted(wanted) { // slots with no task at all
@@ -41,7 +38,7 @@ func (r *reconciler) service(tasks []*types.Task) {
 		}
 		r.plan.Create = append(r.plan.Create, r.newTask(w.slot, w.nodeID, 0))
 	}
-	r.rollingUpdate(outdated, inFlight)
+	ro.advance(outdated, len(slots))
 }
 
 // canCreate reports whether this pass may make another task for the
@@ -129,6 +126,7 @@ func (r *reconciler) slotState(s *slot) slotStatus {
 	if live == nil {
 		return r.refill(s)
 	}
+	live = r.settleSiblings(s, live)
 	if live.Status.State.Terminal() {
 		return r.restart(s, live)
 	}
@@ -154,7 +152,8 @@ func (r *reconciler) slotState(s *slot) slotStatus {
 			return slotWaiting
 		}
 	}
-	if live.SpecVersion < r.svc.SpecVersion {
+	if live.SpecVersion != r.svc.SpecVersion {
+		// Older, or newer after a rollback.
 		return slotOutdated
 	}
 	if live.Status.State < types.TaskRunning {
@@ -227,14 +226,32 @@ func (r *reconciler) restartable(t *types.Task) bool {
 	return true
 }
 
-// rollingUpdate replaces outdated tasks one at a time (Docker's default
-// parallelism 1, stop-first): the next only when no slot is starting or
-// waiting for a stop. Slots come in slot order.
-func (r *reconciler) rollingUpdate(outdated []*slot, inFlight int) {
-	if len(outdated) == 0 || inFlight > 0 {
-		return
+// settleSiblings handles a slot with more than one task meant to run,
+// which a start-first replacement makes (the old task serves until its
+// successor runs), and returns the slot's live task. Once the newest
+// runs, the older ones are stopped. After a rollback, an older task that
+// runs the spec gone back to is kept and the newer, rolled-back one goes.
+func (r *reconciler) settleSiblings(s *slot, live *types.Task) *types.Task {
+	var dropped *types.Task
+	if live.SpecVersion != r.svc.SpecVersion {
+		for i := len(s.tasks) - 1; i >= 0; i-- {
+			t := s.tasks[i]
+			if t != live && t.DesiredState <= types.TaskRunning && t.SpecVersion == r.svc.SpecVersion && !t.Status.State.Terminal() {
+				r.plan.desire(live, types.TaskShutdown)
+				dropped, live = live, t
+				break
+			}
+		}
 	}
-	r.plan.desire(outdated[0].live(), types.TaskShutdown)
+	if live.Status.State != types.TaskRunning {
+		return live
+	}
+	for _, t := range s.tasks {
+		if t != live && t != dropped && t.DesiredState <= types.TaskRunning {
+			r.plan.desire(t, types.TaskShutdown)
+		}
+	}
+	return live
 }
 
 // trimHistory deletes a slot's oldest stopped tasks beyond the limit.

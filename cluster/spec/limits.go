@@ -77,6 +77,8 @@ const (
 	// MaxRestartDelay is the longest delay between a task's stop and its
 	// replacement's start.
 	MaxRestartDelay = 24 * time.Hour
+	// MaxUpdateWait is the longest update or rollback delay and monitor.
+	MaxUpdateWait = 24 * time.Hour
 	// MaxRestartAttempts is the largest restart max-attempts (0 stays
 	// "no limit").
 	MaxRestartAttempts = 1_000_000

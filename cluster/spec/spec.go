@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 
@@ -26,6 +27,21 @@ func Defaults(s *types.ServiceSpec) {
 	}
 	if s.Restart.Condition == "" {
 		s.Restart.Condition = types.RestartAny
+	}
+	for _, c := range []**types.UpdateConfig{&s.Update, &s.Rollback} {
+		if *c == nil {
+			d := types.DefaultUpdateConfig()
+			*c = &d
+		} else if (*c).Order == "" || (*c).FailureAction == "" {
+			v := **c
+			if v.Order == "" {
+				v.Order = types.OrderStopFirst
+			}
+			if v.FailureAction == "" {
+				v.FailureAction = types.FailurePause
+			}
+			*c = &v
+		}
 	}
 	if s.Container.StopGracePeriod == 0 {
 		s.Container.StopGracePeriod = types.DefaultStopGracePeriod
@@ -66,6 +82,8 @@ func Validate(s *types.ServiceSpec) error {
 		bad("invalid mode %q: want replicated or global", clip(string(s.Mode)))
 	}
 	errs = append(errs, validateRestart(s.Restart)...)
+	errs = append(errs, validateUpdate("update", s.Update)...)
+	errs = append(errs, validateUpdate("rollback", s.Rollback)...)
 	errs = append(errs, validateContainer(&s.Container)...)
 	errs = append(errs, validateLabels("label", s.Labels)...)
 	errs = append(errs, validatePorts(s.Ports)...)
@@ -116,6 +134,39 @@ func validateRestart(r types.RestartPolicy) []error {
 	}
 	if r.MaxAttempts > MaxRestartAttempts {
 		errs = append(errs, fmt.Errorf("invalid restart max attempts %d: the limit is %d", r.MaxAttempts, MaxRestartAttempts))
+	}
+	return errs
+}
+
+// validateUpdate checks an update or rollback configuration (nil: the
+// defaults, valid).
+func validateUpdate(what string, u *types.UpdateConfig) []error {
+	if u == nil {
+		return nil
+	}
+	var errs []error
+	if _, err := types.ParseFailureAction(clip(u.FailureAction), what == "rollback"); err != nil && u.FailureAction != "" {
+		errs = append(errs, err)
+	}
+	if _, err := types.ParseOrder(clip(u.Order)); err != nil && u.Order != "" {
+		errs = append(errs, fmt.Errorf("invalid %s order %q: want stop-first or start-first", what, clip(u.Order)))
+	}
+	if !(u.MaxFailureRatio >= 0 && u.MaxFailureRatio <= 1) { // NaN fails too
+		errs = append(errs, fmt.Errorf("invalid %s max failure ratio %v: want a number from 0 to 1", what, u.MaxFailureRatio))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"delay", u.Delay}, {"monitor", u.Monitor}} {
+		switch {
+		case d.v < 0:
+			errs = append(errs, fmt.Errorf("invalid %s %s %s: must not be negative", what, d.name, d.v))
+		case d.v > MaxUpdateWait:
+			errs = append(errs, fmt.Errorf("invalid %s %s %s: the limit is %s", what, d.name, d.v, MaxUpdateWait))
+		}
+	}
+	if u.Parallelism > MaxReplicas {
+		errs = append(errs, fmt.Errorf("invalid %s parallelism %d: the limit is %d", what, u.Parallelism, MaxReplicas))
 	}
 	return errs
 }

@@ -33,6 +33,14 @@ func TestDefaults(t *testing.T) {
 			want: types.ServiceSpec{Name: "web", Mode: types.ModeGlobal,
 				Restart:   types.RestartPolicy{Condition: types.RestartNone, Delay: time.Second, MaxAttempts: 2},
 				Container: types.ContainerSpec{Image: "nginx", StopGracePeriod: time.Minute}}},
+		{name: "update config completed, given values kept",
+			in: types.ServiceSpec{Update: &types.UpdateConfig{Parallelism: 0, Delay: time.Second},
+				Rollback: &types.UpdateConfig{Parallelism: 3, FailureAction: types.FailureContinue, Order: types.OrderStartFirst}},
+			want: types.ServiceSpec{Mode: types.ModeReplicated, Restart: types.RestartPolicy{Condition: types.RestartAny},
+				Container: types.ContainerSpec{StopGracePeriod: types.DefaultStopGracePeriod},
+				Update: &types.UpdateConfig{Parallelism: 0, Delay: time.Second, FailureAction: types.FailurePause,
+					Order: types.OrderStopFirst},
+				Rollback: &types.UpdateConfig{Parallelism: 3, FailureAction: types.FailureContinue, Order: types.OrderStartFirst}}},
 		{name: "invalid values left for Validate",
 			in: types.ServiceSpec{Mode: "bogus", Restart: types.RestartPolicy{Condition: "sometimes"}},
 			want: types.ServiceSpec{Mode: "bogus", Restart: types.RestartPolicy{Condition: "sometimes"},
@@ -40,6 +48,10 @@ func TestDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.want.Update == nil {
+				d := types.DefaultUpdateConfig()
+				tt.want.Update, tt.want.Rollback = &d, &d
+			}
 			got := tt.in
 			Defaults(&got)
 			if !reflect.DeepEqual(got, tt.want) {
@@ -85,6 +97,21 @@ func TestValidate(t *testing.T) {
 		{name: "each restart condition: none", mod: func(s *types.ServiceSpec) { s.Restart.Condition = types.RestartNone }},
 		{name: "each restart condition: on-failure", mod: func(s *types.ServiceSpec) { s.Restart.Condition = types.RestartOnFailure }},
 		{name: "zero delay", mod: func(s *types.ServiceSpec) { s.Restart.Delay = 0 }},
+		{name: "update: all at once, start-first, rollback on failure", mod: func(s *types.ServiceSpec) {
+			s.Update = &types.UpdateConfig{Parallelism: 0, Order: types.OrderStartFirst, FailureAction: types.FailureRollback, MaxFailureRatio: 1}
+		}},
+		{name: "update: unknown failure action", mod: func(s *types.ServiceSpec) { s.Update.FailureAction = "explode" },
+			wantErr: []string{`invalid update failure action "explode": want pause, continue or rollback`}},
+		{name: "rollback cannot roll back", mod: func(s *types.ServiceSpec) { s.Rollback.FailureAction = types.FailureRollback },
+			wantErr: []string{`invalid rollback failure action "rollback": want pause or continue`}},
+		{name: "update: unknown order", mod: func(s *types.ServiceSpec) { s.Update.Order = "random" },
+			wantErr: []string{`invalid update order "random"`}},
+		{name: "update: ratio above 1", mod: func(s *types.ServiceSpec) { s.Update.MaxFailureRatio = 1.5 },
+			wantErr: []string{"invalid update max failure ratio 1.5: want a number from 0 to 1"}},
+		{name: "rollback: negative monitor", mod: func(s *types.ServiceSpec) { s.Rollback.Monitor = -time.Second },
+			wantErr: []string{"invalid rollback monitor -1s: must not be negative"}},
+		{name: "update: delay beyond the limit", mod: func(s *types.ServiceSpec) { s.Update.Delay = 25 * time.Hour },
+			wantErr: []string{"invalid update delay 25h0m0s: the limit is 24h0m0s"}},
 
 		{name: "empty name", mod: func(s *types.ServiceSpec) { s.Name = "" }, wantErr: []string{`invalid service name ""`}},
 		{name: "leading dash", mod: func(s *types.ServiceSpec) { s.Name = "-x" }, wantErr: []string{`invalid service name "-x"`}},

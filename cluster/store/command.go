@@ -32,10 +32,20 @@ type Change struct {
 	UpdateNode    *NodeUpdate    `json:",omitempty" codec:",omitempty"`
 	CreateService *types.Service `json:",omitempty" codec:",omitempty"`
 	// UpdateService replaces a service's spec; it fails with ErrConflict
-	// unless the stored Version equals the given one. The caller bumps
-	// SpecVersion when the change calls for new tasks; it never goes down.
+	// unless the stored Version equals the given one. The caller sets
+	// SpecVersion above the stored one when the change calls for new
+	// tasks; the store then gives the spec a version no spec had before
+	// and starts a rollout (UpdateStatus updating). A change that calls for
+	// no new tasks resumes a paused rollout.
 	UpdateService *types.Service `json:",omitempty" codec:",omitempty"`
-	DeleteService string         `json:",omitempty" codec:",omitempty"`
+	// RollbackService puts a service's previous spec back (a user's
+	// rollback, or a rollout's failure action).
+	RollbackService *ServiceRollback `json:",omitempty" codec:",omitempty"`
+	// UpdateStatus records where a service's rollout stands (the
+	// orchestrator's); it is dropped unless the service still has the
+	// spec version the rollout is about.
+	UpdateStatus  *ServiceUpdateStatus `json:",omitempty" codec:",omitempty"`
+	DeleteService string               `json:",omitempty" codec:",omitempty"`
 	// ServiceProblem records why the orchestrator does not reconcile a
 	// service (an empty message clears it); the spec is left alone.
 	ServiceProblem *ServiceProblem  `json:",omitempty" codec:",omitempty"`
@@ -80,6 +90,28 @@ type ServiceProblem struct {
 	Message   string `json:"Message,omitempty"`
 }
 
+// ServiceRollback puts a service's PreviousSpec back, with its spec
+// version (tasks still running it are kept), and starts a rollback
+// rollout. A user's (Version set) fails with ErrConflict unless the
+// stored Version equals it; the orchestrator's (FromSpecVersion set) is
+// dropped unless the service still has that spec version. Both fail with
+// ErrNoPrevious when there is nothing to go back to.
+type ServiceRollback struct {
+	ServiceID       string `json:"ServiceID"`
+	Version         uint64 `json:"Version,omitempty"`
+	FromSpecVersion uint64 `json:"FromSpecVersion,omitempty"`
+	// Message says why (UpdateStatus.Message).
+	Message string `json:"Message"`
+}
+
+// ServiceUpdateStatus sets the rollout status of a service whose spec
+// version is SpecVersion.
+type ServiceUpdateStatus struct {
+	ServiceID   string             `json:"ServiceID"`
+	SpecVersion uint64             `json:"SpecVersion"`
+	Status      types.UpdateStatus `json:"Status"`
+}
+
 // TaskStatusFrom reports a task's observed status from the node running it.
 // It is dropped unless the state moves forward (types.TaskState.CanMoveTo)
 // and the reporting node still owns the task.
@@ -114,7 +146,9 @@ var (
 	// ErrAddrInUse: a service's virtual IP or published port is another's.
 	ErrAddrInUse = errors.New("address in use")
 	// ErrInUse: the object is used by others and cannot go.
-	ErrInUse       = errors.New("in use")
+	ErrInUse = errors.New("in use")
+	// ErrNoPrevious: a rollback of a service that has no previous spec.
+	ErrNoPrevious  = errors.New("no previous spec")
 	errEmptyChange = errors.New("empty change")
 )
 

@@ -131,6 +131,25 @@ func TestSchemaV0Fixtures(t *testing.T) {
 }
 
 // stateOf is a store's whole state, as a snapshot holds it.
+// knownToV0 is a state without what the release that wrote format 0 did
+// not record (a rollout's status and versions, tasks' running and end
+// times), which replaying its log now records.
+func knownToV0(d snapshotData) snapshotData {
+	out := d
+	out.Services, out.Tasks = nil, nil
+	for _, s := range d.Services {
+		c := *s
+		c.UpdateStatus, c.PreviousSpecVersion, c.TopSpecVersion = nil, 0, 0
+		out.Services = append(out.Services, &c)
+	}
+	for _, t := range d.Tasks {
+		c := *t
+		c.RunningAt, c.EndedAt = time.Time{}, time.Time{}
+		out.Tasks = append(out.Tasks, &c)
+	}
+	return out
+}
+
 func stateOf(t *testing.T, st *Store) snapshotData {
 	t.Helper()
 	snap, err := (&FSM{Store: st}).Snapshot()
@@ -200,7 +219,7 @@ func TestMigrateSchemaV0(t *testing.T) {
 		t.Fatalf("format-0 snapshot: %v", err)
 	}
 	want := stateOf(t, fromLog)
-	if got := stateOf(t, fromSnap); !reflect.DeepEqual(got, want) {
+	if got := stateOf(t, fromSnap); !reflect.DeepEqual(knownToV0(got), knownToV0(want)) {
 		t.Fatalf("the format-0 snapshot and log disagree:\nsnapshot %+v\nlog      %+v", got, want)
 	}
 

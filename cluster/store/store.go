@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -289,6 +290,10 @@ func (w *writer) apply(c *Change) error {
 		return w.delete(tableServices, c.DeleteService)
 	case c.ServiceProblem != nil:
 		return w.serviceProblem(c.ServiceProblem)
+	case c.RollbackService != nil:
+		return w.rollbackService(c.RollbackService)
+	case c.UpdateStatus != nil:
+		return w.updateStatus(c.UpdateStatus)
 	case c.CreateTask != nil:
 		return w.createTask(c.CreateTask)
 	case c.TaskStatus != nil:
@@ -477,14 +482,75 @@ func (w *writer) updateService(s *types.Service) error {
 		}
 	}
 	v := *old
-	prev := old.Spec
-	v.PreviousSpec = &prev
+	if !reflect.DeepEqual(old.Spec, s.Spec) {
+		// An update that changes nothing (one that resumes a paused
+		// rollout) keeps what a rollback goes back to.
+		prev := old.Spec
+		v.PreviousSpec, v.PreviousSpecVersion = &prev, old.SpecVersion
+	}
 	v.Spec = s.Spec
-	// The caller says whether the change calls for new tasks by bumping
-	// SpecVersion; it never goes backwards, or tasks made from a later
-	// spec would never be seen as outdated again.
-	v.SpecVersion = max(s.SpecVersion, old.SpecVersion)
+	now := w.cmd.Time
+	switch {
+	case s.SpecVersion > old.SpecVersion:
+		// New tasks are called for: a version no spec had (a rollback
+		// moved SpecVersion back below the top), and a rollout.
+		v.SpecVersion = max(old.TopSpecVersion, old.SpecVersion) + 1
+		v.TopSpecVersion = v.SpecVersion
+		v.UpdateStatus = &types.UpdateStatus{State: types.UpdateUpdating, StartedAt: &now, Message: "update in progress"}
+	case old.UpdateStatus != nil && old.UpdateStatus.State.Paused():
+		// Any update of a paused service resumes its rollout, as
+		// Docker's does; failures before now no longer count.
+		v.UpdateStatus = &types.UpdateStatus{State: types.UpdateUpdating, StartedAt: &now, Message: "update in progress"}
+	}
 	w.stamp(&v.Meta, false)
+	return w.insert(tableServices, &v)
+}
+
+func (w *writer) rollbackService(r *ServiceRollback) error {
+	raw, _ := w.tx.First(tableServices, indexID, r.ServiceID)
+	if raw == nil {
+		return &NotFoundError{Kind: "service", Ref: r.ServiceID}
+	}
+	old := raw.(*types.Service)
+	if r.FromSpecVersion != 0 && r.FromSpecVersion != old.SpecVersion {
+		return nil // the orchestrator's, about a spec since replaced
+	}
+	if r.Version != 0 && r.Version != old.Version {
+		return Errorf(ErrConflict, "service %s was changed concurrently; retry", old.Spec.Name)
+	}
+	if old.PreviousSpec == nil {
+		return Errorf(ErrNoPrevious, "service %s has no previous spec to roll back to", old.Spec.Name)
+	}
+	back := &types.Service{ID: old.ID, Spec: *old.PreviousSpec}
+	if err := w.checkAddrs(newAddrs(old, back)); err != nil {
+		return err
+	}
+	v := *old
+	cur := old.Spec
+	v.Spec, v.PreviousSpec = *old.PreviousSpec, &cur
+	v.TopSpecVersion = max(old.TopSpecVersion, old.SpecVersion)
+	v.SpecVersion, v.PreviousSpecVersion = old.PreviousSpecVersion, old.SpecVersion
+	if v.SpecVersion == 0 {
+		// A previous spec stored before its version was: a new version.
+		v.SpecVersion = v.TopSpecVersion + 1
+		v.TopSpecVersion = v.SpecVersion
+	}
+	now := w.cmd.Time
+	v.UpdateStatus = &types.UpdateStatus{State: types.UpdateRollbackStarted, StartedAt: &now, Message: r.Message}
+	w.stamp(&v.Meta, false)
+	return w.insert(tableServices, &v)
+}
+
+func (w *writer) updateStatus(u *ServiceUpdateStatus) error {
+	raw, _ := w.tx.First(tableServices, indexID, u.ServiceID)
+	if raw == nil || raw.(*types.Service).SpecVersion != u.SpecVersion {
+		return nil
+	}
+	// Not stamped, as a reconcile problem is not: a user's update racing
+	// the orchestrator's report does not conflict with it.
+	v := *raw.(*types.Service)
+	st := u.Status
+	v.UpdateStatus = &st
 	return w.insert(tableServices, &v)
 }
 
@@ -535,6 +601,12 @@ func (w *writer) taskStatus(u *TaskStatusFrom) error {
 	}
 	if st.Addr == "" && !st.State.Terminal() {
 		st.Addr = t.Status.Addr
+	}
+	if st.State == types.TaskRunning {
+		t.RunningAt = w.cmd.Time
+	}
+	if st.State.Terminal() {
+		t.EndedAt = w.cmd.Time
 	}
 	t.Status = st
 	w.stamp(&t.Meta, false)

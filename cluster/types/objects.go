@@ -275,6 +275,29 @@ type ServiceSpec struct {
 	// EndpointMode is how the service is found by name: "vip" (default)
 	// or "dnsrr" (dns plugin).
 	EndpointMode EndpointMode `json:"EndpointMode,omitempty"`
+	// Update and Rollback say how tasks are replaced after a change and
+	// on a rollback; nil means Docker's defaults (DefaultUpdateConfig).
+	Update   *UpdateConfig `json:"UpdateConfig,omitempty"`
+	Rollback *UpdateConfig `json:"RollbackConfig,omitempty"`
+	// ForceUpdate is Docker's TaskTemplate.ForceUpdate: a counter whose
+	// change replaces every task even when nothing else changed.
+	ForceUpdate uint64 `json:"ForceUpdate,omitempty"`
+}
+
+// UpdateOrDefault returns the update configuration, Docker's if unset.
+func (s *ServiceSpec) UpdateOrDefault() UpdateConfig {
+	if s.Update == nil {
+		return DefaultUpdateConfig()
+	}
+	return *s.Update
+}
+
+// RollbackOrDefault returns the rollback configuration, Docker's if unset.
+func (s *ServiceSpec) RollbackOrDefault() UpdateConfig {
+	if s.Rollback == nil {
+		return DefaultUpdateConfig()
+	}
+	return *s.Rollback
 }
 
 // Placement holds a service's scheduling constraints, each as Docker
@@ -301,6 +324,15 @@ type Service struct {
 	// were made from, so outdated tasks can be replaced.
 	SpecVersion  uint64       `json:"SpecVersion"`
 	PreviousSpec *ServiceSpec `json:"PreviousSpec,omitempty"`
+	// PreviousSpecVersion is the spec version of PreviousSpec: a rollback
+	// goes back to it, so tasks that still run that spec are kept.
+	PreviousSpecVersion uint64 `json:"PreviousSpecVersion,omitempty"`
+	// TopSpecVersion is the highest spec version ever given (a rollback
+	// moves SpecVersion back; the next change goes above this one, so no
+	// two specs ever share a version).
+	TopSpecVersion uint64 `json:"-"`
+	// UpdateStatus is the state of the latest rollout (nil: none yet).
+	UpdateStatus *UpdateStatus `json:"UpdateStatus,omitempty"`
 	// ReconcileError says why the orchestrator leaves the service as it
 	// is (a spec beyond the limits); empty while it is reconciled.
 	ReconcileError string `json:"ReconcileError,omitempty"`
@@ -346,6 +378,12 @@ type Task struct {
 	// It orders a slot's tasks even when command times tie or go backwards
 	// (a new leader's clock may be behind the old one's).
 	CreatedIndex uint64 `json:"CreatedIndex,omitempty"`
+	// RunningAt and EndedAt are the leader's times of the reports that
+	// the task runs and that it stopped (zero until then): a rollout
+	// tells from them whether a new task failed within its monitor
+	// window. Stored only.
+	RunningAt time.Time `json:"-"`
+	EndedAt   time.Time `json:"-"`
 }
 
 // Name is the task's display name: "<service>.<slot>", or

@@ -18,6 +18,9 @@ type specJSON struct {
 	TaskTemplate taskTemplateJSON  `json:"TaskTemplate"`
 	Mode         modeJSON          `json:"Mode"`
 	EndpointSpec *endpointJSON     `json:"EndpointSpec,omitempty"`
+	// UpdateConfig and RollbackConfig are Docker's, at the top level.
+	UpdateConfig   *UpdateConfig `json:"UpdateConfig,omitempty"`
+	RollbackConfig *UpdateConfig `json:"RollbackConfig,omitempty"`
 }
 
 type taskTemplateJSON struct {
@@ -26,6 +29,8 @@ type taskTemplateJSON struct {
 	Placement     *Placement    `json:"Placement,omitempty"`
 	// Networks are Docker's TaskTemplate.Networks.
 	Networks []NetworkAttachmentConfig `json:"Networks,omitempty"`
+	// ForceUpdate is Docker's counter that forces a rollout.
+	ForceUpdate uint64 `json:"ForceUpdate,omitempty"`
 }
 
 type modeJSON struct {
@@ -43,7 +48,8 @@ type endpointJSON struct {
 // MarshalJSON writes the spec in Docker's layout.
 func (s ServiceSpec) MarshalJSON() ([]byte, error) {
 	out := specJSON{Name: s.Name, Labels: s.Labels,
-		TaskTemplate: taskTemplateJSON{ContainerSpec: s.Container, RestartPolicy: s.Restart}}
+		TaskTemplate: taskTemplateJSON{ContainerSpec: s.Container, RestartPolicy: s.Restart, ForceUpdate: s.ForceUpdate},
+		UpdateConfig: s.Update, RollbackConfig: s.Rollback}
 	if s.Mode == ModeGlobal {
 		out.Mode.Global = &struct{}{}
 	} else {
@@ -111,7 +117,8 @@ func (s *StrictSpec) UnmarshalJSON(b []byte) error { return s.ServiceSpec.Unmars
 
 func (in *specJSON) to(s *ServiceSpec) {
 	*s = ServiceSpec{Name: in.Name, Labels: in.Labels, Container: in.TaskTemplate.ContainerSpec,
-		Restart: in.TaskTemplate.RestartPolicy}
+		Restart: in.TaskTemplate.RestartPolicy, ForceUpdate: in.TaskTemplate.ForceUpdate,
+		Update: in.UpdateConfig, Rollback: in.RollbackConfig}
 	switch {
 	case in.Mode.Global != nil:
 		s.Mode = ModeGlobal

@@ -42,6 +42,7 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	defer host.SetTaskDNS(false)
 	var report, serveReport hooks.ErrorOnce
 	retry := backoff.Backoff{Initial: 5 * time.Second, Jitter: backoff.Equal}
+	defer host.Applied("dns", hooks.LoopStopped)
 	watch.Loop(ctx, host.Store(), "dns", host.Logger(), func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
 		local := host.TaskNetworks()
 		// The VIPs work before their names resolve: the rules first.
@@ -53,6 +54,7 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 		report.Report(host.Logger(), "dns: cannot program virtual IPs", err)
 		views := Views(view)
 		serveReport.Report(host.Logger(), "dns: cannot serve names", serve(ctx, host, servers, local, views))
+		host.Applied("dns", view.Index)
 		wake := time.Now().Add(refreshEvery) // the rules' refresh
 		if err != nil {
 			wake = time.Now().Add(retry.Next()) // retry, quietly

@@ -24,13 +24,16 @@ func (p *Plugin) RunNode(ctx context.Context, host hooks.Host) error {
 	var report hooks.ErrorOnce
 	// Ports that failed to open are retried every few seconds, jittered.
 	retry := backoff.Backoff{Initial: 5 * time.Second, Jitter: backoff.Equal}
+	defer host.Applied("ingress", hooks.LoopStopped)
 	for {
 		changed := host.Store().Changed()
-		want := Frontends(host.Store().View(), host.IngressAddr(), host.NodeID())
+		view := host.Store().View()
+		want := Frontends(view, host.IngressAddr(), host.NodeID())
 		report.Report(host.Logger(), "ingress: cannot open published port", proxy.Sync(want))
 		// The kernel forwards only the ports this node holds open: a port
 		// another program has keeps going to that program.
 		kernel.sync(ctx, held(want, proxy.Frontends()))
+		host.Applied("ingress", view.Index)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -10,6 +10,13 @@
 //
 //	go run ./scripts/benchdirect -n 30 [-image sw-demo:latest] [-label com.sw.bench=direct] [-network NET -dns IP]
 //
+// With -rolling K it is the baseline of scripts/bench-rollout.sh instead:
+// it starts the N containers first (untimed), then replaces them K at a
+// time, as a stop-first rolling update with parallelism K does (each of
+// the K stops its old container, then creates and starts the new one; the
+// next K begin when all K have started), and prints how long the
+// replacement took.
+//
 // stdout holds only the seconds (e.g. "3.412"); errors go to stderr with a
 // non-zero exit, and every container made is removed even then.
 package main
@@ -37,6 +44,7 @@ func main() {
 	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long")
 	network := flag.String("network", "", "network to join (default: the default bridge)")
 	dns := flag.String("dns", "", "name server for the containers (with -network)")
+	rolling := flag.Int("rolling", 0, "if > 0: start the containers untimed, then time replacing them this many at a time")
 	flag.Parse()
 	if *n < 1 {
 		fatal(errors.New("-n must be at least 1"))
@@ -69,46 +77,75 @@ func main() {
 		errs []error
 		wg   sync.WaitGroup
 	)
-	start := time.Now()
-	for i := 1; i <= *n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			name := fmt.Sprintf("benchdirect.%s.%d", run, i)
-			grace := 10
-			cfg := &container.Config{
-				Image: *img,
-				Env:   []string{"SW_TASK_NAME=" + name, "SW_TASK_SLOT=" + strconv.Itoa(i)},
-				Labels: map[string]string{lk: lv, "com.sw.bench.run": run,
-					"com.sw.bench.slot": strconv.Itoa(i)},
-				StopTimeout: &grace,
-			}
-			host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}}
-			if *network != "" {
-				host.NetworkMode = container.NetworkMode(*network)
-			}
-			if *dns != "" {
-				host.DNS = []string{*dns}
-			}
-			resp, err := cli.ContainerCreate(ctx, cfg, host, nil, nil, name)
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("create %s: %w", name, err))
-				mu.Unlock()
-				return
-			}
-			mu.Lock()
-			ids = append(ids, resp.ID)
-			mu.Unlock()
-			if err := cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("start %s: %w", name, err))
-				mu.Unlock()
-			}
-		}(i)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	// start creates and starts slot i's container of generation gen and
+	// returns its ID ("" on failure).
+	start := func(i, gen int) string {
+		name := fmt.Sprintf("benchdirect.%s.%d.%d", run, i, gen)
+		grace := 10
+		cfg := &container.Config{
+			Image: *img,
+			Env:   []string{"SW_TASK_NAME=" + name, "SW_TASK_SLOT=" + strconv.Itoa(i)},
+			Labels: map[string]string{lk: lv, "com.sw.bench.run": run,
+				"com.sw.bench.slot": strconv.Itoa(i)},
+			StopTimeout: &grace,
+		}
+		host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}}
+		if *network != "" {
+			host.NetworkMode = container.NetworkMode(*network)
+		}
+		if *dns != "" {
+			host.DNS = []string{*dns}
+		}
+		resp, err := cli.ContainerCreate(ctx, cfg, host, nil, nil, name)
+		if err != nil {
+			fail(fmt.Errorf("create %s: %w", name, err))
+			return ""
+		}
+		if err := cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+			fail(fmt.Errorf("start %s: %w", name, err))
+		}
+		return resp.ID
+	}
+	// all runs f for slots from..to-1 in parallel and waits.
+	all := func(from, to int, f func(i int)) {
+		for i := from; i < to; i++ {
+			wg.Add(1)
+			go func(i int) { defer wg.Done(); f(i) }(i)
+		}
+		wg.Wait()
+	}
+	slots := make([]string, *n)
+	if *rolling > 0 {
+		all(0, *n, func(i int) { slots[i] = start(i+1, 0) })
+		if len(errs) > 0 {
+			fatal(errors.Join(append(errs, removeRun(cli, lk, lv, run))...))
+		}
+	}
+	began := time.Now()
+	if *rolling > 0 {
+		for from := 0; from < *n; from += *rolling {
+			all(from, min(from+*rolling, *n), func(i int) {
+				grace := 10
+				if err := cli.ContainerStop(ctx, slots[i], container.StopOptions{Timeout: &grace}); err != nil {
+					fail(fmt.Errorf("stop slot %d: %w", i+1, err))
+				}
+				slots[i] = start(i+1, 1)
+			})
+		}
+	} else {
+		all(0, *n, func(i int) { slots[i] = start(i+1, 0) })
+	}
+	elapsed := time.Since(began)
+	for _, id := range slots {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
 
 	// Outside the timing: check they run, then remove them.
 	var notRunning int

@@ -28,6 +28,8 @@ var (
 	// shellImage has busybox's sh, nslookup and wget, for tests that look
 	// from inside a task container.
 	shellImage = "sw-shell:latest"
+	// unhealthyImage is demoImage with a HEALTHCHECK that always fails.
+	unhealthyImage = "sw-demo:unhealthy"
 	nextIP     atomic.Int32
 )
 
@@ -54,7 +56,8 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: building sw: %v\n%s", err, out)
 		return 1
 	}
-	img := exec.Command("bash", "-c", "source scripts/lib/images.sh && build_demo_image "+demoImage+" && build_shell_image "+shellImage)
+	img := exec.Command("bash", "-c", "source scripts/lib/images.sh && build_demo_image "+demoImage+" && build_shell_image "+shellImage+
+		" && build_unhealthy_image "+demoImage+" "+unhealthyImage)
 	img.Dir = root
 	if out, err := img.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building the demo image: %v\n%s", err, out)

@@ -69,6 +69,21 @@ DOCKERFILE
 	printf '%s\n' "$tag"
 }
 
+# build_unhealthy_image [BASE] [TAG] builds, from the demo image BASE
+# (default sw-demo:latest, which must exist), an image whose HEALTHCHECK
+# always fails (default tag sw-demo:unhealthy): a "new version" that never
+# becomes healthy, for rolling updates that must pause or roll back.
+# Prints TAG.
+build_unhealthy_image() {
+	local base=${1:-sw-demo:latest} tag=${2:-sw-demo:unhealthy} out
+	if ! out=$(printf 'FROM %s\nHEALTHCHECK --interval=500ms --timeout=1s --retries=1 CMD ["/demoapp","health","http://127.0.0.1:1/"]\n' "$base" |
+		docker build -q -t "$tag" - 2>&1); then
+		printf 'sw: docker build of %s failed:\n%s\n' "$tag" "$out" >&2
+		return 1
+	fi
+	printf '%s\n' "$tag"
+}
+
 # build_shell_image [TAG] builds a shell image (default sw-shell:latest)
 # holding Debian's static busybox (sh, nslookup, wget, nc, …), by `docker
 # import` of a tarball, and prints TAG. It installs busybox-static with
