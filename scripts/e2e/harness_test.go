@@ -30,7 +30,7 @@ var (
 	shellImage = "sw-shell:latest"
 	// unhealthyImage is demoImage with a HEALTHCHECK that always fails.
 	unhealthyImage = "sw-demo:unhealthy"
-	nextIP     atomic.Int32
+	nextIP         atomic.Int32
 )
 
 func TestMain(m *testing.M) {
