@@ -1,10 +1,12 @@
 package commands
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
 
+	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 
 	"sw/cluster/types"
@@ -96,7 +98,11 @@ func prettyNode(c *cli.Context, n *types.Node) {
 	if n.Role == types.RoleManager {
 		fmt.Fprintf(w, "Manager Status:\n Address:\t\t%s\n", n.ManagerAddr)
 	}
-	fmt.Fprintf(w, "Platform:\n Operating System:\t%s\n Architecture:\t\t%s\nEngine Version:\t\t%s\n", n.OS, n.Arch, n.EngineVersion)
+	fmt.Fprintf(w, "Platform:\n Operating System:\t%s\n Architecture:\t\t%s\n", n.OS, n.Arch)
+	if r := n.Description.Resources; r != (types.Resources{}) {
+		fmt.Fprintf(w, "Resources:\n CPUs:\t\t\t%g\n Memory:\t\t%s\n", float64(r.NanoCPUs)/1e9, units.BytesSize(float64(r.MemoryBytes)))
+	}
+	fmt.Fprintf(w, "Engine Version:\t\t%s\n", n.EngineVersion)
 	if len(n.Labels) > 0 {
 		fmt.Fprintf(w, "Labels:\n")
 		keys := make([]string, 0, len(n.Labels))
@@ -114,7 +120,9 @@ func prettyNode(c *cli.Context, n *types.Node) {
 // through a template with --format, or pretty with --pretty.
 func inspectOut(c *cli.Context, objs []any, pretty func(any)) error {
 	if f := c.String("format"); f != "" {
-		// Templates see the JSON form (Docker's field paths), as maps.
+		// Templates see the JSON form (Docker's field paths), as maps,
+		// its numbers as written (json.Number): 25275990016, not the
+		// 2.5275990016e+10 a float64 prints.
 		generic := make([]any, len(objs))
 		for i, o := range objs {
 			b, err := json.Marshal(o)
@@ -122,7 +130,9 @@ func inspectOut(c *cli.Context, objs []any, pretty func(any)) error {
 				return err
 			}
 			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.UseNumber()
+			if err := dec.Decode(&m); err != nil {
 				return err
 			}
 			generic[i] = m

@@ -234,6 +234,7 @@ func prettyService(c *cli.Context, s *types.Service, netNames map[string]string)
 		fmt.Fprintf(w, " Env:\t\t%s\n", strings.Join(s.Spec.Container.Env, " "))
 	}
 	prettyHealth(w, s.Spec.Container.Healthcheck)
+	prettyResources(w, s.Spec.Container.Resources)
 	prettyUpdateConfig(w, "UpdateConfig", "Update order", s.Spec.UpdateOrDefault())
 	prettyUpdateConfig(w, "RollbackConfig", "Rollback order", s.Spec.RollbackOrDefault())
 	if len(s.Spec.Networks) > 0 {

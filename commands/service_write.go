@@ -28,7 +28,7 @@ func serviceCreateCommand() *cli.Command {
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting for the service to converge"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
-		}, append(healthFlags(), rolloutFlags()...)...),
+		}, append(append(healthFlags(), rolloutFlags()...), resourceFlags()...)...),
 		Action: serviceCreate,
 	}
 }
@@ -97,6 +97,7 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 	errs = append(errs, err)
 	spec.Container.Healthcheck = health.create()
 	errs = append(errs, applyRolloutFlags(c, &spec))
+	errs = append(errs, applyResourceFlags(c, &spec))
 	errs = append(errs, applyServiceFlags(c, &spec, false))
 	return spec, errors.Join(errs...)
 }
@@ -183,7 +184,7 @@ func serviceUpdateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
 			&cli.BoolFlag{Name: "force", Usage: "force update even if no changes require it"},
 			&cli.BoolFlag{Name: "rollback", Usage: "rollback to previous specification"},
-		}, append(healthFlags(), rolloutFlags()...)...),
+		}, append(append(healthFlags(), rolloutFlags()...), resourceFlags()...)...),
 		Action: serviceUpdate,
 	}
 }
@@ -223,7 +224,7 @@ func serviceUpdate(c *cli.Context) error {
 	}
 	// The rollout flags are checked before the daemon is asked anything
 	// (applied again, to the service's own configuration, below).
-	if err := applyRolloutFlags(c, &types.ServiceSpec{}); err != nil {
+	if err := errors.Join(applyRolloutFlags(c, &types.ServiceSpec{}), applyResourceFlags(c, &types.ServiceSpec{})); err != nil {
 		return err
 	}
 	cl, err := client(c)
@@ -288,7 +289,7 @@ func serviceUpdate(c *cli.Context) error {
 		if c.Bool("force") {
 			s.ForceUpdate++
 		}
-		if err := applyRolloutFlags(c, s); err != nil {
+		if err := errors.Join(applyRolloutFlags(c, s), applyResourceFlags(c, s)); err != nil {
 			return err
 		}
 		return applyServiceFlags(c, s, true)

@@ -109,7 +109,7 @@ type Agent struct {
 	waiting map[string]types.TaskStatus
 	// health is the last health status the engine's events gave per task.
 	health map[string]string
-	// unhealthy holds tasks found unhealthy whose containers still
+	// unhealthy holds tasks failed as unhealthy whose containers still
 	// run: reconcile stops them (it knows their stop grace period).
 	unhealthy map[string]bool
 	// queue holds the reports not yet handed to Source.Report, in order.

@@ -12,8 +12,8 @@ import (
 // started settles a task whose container has just started: RUNNING at once
 // without a health check; with one, RUNNING once healthy (now, or when the
 // engine says so: the task then waits, STARTING). It returns false when the
-// container is unhealthy already: the caller must stop the container and
-// then report the task FAILED.
+// container is unhealthy already: the task is FAILED and the caller must
+// stop the container.
 func (a *Agent) started(t *types.Task, cid string, c executor.Container) bool {
 	running := types.TaskStatus{State: types.TaskRunning, Message: "started", ContainerID: cid, Addr: c.Addr}
 	a.mu.Lock()
@@ -32,6 +32,7 @@ func (a *Agent) started(t *types.Task, cid string, c executor.Container) bool {
 	case executor.HealthHealthy:
 		a.reportLocked(t.ID, t.Status.State, running)
 	case executor.HealthUnhealthy:
+		a.reportLocked(t.ID, t.Status.State, unhealthyStatus())
 		return false
 	default:
 		a.waiting[t.ID] = running
@@ -77,7 +78,7 @@ func (a *Agent) onHealth(taskID, status string) {
 
 // healthChangedLocked acts on a health status of a started task that no
 // worker is busy with; a.mu must be held. Healthy: a waiting task becomes
-// RUNNING. Unhealthy: reconcile stops its container, and the task FAILS.
+// RUNNING. Unhealthy: the task FAILS, and reconcile stops its container.
 func (a *Agent) healthChangedLocked(taskID, status string) {
 	st := a.local[taskID]
 	switch status {
@@ -91,6 +92,7 @@ func (a *Agent) healthChangedLocked(taskID, status string) {
 			return
 		}
 		delete(a.waiting, taskID)
+		a.reportLocked(taskID, st, unhealthyStatus())
 		a.unhealthy[taskID] = true
 		select {
 		case a.kick <- struct{}{}:

@@ -25,7 +25,7 @@ func (a *Agent) reconcile(ctx context.Context, tasks []*types.Task) {
 		switch {
 		case a.unhealthy[t.ID]:
 			delete(a.unhealthy, t.ID)
-			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stopAs(ctx, t, unhealthyStatus()) })
+			a.spawn(ctx, t.ID, func(ctx context.Context) { a.stop(ctx, t) })
 		case t.DesiredState == types.TaskRunning && st >= types.TaskAssigned && st < types.TaskRunning && !waiting &&
 			types.Allocated(t.Networks): // its addresses first, from the leader's allocator
 			a.spawn(ctx, t.ID, func(ctx context.Context) { a.start(ctx, t) })
@@ -109,7 +109,7 @@ func (a *Agent) start(ctx context.Context, t *types.Task) {
 		return
 	}
 	// Unhealthy already: stop it here, as reconcile would.
-	a.stopAs(ctx, t, unhealthyStatus())
+	a.stop(ctx, t)
 }
 
 func (a *Agent) stop(ctx context.Context, t *types.Task) {
@@ -127,13 +127,16 @@ func (a *Agent) stop(ctx context.Context, t *types.Task) {
 			timer.Stop()
 		}
 	}
-	a.stopAs(ctx, t, types.TaskStatus{State: types.TaskShutdown, Message: "shutdown"})
+	a.stopContainer(ctx, t)
 }
 
-// stopAs stops a task's container and then reports the task in status:
-// only then, as its addresses are free for others once it is stopped
-// (store.HoldsAddrs) and the container holds them until it is gone.
-func (a *Agent) stopAs(ctx context.Context, t *types.Task, status types.TaskStatus) {
+// stopContainer stops a task's container and then reports the task
+// SHUTDOWN: only then, as its addresses are free for others once it has
+// stopped (store.HoldsAddrs), and the container holds them until then.
+// (A task found unhealthy is reported FAILED first, so that the mesh
+// drops it at once; the allocator gives addresses serially, so its
+// address is not given again while its container stops.)
+func (a *Agent) stopContainer(ctx context.Context, t *types.Task) {
 	a.mu.Lock()
 	a.stopping[t.ID] = true
 	delete(a.waiting, t.ID)
@@ -145,7 +148,7 @@ func (a *Agent) stopAs(ctx context.Context, t *types.Task, status types.TaskStat
 			a.Log.Warn("agent: stop failed", "task", t.ID, "err", err)
 		}
 	}
-	a.report(t, status)
+	a.report(t, types.TaskStatus{State: types.TaskShutdown, Message: "shutdown"})
 	if t.DesiredState == types.TaskRemove {
 		a.removeContainer(ctx, t.ID)
 	}

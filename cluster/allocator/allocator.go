@@ -20,8 +20,25 @@ import (
 
 // Plan returns the changes that complete the allocation: the default
 // network if the swarm has none (alone: the rest waits for it to
-// commit), then the missing addresses of tasks, services and nodes.
+// commit), then the missing addresses of tasks, services and nodes, each
+// the lowest free one.
 func Plan(view *store.ReadTx, newID func() string) ([]store.Change, error) {
+	return PlanFrom(view, newID, nil)
+}
+
+// Cursors say where the search for each network's next free address
+// starts (by network ID); a missing one starts at the bottom.
+type Cursors map[string]netip.Addr
+
+// PlanFrom is Plan with serial allocation, as libnetwork's for swarm
+// networks: each network's next address is the first free one from its
+// cursor on, wrapping round, and cursors moves past what this plan gave.
+// An address just freed is then not given again at once: a task reported
+// FAILED as unhealthy still has its container, on its node, for the
+// container's stop grace period. The allocator loop keeps cursors
+// between its passes (a new leader starts them again from the bottom:
+// the store refuses an address still held, whatever the plan).
+func PlanFrom(view *store.ReadTx, newID func() string, cursors Cursors) ([]store.Change, error) {
 	c := view.Cluster()
 	if c == nil {
 		return nil, nil
@@ -50,11 +67,18 @@ func Plan(view *store.ReadTx, newID func() string) ([]store.Change, error) {
 			out = append(out, store.Change{Allocate: a})
 			continue // its addresses once it is committed
 		}
-		p, err := newPool(n)
+		p, err := newPool(n, cursors[n.ID])
 		if err != nil {
 			return nil, err
 		}
 		nets[n.ID] = p
+	}
+	if cursors != nil {
+		defer func() {
+			for id, p := range nets {
+				cursors[id] = p.cursor
+			}
+		}()
 	}
 	exists := map[string]bool{}
 	for _, n := range view.Networks() {
@@ -280,12 +304,15 @@ type pool struct {
 	cursor netip.Addr
 }
 
-func newPool(n *types.Network) (*pool, error) {
+func newPool(n *types.Network, from netip.Addr) (*pool, error) {
 	sub, err := netip.ParsePrefix(n.Subnet)
 	if err != nil {
 		return nil, fmt.Errorf("allocator: network %s has a bad subnet %q", n.Spec.Name, n.Subnet)
 	}
-	return &pool{n: n, sub: sub, used: map[netip.Addr]bool{}, cursor: sub.Addr()}, nil
+	if !from.IsValid() || !sub.Contains(from) {
+		from = sub.Addr()
+	}
+	return &pool{n: n, sub: sub, used: map[netip.Addr]bool{}, cursor: from}, nil
 }
 
 func (p *pool) take(addr string) {
@@ -297,15 +324,18 @@ func (p *pool) take(addr string) {
 	}
 }
 
-// next gives the lowest free usable address (the cursor only moves on:
-// what is below it was given or taken during this plan).
+// next gives the first free usable address from the cursor on, wrapping
+// round to the bottom of the subnet once.
 func (p *pool) next() (string, error) {
-	for a := p.cursor; p.sub.Contains(a); a = a.Next() {
-		if !p.used[a] && store.Usable(p.n, a.String()) {
-			p.used[a] = true
-			p.cursor = a.Next()
-			return a.String(), nil
+	for pass := 0; pass < 2; pass++ {
+		for a := p.cursor; p.sub.Contains(a); a = a.Next() {
+			if !p.used[a] && store.Usable(p.n, a.String()) {
+				p.used[a] = true
+				p.cursor = a.Next()
+				return a.String(), nil
+			}
 		}
+		p.cursor = p.sub.Addr()
 	}
 	return "", fmt.Errorf("allocator: no address left on network %s (%s)", p.n.Spec.Name, p.n.Subnet)
 }

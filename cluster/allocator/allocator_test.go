@@ -16,6 +16,8 @@ type bed struct {
 	st  *store.Store
 	l   *store.Local
 	ids int
+	// cursors, if set, make settle allocate serially (PlanFrom).
+	cursors Cursors
 }
 
 func newBed(t *testing.T, c *types.Cluster) *bed {
@@ -38,7 +40,7 @@ func (b *bed) newID() string { b.ids++; return fmt.Sprintf("net%d", b.ids) }
 func (b *bed) settle() {
 	b.t.Helper()
 	for range 5 {
-		cs, err := Plan(b.st.View(), b.newID)
+		cs, err := PlanFrom(b.st.View(), b.newID, b.cursors)
 		if err != nil {
 			b.t.Fatalf("plan: %v", err)
 		}
@@ -239,5 +241,43 @@ func TestDefaultNetworkLeavesRoom(t *testing.T) {
 		if err != nil || n.Subnet != tt.want {
 			t.Errorf("pools %v: %v (%v), want %s", tt.pools, n, err, tt.want)
 		}
+	}
+}
+
+// TestSerialAllocation: with cursors (the allocator loop's), an address
+// just freed is not given again while others are free; once the subnet's
+// end is reached, the search wraps round to the freed ones.
+func TestSerialAllocation(t *testing.T) {
+	b := newBed(t, &types.Cluster{ID: "c1"})
+	b.cursors = Cursors{}
+	b.settle()
+	b.must(store.Change{CreateNetwork: &types.Network{ID: "small", Spec: types.NetworkSpec{Name: "small", Subnet: "10.9.0.0/29", Gateway: "10.9.0.1"}}})
+	b.settle()
+	task := func(id string) store.Change {
+		return store.Change{CreateTask: &types.Task{ID: id, ServiceID: "s1", DesiredState: types.TaskRunning,
+			Networks: []types.Attachment{{NetworkID: "small"}}}}
+	}
+	addr := func(id string) string { return types.AddrOn(b.st.View().Task(id).Networks, "small") }
+	b.must(task("t1"), task("t2"))
+	b.settle()
+	if addr("t1") != "10.9.0.2" || addr("t2") != "10.9.0.3" {
+		t.Fatalf("first addresses %s %s", addr("t1"), addr("t2"))
+	}
+	// t2 fails (its container may still be stopping): its successor gets
+	// the next address, not t2's.
+	b.must(store.Change{AssignTask: &store.TaskAssignment{TaskID: "t2", NodeID: "n1", Status: types.TaskStatus{State: types.TaskAssigned}}})
+	b.must(store.Change{TaskStatus: &store.TaskStatusFrom{TaskID: "t2", NodeID: "n1", Status: types.TaskStatus{State: types.TaskFailed}}})
+	b.must(task("t3"))
+	b.settle()
+	if addr("t3") != "10.9.0.4" {
+		t.Fatalf("t3 got %s, want 10.9.0.4 (not the freed 10.9.0.3)", addr("t3"))
+	}
+	// 10.9.0.5 and .6 are the last usable: then the search wraps to .3.
+	b.must(task("t4"), task("t5"))
+	b.settle()
+	b.must(task("t6"))
+	b.settle()
+	if got := []string{addr("t4"), addr("t5"), addr("t6")}; got[0] != "10.9.0.5" || got[1] != "10.9.0.6" || got[2] != "10.9.0.3" {
+		t.Fatalf("t4..t6 got %v, want 10.9.0.5 10.9.0.6 10.9.0.3", got)
 	}
 }

@@ -32,6 +32,7 @@ func (a *Allocator) Run(ctx context.Context) {
 	}
 	var last uint64    // the view index of the last full pass; 0: none yet
 	incomplete := true // the last pass left something unallocated
+	cursors := Cursors{}
 	watch.Loop(ctx, a.Store, "allocator", a.Log, func(ctx context.Context, view *store.ReadTx) (time.Time, error) {
 		if last != 0 && !incomplete {
 			if ids, all := a.Store.ServicesChangedSince(last); !all && !needsAddrs(view, ids) {
@@ -39,7 +40,7 @@ func (a *Allocator) Run(ctx context.Context) {
 				return time.Time{}, nil
 			}
 		}
-		changes, planErr := Plan(view, newID)
+		changes, planErr := PlanFrom(view, newID, cursors)
 		last, incomplete = view.Index, planErr != nil
 		if len(changes) > 0 {
 			if err := store.ProposeAll(ctx, a.Proposer, changes); err != nil {

@@ -39,6 +39,9 @@ type Options struct {
 	StartDelay func() time.Duration
 	// Log, if set, receives every daemon's log (default: discarded).
 	Log io.Writer
+	// Resources are what every node's engine reports (zero: none, which
+	// the scheduler takes as no limit).
+	Resources types.Resources
 }
 
 // DefaultRaftTimeout is the clusters' Raft heartbeat and election
@@ -163,8 +166,26 @@ func (c *Cluster) newNode(name string) *Node {
 		c.t.Fatal(err)
 	}
 	c.t.Cleanup(func() { _ = os.RemoveAll(sock) })
-	return &Node{Name: name, IP: newIP(), Dir: dir, socket: filepath.Join(sock, "sw.sock"),
+	n := &Node{Name: name, IP: newIP(), Dir: dir, socket: filepath.Join(sock, "sw.sock"),
 		Engine: fakeengine.New("engine-" + name), log: &logBuffer{}}
+	n.Engine.Resources = c.opts.Resources
+	return n
+}
+
+// AddWorker starts one more node, whose engine reports res, and joins it
+// to the swarm as a worker through via.
+func (c *Cluster) AddWorker(name string, res types.Resources, via *Node) *Node {
+	c.t.Helper()
+	sw, err := via.Client.Swarm(c.ctx(5 * time.Second))
+	if err != nil {
+		c.t.Fatalf("clustertest: swarm inspect: %v", err)
+	}
+	n := c.newNode(name)
+	n.Engine.Resources = res
+	c.Nodes = append(c.Nodes, n)
+	c.Start(n)
+	c.Join(n, via, sw.JoinTokens.Worker)
+	return n
 }
 
 func (c *Cluster) ctx(d time.Duration) context.Context {

@@ -67,7 +67,8 @@ func (h *peerHandlers) join(w http.ResponseWriter, r *http.Request) {
 	}
 	n := &types.Node{ID: types.NewID(), Hostname: req.Hostname, Role: role, Availability: types.AvailabilityActive,
 		State: types.NodeReady, Addr: hostOf(req.AdvertiseAddr), EngineVersion: req.EngineVersion, OS: req.OS, Arch: req.Arch,
-		DataAddr: req.DataPathAddr, EngineID: req.EngineID, PeerAddr: req.AdvertiseAddr, Liveness: req.Liveness}
+		DataAddr: req.DataPathAddr, EngineID: req.EngineID, PeerAddr: req.AdvertiseAddr, Liveness: req.Liveness,
+		Description: types.NodeDescription{Resources: req.Resources}}
 	if req.Liveness != types.LivenessGossip && (req.Liveness != types.LivenessHeartbeat || role == types.RoleManager) {
 		peer.WriteError(w, http.StatusBadRequest, peer.ErrorBody{Message: fmt.Sprintf("invalid liveness %q: want \"\" (gossip), or \"heartbeat\" for a worker", req.Liveness), Code: peer.CodeBadRequest})
 		return

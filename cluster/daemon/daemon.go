@@ -21,6 +21,7 @@ import (
 	"sw/cluster/keyfile"
 	"sw/cluster/netplane"
 	"sw/cluster/store"
+	"sw/cluster/types"
 )
 
 // Version is the daemon's version string.
@@ -57,6 +58,8 @@ type Daemon struct {
 	engine string
 	// engineID is the engine's own ID (docker info's ID).
 	engineID string
+	// resources are the engine's CPUs and memory, reported when the node joins.
+	resources types.Resources
 
 	mu    sync.Mutex
 	swarm *swarm // nil while not in a swarm
@@ -111,7 +114,12 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", executor.ErrNoEngine, err)
 	}
-	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, engineID: engineID, keys: newKeyFile(cfg.DataDir)}, nil
+	res, err := ex.EngineResources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", executor.ErrNoEngine, err)
+	}
+	return &Daemon{cfg: cfg, log: cfg.Logger, exec: ex, engine: ver, engineID: engineID, resources: res,
+		keys: newKeyFile(cfg.DataDir)}, nil
 }
 
 // Run serves the API and, if this node was in a swarm, rejoins it; it

@@ -19,6 +19,9 @@ type Engine interface {
 	// ServerVersion and ID).
 	EngineVersion(ctx context.Context) (string, error)
 	EngineID(ctx context.Context) (string, error)
+	// EngineResources are the engine's CPUs and memory (docker info's
+	// NCPU and MemTotal), the node's room for reservations.
+	EngineResources(ctx context.Context) (types.Resources, error)
 	// SetNodeID makes List see this node's task containers only.
 	SetNodeID(id string)
 	// SwarmBridges names the host bridges of a swarm's networks;

@@ -207,7 +207,8 @@ func (d *Daemon) Join(ctx context.Context, req api.JoinRequest) (api.JoinRespons
 	defer cancel()
 	err = peer.JoinClient(pki.JoinTLS(tok)).Do(jctx, remote, http.MethodPost, peer.PathJoin, nil, peer.JoinRequest{
 		Token: req.Token, CSR: csrPEM, Hostname: d.cfg.Hostname, AdvertiseAddr: adv,
-		EngineVersion: d.engine, OS: goos, Arch: arch, DataPathAddr: req.DataPathAddr, EngineID: d.engineID}, &resp)
+		EngineVersion: d.engine, OS: goos, Arch: arch, DataPathAddr: req.DataPathAddr, EngineID: d.engineID,
+		Resources: d.resources}, &resp)
 	if err != nil {
 		return api.JoinResponse{}, joinError(remote, err)
 	}

@@ -299,7 +299,7 @@ func (d *Daemon) nodeRecord(id *identity) *types.Node {
 	n := &types.Node{ID: id.NodeID, Hostname: d.cfg.Hostname, Role: types.NodeRole(id.Role),
 		Availability: types.AvailabilityActive, State: types.NodeReady, Addr: hostOf(id.AdvertiseAddr),
 		EngineVersion: d.engine, OS: goos, Arch: arch, DataAddr: id.DataPathAddr, EngineID: d.engineID,
-		PeerAddr: id.AdvertiseAddr}
+		PeerAddr: id.AdvertiseAddr, Description: types.NodeDescription{Resources: d.resources}}
 	if id.isManager() {
 		n.ManagerAddr = id.AdvertiseAddr
 	}

@@ -102,6 +102,36 @@ func (d *Docker) EngineID(ctx context.Context) (string, error) {
 	return info.ID, nil
 }
 
+// containerResources are the engine's limits for a task's resources, as
+// swarmkit's executor sets them: the limits as limits, the memory
+// reservation as the container's soft limit.
+func containerResources(r *types.ResourceRequirements) container.Resources {
+	var out container.Resources
+	if r == nil {
+		return out
+	}
+	if l := r.Limits; l != nil {
+		out.NanoCPUs, out.Memory = l.NanoCPUs, l.MemoryBytes
+		if l.Pids > 0 {
+			pids := l.Pids
+			out.PidsLimit = &pids
+		}
+	}
+	if v := r.Reservations; v != nil {
+		out.MemoryReservation = v.MemoryBytes
+	}
+	return out
+}
+
+// EngineResources returns the engine's CPUs and memory.
+func (d *Docker) EngineResources(ctx context.Context) (types.Resources, error) {
+	info, err := d.cli.Info(ctx)
+	if err != nil {
+		return types.Resources{}, err
+	}
+	return types.Resources{NanoCPUs: int64(info.NCPU) * 1e9, MemoryBytes: info.MemTotal}, nil
+}
+
 // Prepare makes the task's image present, pulling it only when absent.
 func (d *Docker) Prepare(ctx context.Context, t *types.Task) error {
 	ref := t.Spec.Image
@@ -135,7 +165,8 @@ func (d *Docker) Create(ctx context.Context, t *types.Task) (string, error) {
 	cfg.Healthcheck = healthConfig(t.Spec.Healthcheck)
 	grace := int(t.Spec.StopGracePeriod / time.Second)
 	cfg.StopTimeout = &grace
-	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled}}
+	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		Resources: containerResources(t.Spec.Resources)}
 	modern := !versions.LessThan(d.cli.ClientVersion(), "1.44")
 	eps, dns, err := d.taskEndpoints(t, modern)
 	if err != nil {

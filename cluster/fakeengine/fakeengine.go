@@ -26,6 +26,9 @@ type Engine struct {
 	// StartDelay, if set, is how long each start takes (it may vary per
 	// call, e.g. 50–200 ms as a real engine's do).
 	StartDelay func() time.Duration
+	// Resources are what EngineResources reports (zero: no resources
+	// known, which the scheduler takes as no limit).
+	Resources types.Resources
 
 	mu         sync.Mutex
 	nodeID     string
@@ -296,6 +299,11 @@ func (e *Engine) EngineVersion(ctx context.Context) (string, error) { return "fa
 
 // EngineID is the id given to New.
 func (e *Engine) EngineID(ctx context.Context) (string, error) { return e.id, nil }
+
+// EngineResources returns e.Resources.
+func (e *Engine) EngineResources(ctx context.Context) (types.Resources, error) {
+	return e.Resources, nil
+}
 
 // SetNodeID sets the node whose containers List returns (and new
 // containers carry).

@@ -43,6 +43,8 @@ type JoinRequest struct {
 	EngineVersion string `json:"EngineVersion"`
 	OS            string `json:"OS"`
 	Arch          string `json:"Arch"`
+	// Resources are the CPUs and memory of the node's engine.
+	Resources types.Resources `json:"Resources,omitempty"`
 	// DataPathAddr is where the node takes overlay traffic ("": its
 	// advertised address); EngineID names its Docker engine.
 	DataPathAddr string `json:"DataPathAddr,omitempty"`

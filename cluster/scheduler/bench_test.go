@@ -23,12 +23,28 @@ func BenchmarkSchedule(b *testing.B) {
 		{100000, 1000},
 	} {
 		b.Run(fmt.Sprintf("nodes=%d/tasks=%d", shape.nodes, shape.tasks), func(b *testing.B) {
-			benchSchedule(b, shape.nodes, shape.tasks)
+			benchSchedule(b, shape.nodes, shape.tasks, false)
 		})
 	}
 }
 
-func benchSchedule(b *testing.B, nodeCount, taskCount int) {
+// BenchmarkScheduleReserved is BenchmarkSchedule with resources: every
+// node reports 4 CPUs and 16 GiB, every task reserves 0.01 CPU and 16 MiB
+// (room for all of them), so each placement checks its node's room.
+func BenchmarkScheduleReserved(b *testing.B) {
+	for _, shape := range []struct{ nodes, tasks int }{
+		{1000, 1000},
+		{1000, 10000},
+		{1000, 100000},
+		{100000, 1000},
+	} {
+		b.Run(fmt.Sprintf("nodes=%d/tasks=%d", shape.nodes, shape.tasks), func(b *testing.B) {
+			benchSchedule(b, shape.nodes, shape.tasks, true)
+		})
+	}
+}
+
+func benchSchedule(b *testing.B, nodeCount, taskCount int, reserve bool) {
 	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	nodes := make([]store.Change, nodeCount)
 	for i := range nodes {
@@ -36,6 +52,12 @@ func benchSchedule(b *testing.B, nodeCount, taskCount int) {
 			Role: types.RoleWorker, Availability: types.AvailabilityActive, State: types.NodeReady}}
 	}
 	spec := types.ContainerSpec{Image: "nginx:latest"}
+	if reserve {
+		for _, c := range nodes {
+			c.PutNode.Description.Resources = types.Resources{NanoCPUs: 4e9, MemoryBytes: 16 << 30}
+		}
+		spec.Resources = &types.ResourceRequirements{Reservations: &types.Resources{NanoCPUs: 1e7, MemoryBytes: 16 << 20}}
+	}
 	tasks := make([]store.Change, taskCount)
 	for i := range tasks {
 		tasks[i] = store.Change{CreateTask: &types.Task{ID: fmt.Sprintf("task%021d", i), ServiceID: "service000000000000000001",

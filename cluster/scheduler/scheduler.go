@@ -51,12 +51,17 @@ func ScheduleFiltered(now time.Time, nodes []*types.Node, tasks []*types.Task, f
 	// nodes, which may be far more numerous.
 	total := map[string]int{}
 	perService := map[string]map[string]int{}
+	// What the tasks on each node reserve (only nodes with reservations).
+	reserved := map[string]types.Resources{}
 	for _, t := range tasks {
 		switch {
 		case Unplaced(t):
 			pending = append(pending, t)
 		case active(t):
 			total[t.NodeID]++
+			if r := t.Spec.Resources.Reserved(); r != (types.Resources{}) {
+				reserved[t.NodeID] = add(reserved[t.NodeID], r)
+			}
 			m := perService[t.ServiceID]
 			if m == nil {
 				m = map[string]int{}
@@ -87,7 +92,7 @@ func ScheduleFiltered(now time.Time, nodes []*types.Node, tasks []*types.Task, f
 		sort.SliceStable(pending, less)
 	}
 	p := placer{now: now, nodes: nodes, eligible: eligible, byID: nodeIndex{nodes: nodes}, total: total,
-		filters: filters, out: make([]store.TaskAssignment, 0, len(pending))}
+		reserved: reserved, filters: filters, out: make([]store.TaskAssignment, 0, len(pending))}
 	for start := 0; start < len(pending); {
 		end := start
 		for end < len(pending) && pending[end].ServiceID == pending[start].ServiceID {
@@ -123,8 +128,44 @@ type placer struct {
 	eligible []*types.Node // the schedulable ones
 	byID     nodeIndex
 	total    map[string]int
+	// reserved is what the tasks on a node reserve, these placements
+	// included.
+	reserved map[string]types.Resources
 	filters  []hooks.NodeFilter
 	out      []store.TaskAssignment
+}
+
+func add(a, b types.Resources) types.Resources {
+	return types.Resources{NanoCPUs: a.NanoCPUs + b.NanoCPUs, MemoryBytes: a.MemoryBytes + b.MemoryBytes}
+}
+
+// fits reports whether node n has room for a reservation of need beside
+// what its tasks reserve. A node that reports no CPUs (or no memory) is
+// not limited in them: nodes from before resources were reported.
+func (p *placer) fits(n *types.Node, need types.Resources) bool {
+	have, used := n.Description.Resources, p.reserved[n.ID]
+	return (have.NanoCPUs == 0 || used.NanoCPUs+need.NanoCPUs <= have.NanoCPUs) &&
+		(have.MemoryBytes == 0 || used.MemoryBytes+need.MemoryBytes <= have.MemoryBytes)
+}
+
+// take records a placement's reservation on its node.
+func (p *placer) take(nodeID string, need types.Resources) {
+	if need != (types.Resources{}) {
+		p.reserved[nodeID] = add(p.reserved[nodeID], need)
+	}
+}
+
+// insufficient explains a task that no open node has room for.
+func (p *placer) insufficient(open int) string {
+	var parts []string
+	if k := len(p.nodes) - len(p.eligible); k > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s not available for new tasks", k, plural(k, "node")))
+	}
+	if k := len(p.eligible) - open; k > 0 {
+		parts = append(parts, fmt.Sprintf("scheduling constraints not satisfied on %d %s", k, plural(k, "node")))
+	}
+	parts = append(parts, fmt.Sprintf("insufficient resources on %d %s", open, plural(open, "node")))
+	return "no suitable node (" + strings.Join(parts, "; ") + ")"
 }
 
 // placeGroup places one service's pending tasks.
@@ -137,6 +178,7 @@ func (p *placer) placeGroup(group []*types.Task, svc map[string]int) {
 			}
 			sel = p.selectFor(t.Placement)
 		}
+		need := t.Spec.Resources.Reserved()
 		if t.NodeID != "" { // pinned (global service): check the node only
 			n := p.byID.get(t.NodeID)
 			switch {
@@ -144,9 +186,12 @@ func (p *placer) placeGroup(group []*types.Task, svc map[string]int) {
 				p.out = append(p.out, pendingFor(t, p.now, nodesReason(len(p.nodes))))
 			case !sel.passes(n):
 				p.out = append(p.out, pendingFor(t, p.now, sel.failedOn(n)))
+			case !p.fits(n, need):
+				p.out = append(p.out, pendingFor(t, p.now, "no suitable node (insufficient resources on 1 node)"))
 			default:
 				p.out = append(p.out, assigned(t, n.ID, p.now))
 				p.total[n.ID]++
+				p.take(n.ID, need)
 			}
 			continue
 		}
@@ -160,12 +205,28 @@ func (p *placer) placeGroup(group []*types.Task, svc map[string]int) {
 		if sel.h == nil {
 			sel.h = newNodeHeap(sel.nodes, p.total, svc)
 		}
-		c := &sel.h.items[0]
-		p.out = append(p.out, assigned(t, c.id, p.now))
-		c.svc++
-		c.total++
-		p.total[c.id]++
-		heap.Fix(sel.h, 0)
+		// The best node with room: those without are set aside, and put
+		// back once this task is placed.
+		var full []candidate
+		if need != (types.Resources{}) {
+			for sel.h.Len() > 0 && !p.fits(p.byID.get(sel.h.items[0].id), need) {
+				full = append(full, heap.Pop(sel.h).(candidate))
+			}
+		}
+		if sel.h.Len() == 0 {
+			p.out = append(p.out, pendingFor(t, p.now, p.insufficient(len(sel.nodes))))
+		} else {
+			c := &sel.h.items[0]
+			p.out = append(p.out, assigned(t, c.id, p.now))
+			c.svc++
+			c.total++
+			p.total[c.id]++
+			p.take(c.id, need)
+			heap.Fix(sel.h, 0)
+		}
+		for _, c := range full {
+			heap.Push(sel.h, c)
+		}
 	}
 }
 

@@ -82,6 +82,7 @@ func Validate(s *types.ServiceSpec) error {
 		bad("invalid mode %q: want replicated or global", clip(string(s.Mode)))
 	}
 	errs = append(errs, validateRestart(s.Restart)...)
+	errs = append(errs, validateResources(s.Container.Resources)...)
 	errs = append(errs, validateUpdate("update", s.Update)...)
 	errs = append(errs, validateUpdate("rollback", s.Rollback)...)
 	errs = append(errs, validateContainer(&s.Container)...)
@@ -134,6 +135,41 @@ func validateRestart(r types.RestartPolicy) []error {
 	}
 	if r.MaxAttempts > MaxRestartAttempts {
 		errs = append(errs, fmt.Errorf("invalid restart max attempts %d: the limit is %d", r.MaxAttempts, MaxRestartAttempts))
+	}
+	return errs
+}
+
+// validateResources checks limits and reservations: none negative, and
+// no reservation above its limit.
+func validateResources(r *types.ResourceRequirements) []error {
+	if r == nil {
+		return nil
+	}
+	var errs []error
+	var lim, res types.Resources
+	if r.Limits != nil {
+		lim = *r.Limits
+	}
+	if r.Reservations != nil {
+		res = *r.Reservations
+	}
+	for _, v := range []struct {
+		what string
+		n    int64
+	}{{"CPU limit", lim.NanoCPUs}, {"memory limit", lim.MemoryBytes}, {"pids limit", lim.Pids},
+		{"CPU reservation", res.NanoCPUs}, {"memory reservation", res.MemoryBytes}} {
+		if v.n < 0 {
+			errs = append(errs, fmt.Errorf("invalid %s %d: must not be negative", v.what, v.n))
+		}
+	}
+	if res.Pids != 0 {
+		errs = append(errs, errors.New("invalid reservation: pids can only be limited, not reserved"))
+	}
+	if lim.NanoCPUs > 0 && res.NanoCPUs > lim.NanoCPUs {
+		errs = append(errs, fmt.Errorf("invalid CPU reservation %g: above the limit of %g", float64(res.NanoCPUs)/1e9, float64(lim.NanoCPUs)/1e9))
+	}
+	if lim.MemoryBytes > 0 && res.MemoryBytes > lim.MemoryBytes {
+		errs = append(errs, fmt.Errorf("invalid memory reservation %d bytes: above the limit of %d", res.MemoryBytes, lim.MemoryBytes))
 	}
 	return errs
 }

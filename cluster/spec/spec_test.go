@@ -97,6 +97,15 @@ func TestValidate(t *testing.T) {
 		{name: "each restart condition: none", mod: func(s *types.ServiceSpec) { s.Restart.Condition = types.RestartNone }},
 		{name: "each restart condition: on-failure", mod: func(s *types.ServiceSpec) { s.Restart.Condition = types.RestartOnFailure }},
 		{name: "zero delay", mod: func(s *types.ServiceSpec) { s.Restart.Delay = 0 }},
+		{name: "resources: limits and reservations", mod: func(s *types.ServiceSpec) {
+			s.Container.Resources = &types.ResourceRequirements{Limits: &types.Resources{NanoCPUs: 1e9, MemoryBytes: 1 << 30, Pids: 100},
+				Reservations: &types.Resources{NanoCPUs: 5e8, MemoryBytes: 1 << 29}}
+		}},
+		{name: "resources: negative, pids reserved, reservation above its limit", mod: func(s *types.ServiceSpec) {
+			s.Container.Resources = &types.ResourceRequirements{Limits: &types.Resources{NanoCPUs: 1e9, MemoryBytes: -1},
+				Reservations: &types.Resources{NanoCPUs: 2e9, Pids: 3}}
+		}, wantErr: []string{"invalid memory limit -1: must not be negative", "pids can only be limited",
+			"invalid CPU reservation 2: above the limit of 1"}},
 		{name: "update: all at once, start-first, rollback on failure", mod: func(s *types.ServiceSpec) {
 			s.Update = &types.UpdateConfig{Parallelism: 0, Order: types.OrderStartFirst, FailureAction: types.FailureRollback, MaxFailureRatio: 1}
 		}},

@@ -160,6 +160,8 @@ type Node struct {
 	EngineID string `json:"EngineID,omitempty"`
 	// Attachments are the node's own addresses on networks (allocated).
 	Attachments []Attachment `json:"Attachments,omitempty"`
+	// Description holds the resources the node's engine has.
+	Description NodeDescription `json:"Description"`
 	// Liveness says how the managers learn that the node is up: ""
 	// (LivenessGossip) through the gossip pool, LivenessHeartbeat through
 	// the heartbeats it sends the dispatcher (peer.PathHeartbeat).
@@ -256,6 +258,42 @@ type ContainerSpec struct {
 	StopGracePeriod time.Duration     `json:"StopGracePeriod"`
 	// Healthcheck overrides the image's HEALTHCHECK (nil: keep it).
 	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
+	// Resources are the container's limits and the reservations the
+	// scheduler counts (a service shows them as Docker's
+	// TaskTemplate.Resources).
+	Resources *ResourceRequirements `json:"Resources,omitempty"`
+}
+
+// Resources are amounts of a node's CPU, memory and processes, in
+// Docker's units.
+type Resources struct {
+	// NanoCPUs is CPUs × 10⁹ (0.5 CPU: 500000000).
+	NanoCPUs    int64 `json:"NanoCPUs,omitempty"`
+	MemoryBytes int64 `json:"MemoryBytes,omitempty"`
+	// Pids caps the processes of a container (limits only).
+	Pids int64 `json:"Pids,omitempty"`
+}
+
+// ResourceRequirements are a task's limits, passed to the engine, and
+// reservations, which the scheduler places by.
+type ResourceRequirements struct {
+	Limits       *Resources `json:"Limits,omitempty"`
+	Reservations *Resources `json:"Reservations,omitempty"`
+}
+
+// Reserved returns the reservations of r (zero if none).
+func (r *ResourceRequirements) Reserved() Resources {
+	if r == nil || r.Reservations == nil {
+		return Resources{}
+	}
+	return *r.Reservations
+}
+
+// NodeDescription is what a node reports of itself (Docker's
+// Node.Description; sw keeps its other parts at the top level).
+type NodeDescription struct {
+	// Resources are the CPUs and memory of the node's engine.
+	Resources Resources `json:"Resources"`
 }
 
 // ServiceSpec is what a user asks for.

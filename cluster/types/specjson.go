@@ -31,6 +31,8 @@ type taskTemplateJSON struct {
 	Networks []NetworkAttachmentConfig `json:"Networks,omitempty"`
 	// ForceUpdate is Docker's counter that forces a rollout.
 	ForceUpdate uint64 `json:"ForceUpdate,omitempty"`
+	// Resources are Docker's TaskTemplate.Resources (ContainerSpec's).
+	Resources *ResourceRequirements `json:"Resources,omitempty"`
 }
 
 type modeJSON struct {
@@ -47,8 +49,11 @@ type endpointJSON struct {
 
 // MarshalJSON writes the spec in Docker's layout.
 func (s ServiceSpec) MarshalJSON() ([]byte, error) {
+	cs := s.Container
+	cs.Resources = nil // at TaskTemplate.Resources, as Docker's
 	out := specJSON{Name: s.Name, Labels: s.Labels,
-		TaskTemplate: taskTemplateJSON{ContainerSpec: s.Container, RestartPolicy: s.Restart, ForceUpdate: s.ForceUpdate},
+		TaskTemplate: taskTemplateJSON{ContainerSpec: cs, RestartPolicy: s.Restart, ForceUpdate: s.ForceUpdate,
+			Resources: s.Container.Resources},
 		UpdateConfig: s.Update, RollbackConfig: s.Rollback}
 	if s.Mode == ModeGlobal {
 		out.Mode.Global = &struct{}{}
@@ -127,6 +132,9 @@ func (in *specJSON) to(s *ServiceSpec) {
 		s.Replicas = in.Mode.Replicated.Replicas
 	}
 	s.Networks = in.TaskTemplate.Networks
+	if r := in.TaskTemplate.Resources; r != nil {
+		s.Container.Resources = r
+	}
 	if in.TaskTemplate.Placement != nil {
 		s.Placement = *in.TaskTemplate.Placement
 	}
