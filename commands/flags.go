@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"sw/cluster/spec"
 	"sw/cluster/types"
 )
@@ -191,4 +193,17 @@ func updateEnv(env, add, rm []string) []string {
 		}
 	}
 	return append(out, add...)
+}
+
+// restartWindow applies --restart-window to pol, if given.
+func restartWindow(c *cli.Context, pol *types.RestartPolicy) error {
+	if !c.IsSet("restart-window") {
+		return nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(c.String("restart-window")))
+	if err != nil || d < 0 {
+		return fmt.Errorf("invalid --restart-window %q: want a duration such as 30s or 1m", c.String("restart-window"))
+	}
+	pol.Window = d
+	return nil
 }

@@ -45,6 +45,9 @@ func infoCommand() *cli.Command {
 				fmt.Fprintf(out, "  NodeID: %s\n  Is Manager: %t\n  ClusterID: %s\n  Managers: %d\n  Nodes: %d\n",
 					info.NodeID, info.IsManager, info.ClusterID, info.Managers, info.Nodes)
 				fmt.Fprintf(out, "  Node Address: %s\n", info.NodeAddr)
+				if info.IsManager {
+					fmt.Fprintf(out, "  Orchestration:\n   Task History Retention Limit: %d\n", info.TaskHistoryLimit)
+				}
 				if len(info.ManagerAddrs) > 0 {
 					fmt.Fprintf(out, "  Manager Addresses:\n")
 					for _, a := range info.ManagerAddrs {

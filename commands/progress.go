@@ -26,8 +26,11 @@ const maxFailures = 3
 type convergence struct {
 	slots   []slotView
 	running int
-	done    bool
-	err     error
+	// completed counts a job's slots done; job says it is a job.
+	completed int
+	job       bool
+	done      bool
+	err       error
 }
 
 type slotView struct {
@@ -39,7 +42,8 @@ type slotView struct {
 // whether new tasks have failed past hope.
 func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) convergence {
 	var cv convergence
-	oneShot := svc.Spec.Restart.Condition != types.RestartAny
+	oneShot := svc.Spec.Restart.Condition != types.RestartAny || svc.Spec.Mode.Job()
+	cv.job = svc.Spec.Mode.Job()
 	failures := 0
 	var lastFailed *types.Task
 	bySlot := map[string]*types.Task{}
@@ -75,7 +79,7 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 	}
 	want := int(svc.Spec.Replicas)
 	var global []string
-	if svc.Spec.Mode == types.ModeGlobal {
+	if svc.Spec.Mode.PerNode() {
 		for k := range nodeSlots {
 			global = append(global, k)
 		}
@@ -85,7 +89,7 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 	settled := 0
 	for i := 0; i < want; i++ {
 		var t *types.Task
-		if svc.Spec.Mode == types.ModeGlobal {
+		if svc.Spec.Mode.PerNode() {
 			t = bySlot[global[i]]
 		} else {
 			t = bySlot[strconv.Itoa(i+1)]
@@ -95,9 +99,12 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 			sv.state = strings.ToLower(t.Status.State.String())
 			if t.Status.State == types.TaskRunning {
 				cv.running++
-				settled++
+				if !cv.job { // a job's task is done once it completed
+					settled++
+				}
 			} else if oneShot && t.Status.State == types.TaskComplete {
 				settled++
+				cv.completed++
 			}
 		}
 		cv.slots = append(cv.slots, sv)
@@ -109,7 +116,7 @@ func assess(svc *types.Service, tasks []*types.Task, before map[string]bool) con
 		}
 	}
 	cv.done = settled == want && extra == 0
-	if svc.Spec.Mode == types.ModeGlobal && want == 0 {
+	if svc.Spec.Mode.PerNode() && want == 0 {
 		// No task yet: the orchestrator has not made them (or no node
 		// is eligible). Wait, as Docker does, rather than call an empty
 		// service converged.
@@ -263,6 +270,9 @@ func (p *progress) show(cv convergence) {
 		return
 	}
 	over := fmt.Sprintf("overall progress: %d out of %d tasks", cv.running, len(cv.slots))
+	if cv.job {
+		over = fmt.Sprintf("job progress: %d out of %d complete", cv.completed, len(cv.slots))
+	}
 	if p.rollingBack {
 		over = fmt.Sprintf("overall progress: rolling back update: %d out of %d tasks", cv.running, len(cv.slots))
 	}

@@ -22,12 +22,13 @@ func resourceFlags() []cli.Flag {
 		&cli.StringFlag{Name: "limit-pids", Usage: "limit the number of processes (0: unlimited)"},
 		&cli.StringFlag{Name: "reserve-cpu", Usage: "reserve CPUs: tasks go only to nodes with that many unreserved"},
 		&cli.StringFlag{Name: "reserve-memory", Usage: "reserve memory: tasks go only to nodes with that much unreserved"},
+		&cli.StringFlag{Name: "replicas-max-per-node", Usage: "maximum number of tasks per node (default 0 = unlimited)"},
 	}
 }
 
-// applyResourceFlags sets the container's limits and reservations from the
-// flags given (0 clears one); every malformed value is reported, and
-// nothing changes unless all are good.
+// applyResourceFlags sets the container's limits and reservations, and the
+// cap of tasks per node, from the flags given (0 clears one); every
+// malformed value is reported, and nothing changes unless all are good.
 func applyResourceFlags(c *cli.Context, spec *types.ServiceSpec) error {
 	var lim, res types.Resources
 	var cur types.ResourceRequirements
@@ -64,8 +65,20 @@ func applyResourceFlags(c *cli.Context, spec *types.ServiceSpec) error {
 		}
 		*f.into = v
 	}
-	if err := errors.Join(errs...); err != nil || !set {
+	maxPer := spec.Placement.MaxReplicas
+	if c.IsSet("replicas-max-per-node") {
+		n, err := strconv.ParseUint(strings.TrimSpace(c.String("replicas-max-per-node")), 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("invalid --replicas-max-per-node %q: want a whole number, 0 or more", c.String("replicas-max-per-node")))
+		}
+		maxPer = n
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	spec.Placement.MaxReplicas = maxPer
+	if !set {
+		return nil
 	}
 	out := &types.ResourceRequirements{}
 	if lim != (types.Resources{}) {

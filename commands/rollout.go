@@ -195,3 +195,29 @@ func prettyUpdateConfig(w io.Writer, title, orderLabel string, u types.UpdateCon
 	}
 	fmt.Fprintf(w, " Max failure ratio: %g\n %-18s %s\n", u.MaxFailureRatio, orderLabel+":", u.Order)
 }
+
+// jobFlags applies --max-concurrent, and refuses what a job cannot have:
+// Docker's jobs run again on a change, with no rolling update.
+func jobFlags(c *cli.Context, spec *types.ServiceSpec) error {
+	if c.IsSet("max-concurrent") {
+		if spec.Mode != types.ModeReplicatedJob {
+			return errors.New("--max-concurrent can only be used with replicated-job mode")
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(c.String("max-concurrent")), 10, 64)
+		if err != nil || n == 0 {
+			return fmt.Errorf("invalid --max-concurrent %q: want a whole number, 1 or more", c.String("max-concurrent"))
+		}
+		spec.MaxConcurrent = n
+	}
+	if !spec.Mode.Job() {
+		return nil
+	}
+	for _, k := range rolloutKinds {
+		for _, name := range []string{"parallelism", "delay", "monitor", "failure-action", "max-failure-ratio", "order"} {
+			if f := k + "-" + name; c.IsSet(f) {
+				return fmt.Errorf("--%s cannot be used with a job: a job runs again on a change, it is not rolled", f)
+			}
+		}
+	}
+	return nil
+}

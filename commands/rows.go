@@ -70,8 +70,16 @@ func newServiceRow(s *types.Service, st api.ServiceStatus) serviceRow {
 	for i, p := range s.Spec.Ports {
 		ports[i] = p.String()
 	}
+	replicas := fmt.Sprintf("%d/%d", running, desired)
+	switch s.Spec.Mode {
+	case types.ModeReplicatedJob:
+		replicas += fmt.Sprintf(" (%d/%d completed)", st.CompletedTasks, s.Spec.Replicas)
+	case types.ModeGlobalJob:
+		// Docker's sum: the tasks still to complete and those completed.
+		replicas += fmt.Sprintf(" (%d/%d completed)", st.CompletedTasks, desired+st.CompletedTasks)
+	}
 	return serviceRow{ID: format.TruncateID(s.ID), Name: s.Spec.Name, Mode: string(s.Spec.Mode),
-		Replicas: fmt.Sprintf("%d/%d", running, desired), Image: s.Spec.Container.Image, Ports: strings.Join(ports, ",")}
+		Replicas: replicas, Image: s.Spec.Container.Image, Ports: strings.Join(ports, ",")}
 }
 
 // taskRow is one line of `service ps` / `node ps`.

@@ -221,8 +221,20 @@ func prettyService(c *cli.Context, s *types.Service, netNames map[string]string)
 	if s.Spec.Mode == types.ModeReplicated {
 		fmt.Fprintf(w, " Replicas:\t%d\n", s.Spec.Replicas)
 	}
-	if cs := s.Spec.Placement.Constraints; len(cs) > 0 {
-		fmt.Fprintf(w, "Placement:\n Constraints:\t[%s]\n", strings.Join(cs, " "))
+	if pl := s.Spec.Placement; !pl.Empty() {
+		fmt.Fprintf(w, "Placement:\n")
+		if len(pl.Constraints) > 0 {
+			fmt.Fprintf(w, " Constraints:\t[%s]\n", strings.Join(pl.Constraints, " "))
+		}
+		if len(pl.Preferences) > 0 {
+			fmt.Fprintf(w, " Preferences:\n")
+			for _, p := range pl.Preferences {
+				fmt.Fprintf(w, "  Spread:\t%s\n", p.Spread.SpreadDescriptor)
+			}
+		}
+		if pl.MaxReplicas > 0 {
+			fmt.Fprintf(w, " Max Replicas Per Node:\t%d\n", pl.MaxReplicas)
+		}
 	}
 	r := s.Spec.Restart
 	fmt.Fprintf(w, "RestartPolicy:\n Condition:\t%s\n Delay:\t\t%s\n MaxAttempts:\t%d\n", r.Condition, r.Delay, r.MaxAttempts)

@@ -18,7 +18,8 @@ func serviceCreateCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "service name"},
 			&cli.StringFlag{Name: "replicas", Usage: "number of tasks (default 1)"},
-			&cli.StringFlag{Name: "mode", Value: "replicated", Usage: "service mode: replicated or global"},
+			&cli.StringFlag{Name: "mode", Value: "replicated", Usage: "service mode: replicated, global, replicated-job or global-job"},
+			&cli.StringFlag{Name: "max-concurrent", Usage: "number of job tasks to run concurrently (default equal to --replicas)"},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: PUBLISHED:TARGET[/PROTOCOL]"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
 			&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "service labels"},
@@ -26,6 +27,7 @@ func serviceCreateCommand() *cli.Command {
 			&cli.StringFlag{Name: "restart-condition", Usage: "restart when condition is met: none, on-failure or any (default any)"},
 			&cli.StringFlag{Name: "restart-delay", Usage: "delay between restart attempts (default 5s)"},
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
+			&cli.StringFlag{Name: "restart-window", Usage: "window used to evaluate the restart policy (ns|us|ms|s|m|h)"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting for the service to converge"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
 		}, append(append(healthFlags(), rolloutFlags()...), resourceFlags()...)...),
@@ -60,19 +62,20 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 	var errs []error
 	spec := types.ServiceSpec{Name: c.String("name"), Mode: types.Mode(c.String("mode")), Replicas: 1,
 		Container: types.ContainerSpec{Image: c.Args().First(), Args: c.Args().Tail()}}
-	if spec.Mode != types.ModeReplicated && spec.Mode != types.ModeGlobal {
-		errs = append(errs, fmt.Errorf("invalid --mode %q: want replicated or global", spec.Mode))
+	if _, err := types.ParseMode(string(spec.Mode)); err != nil {
+		errs = append(errs, fmt.Errorf("invalid --mode %q: want replicated, global, replicated-job or global-job", spec.Mode))
 	}
-	if spec.Mode == types.ModeGlobal {
+	if spec.Mode.PerNode() {
 		spec.Replicas = 0
 		if c.IsSet("replicas") {
-			errs = append(errs, errors.New("--replicas can only be used with replicated mode"))
+			errs = append(errs, errors.New("--replicas can only be used with replicated or replicated-job mode"))
 		}
 	} else if c.IsSet("replicas") {
 		n, err := ParseReplicas(c.String("replicas"))
 		errs = append(errs, err)
 		spec.Replicas = n
 	}
+	errs = append(errs, jobFlags(c, &spec))
 	if spec.Name == "" {
 		spec.Name = generatedName()
 	}
@@ -91,7 +94,7 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 	errs = append(errs, err)
 	spec.Networks = nets
 	pol, err := ParseRestart(c.String("restart-condition"), c.String("restart-delay"), c.String("restart-max-attempts"))
-	errs = append(errs, err)
+	errs = append(errs, err, restartWindow(c, &pol))
 	spec.Restart = pol
 	health, err := parseHealthFlags(c)
 	errs = append(errs, err)
@@ -140,8 +143,8 @@ func serviceScaleCommand() *cli.Command {
 			failed := false
 			for _, t := range targets {
 				id, err := modifyService(c, cl, t.ref, func(s *types.ServiceSpec) error {
-					if s.Mode != types.ModeReplicated {
-						return fmt.Errorf("scale can only be used with replicated mode")
+					if s.Mode != types.ModeReplicated && s.Mode != types.ModeReplicatedJob {
+						return fmt.Errorf("scale can only be used with replicated or replicated-job mode")
 					}
 					s.Replicas = t.n
 					return nil
@@ -172,6 +175,7 @@ func serviceUpdateCommand() *cli.Command {
 		Name: "update", Usage: "update a service", ArgsUsage: "SERVICE",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "replicas", Usage: "number of tasks"},
+			&cli.StringFlag{Name: "max-concurrent", Usage: "number of job tasks to run concurrently"},
 			&cli.StringFlag{Name: "image", Usage: "service image tag"},
 			&cli.StringSliceFlag{Name: "env-add", Usage: "add or update an environment variable"},
 			&cli.StringSliceFlag{Name: "env-rm", Usage: "remove an environment variable"},
@@ -180,6 +184,7 @@ func serviceUpdateCommand() *cli.Command {
 			&cli.StringFlag{Name: "restart-condition", Usage: "none, on-failure or any"},
 			&cli.StringFlag{Name: "restart-delay", Usage: "delay between restart attempts"},
 			&cli.StringFlag{Name: "restart-max-attempts", Usage: "maximum number of restarts before giving up"},
+			&cli.StringFlag{Name: "restart-window", Usage: "window used to evaluate the restart policy (ns|us|ms|s|m|h)"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
 			&cli.BoolFlag{Name: "force", Usage: "force update even if no changes require it"},
@@ -249,10 +254,13 @@ func serviceUpdate(c *cli.Context) error {
 	}
 	id, err := modifyService(c, cl, c.Args().First(), func(s *types.ServiceSpec) error {
 		if c.IsSet("replicas") {
-			if s.Mode != types.ModeReplicated {
-				return errors.New("--replicas can only be used with replicated mode")
+			if s.Mode != types.ModeReplicated && s.Mode != types.ModeReplicatedJob {
+				return errors.New("--replicas can only be used with replicated or replicated-job mode")
 			}
 			s.Replicas = replicas
+		}
+		if err := jobFlags(c, s); err != nil {
+			return err
 		}
 		if c.IsSet("image") {
 			if c.String("image") == "" {
@@ -283,7 +291,11 @@ func serviceUpdate(c *cli.Context) error {
 			if err != nil {
 				return err
 			}
+			pol.Window = s.Restart.Window
 			s.Restart = pol
+		}
+		if err := restartWindow(c, &s.Restart); err != nil {
+			return err
 		}
 		s.Container.Healthcheck = health.update(s.Container.Healthcheck)
 		if c.Bool("force") {

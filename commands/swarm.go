@@ -37,6 +37,7 @@ func swarmCommand() *cli.Command {
 					&cli.IntFlag{Name: "default-addr-pool-mask-length", Usage: "prefix length of the subnets cut from the pools (default 24)"},
 					&cli.UintFlag{Name: "data-path-port", Usage: "UDP port of the overlay's VXLAN traffic (default 4789)"},
 					&cli.StringFlag{Name: "data-path-addr", Usage: "this node's address for overlay traffic (default: the advertised address)"},
+					&cli.IntFlag{Name: "task-history-limit", Usage: "task history retention limit: tasks kept per slot (default 5)"},
 				},
 				Action: swarmInit,
 			},
@@ -60,7 +61,8 @@ func swarmCommand() *cli.Command {
 			},
 			{
 				Name: "update", Usage: "update the swarm",
-				Flags:  []cli.Flag{&cli.DurationFlag{Name: "cert-expiry", Usage: "validity period for node certificates"}},
+				Flags: []cli.Flag{&cli.DurationFlag{Name: "cert-expiry", Usage: "validity period for node certificates"},
+					&cli.IntFlag{Name: "task-history-limit", Usage: "task history retention limit: tasks kept per slot"}},
 				Action: swarmUpdate,
 			},
 			{
@@ -103,7 +105,13 @@ func swarmInit(c *cli.Context) error {
 		ForceNewCluster: c.Bool("force-new-cluster"), CertExpiry: c.Duration("cert-expiry"),
 		Plugins: c.StringSlice("plugin"), NoPlugins: c.StringSlice("no-plugin"),
 		DefaultAddrPool: c.StringSlice("default-addr-pool"), SubnetSize: c.Int("default-addr-pool-mask-length"),
-		DataPathPort: uint32(c.Uint("data-path-port")), DataPathAddr: c.String("data-path-addr")}
+		DataPathPort: uint32(c.Uint("data-path-port")), DataPathAddr: c.String("data-path-addr"),
+		TaskHistoryLimit: c.Int("task-history-limit")}
+	if c.IsSet("task-history-limit") {
+		if err := api.CheckTaskHistoryLimit(c.Int("task-history-limit")); err != nil {
+			return usageError("%v", err)
+		}
+	}
 	if c.IsSet("data-path-port") && c.Uint("data-path-port") > 65535 {
 		return usageError("invalid --data-path-port %d", c.Uint("data-path-port"))
 	}
@@ -198,17 +206,27 @@ func swarmJoinToken(c *cli.Context) error {
 }
 
 func swarmUpdate(c *cli.Context) error {
-	if !c.IsSet("cert-expiry") {
-		return usageError("nothing to update: give --cert-expiry")
+	if !c.IsSet("cert-expiry") && !c.IsSet("task-history-limit") {
+		return usageError("nothing to update: give --cert-expiry or --task-history-limit")
 	}
-	if c.Duration("cert-expiry") < time.Hour {
-		return usageError("invalid --cert-expiry %s: the minimum is 1h0m0s", c.Duration("cert-expiry"))
+	req := api.SwarmUpdateRequest{}
+	if c.IsSet("cert-expiry") {
+		if c.Duration("cert-expiry") < time.Hour {
+			return usageError("invalid --cert-expiry %s: the minimum is 1h0m0s", c.Duration("cert-expiry"))
+		}
+		req.CertExpiry = c.Duration("cert-expiry")
+	}
+	if c.IsSet("task-history-limit") {
+		if err := api.CheckTaskHistoryLimit(c.Int("task-history-limit")); err != nil {
+			return usageError("%v", err)
+		}
+		req.TaskHistoryLimit = c.Int("task-history-limit")
 	}
 	cl, err := client(c)
 	if err != nil {
 		return err
 	}
-	if err := cl.UpdateSwarm(c.Context, api.SwarmUpdateRequest{CertExpiry: c.Duration("cert-expiry")}); err != nil {
+	if err := cl.UpdateSwarm(c.Context, req); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.App.Writer, "Swarm updated.")

@@ -93,7 +93,7 @@ func TestStrictBodies(t *testing.T) {
 		{"create, unknown nested field", "/v1/services", `{"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"x","Mounts":[]}}}`,
 			nil, `unknown field "Mounts"`},
 		{"create, both modes", "/v1/services", `{"Name":"web","Mode":{"Replicated":{"Replicas":1},"Global":{}}}`, nil,
-			"Replicated and Global are both set"},
+			"more than one of Replicated, Global, ReplicatedJob and GlobalJob is set"},
 		{"create, trailing data", "/v1/services", spec + `x`, nil, "unexpected data after the JSON value"},
 		{"network create", "/v1/networks", `{"Name":"front","Driver":"overlay","Labels":{"a":"b"},"Attachable":true,"Subnet":"10.9.0.0/24","Gateway":"10.9.0.1"}`,
 			types.NetworkSpec{Name: "front", Driver: "overlay", Labels: map[string]string{"a": "b"}, Attachable: true, Subnet: "10.9.0.0/24", Gateway: "10.9.0.1"}, ""},

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"fmt"
 	"time"
 
 	"sw/cluster/types"
@@ -32,6 +33,9 @@ type Info struct {
 	DataDir       string   `json:"DataDir"`
 	Version       string   `json:"Version"`
 	Plugins       []string `json:"Plugins,omitempty"`
+	// TaskHistoryLimit is the swarm's task history retention limit (on a
+	// manager).
+	TaskHistoryLimit int `json:"TaskHistoryRetentionLimit,omitempty"`
 }
 
 // InitRequest is `sw swarm init`.
@@ -52,6 +56,8 @@ type InitRequest struct {
 	SubnetSize      int      `json:"SubnetSize,omitempty"`
 	DataPathPort    uint32   `json:"DataPathPort,omitempty"`
 	DataPathAddr    string   `json:"DataPathAddr,omitempty"`
+	// TaskHistoryLimit is how many tasks each slot keeps (0: Docker's 5).
+	TaskHistoryLimit int `json:"TaskHistoryRetentionLimit,omitempty"`
 }
 
 // InitResponse names the new node and cluster.
@@ -85,6 +91,9 @@ type Swarm struct {
 	CertExpiry time.Duration    `json:"CertExpiry"`
 	JoinTokens types.JoinTokens `json:"JoinTokens"`
 	CACert     string           `json:"CACert"`
+	// TaskHistoryLimit is how many tasks each slot keeps (Docker's
+	// Spec.Orchestration.TaskHistoryRetentionLimit).
+	TaskHistoryLimit int `json:"TaskHistoryRetentionLimit"`
 	// ManagerAddr is the address of the manager that answered.
 	ManagerAddr string `json:"ManagerAddr"`
 }
@@ -96,6 +105,20 @@ type SwarmUpdateRequest struct {
 	RotateManager bool          `json:"RotateManagerToken,omitempty"`
 	// RotateUnlockKey replaces the autolock unlock key.
 	RotateUnlockKey bool `json:"RotateManagerUnlockKey,omitempty"`
+	// TaskHistoryLimit, if set, is how many tasks each slot keeps.
+	TaskHistoryLimit int `json:"TaskHistoryRetentionLimit,omitempty"`
+}
+
+// MaxTaskHistoryLimit bounds the tasks a slot keeps: history is kept in
+// Raft, and every slot of every service pays for it.
+const MaxTaskHistoryLimit = 100
+
+// CheckTaskHistoryLimit refuses a retention limit out of 1..MaxTaskHistoryLimit.
+func CheckTaskHistoryLimit(n int) error {
+	if n < 1 || n > MaxTaskHistoryLimit {
+		return fmt.Errorf("invalid task history limit %d: want 1 to %d (a slot's current task counts as one)", n, MaxTaskHistoryLimit)
+	}
+	return nil
 }
 
 // LeaveRequest is `sw swarm leave`.
@@ -165,8 +188,11 @@ type ServiceStatus struct {
 	// RunningTasks are its tasks meant to run and running.
 	RunningTasks uint64 `json:"RunningTasks"`
 	// DesiredTasks: its replicas; for a global service, its tasks meant
-	// to run.
+	// to run; for a replicated job, the tasks it runs now at most (its
+	// concurrency, or what is left to complete if fewer).
 	DesiredTasks uint64 `json:"DesiredTasks"`
+	// CompletedTasks are a job's tasks of its current spec that completed.
+	CompletedTasks uint64 `json:"CompletedTasks"`
 }
 
 // CountTasks is service s's ServiceStatus from its tasks.
@@ -179,7 +205,11 @@ func CountTasks(s *types.Service, tasks []*types.Task) ServiceStatus {
 }
 
 // Counter counts a service's tasks one at a time into its ServiceStatus.
-type Counter struct{ running, live uint64 }
+type Counter struct {
+	running, live uint64
+	// completed counts completed tasks by spec version.
+	completed map[uint64]uint64
+}
 
 // Add counts one task.
 func (c *Counter) Add(t *types.Task) {
@@ -189,13 +219,26 @@ func (c *Counter) Add(t *types.Task) {
 			c.running++
 		}
 	}
+	if t.Status.State == types.TaskComplete {
+		if c.completed == nil {
+			c.completed = map[uint64]uint64{}
+		}
+		c.completed[t.SpecVersion]++
+	}
 }
 
 // Status is the count as service s's ServiceStatus.
 func (c *Counter) Status(s *types.Service) ServiceStatus {
 	out := ServiceStatus{ServiceID: s.ID, RunningTasks: c.running, DesiredTasks: s.Spec.Replicas}
-	if s.Spec.Mode == types.ModeGlobal {
+	switch s.Spec.Mode {
+	case types.ModeGlobal:
 		out.DesiredTasks = c.live
+	case types.ModeGlobalJob:
+		out.DesiredTasks, out.CompletedTasks = c.live, c.completed[s.SpecVersion]
+	case types.ModeReplicatedJob:
+		out.CompletedTasks = c.completed[s.SpecVersion]
+		left := s.Spec.Replicas - min(out.CompletedTasks, s.Spec.Replicas)
+		out.DesiredTasks = min(s.Spec.MaxConcurrent, left)
 	}
 	return out
 }

@@ -201,6 +201,12 @@ func (d *Daemon) Info(ctx context.Context) api.Info {
 	}
 	_, info.LeaderID = sw.raft.Leader()
 	v := sw.store.View()
+	if c := v.Cluster(); c != nil {
+		info.TaskHistoryLimit = c.TaskHistoryLimit
+		if info.TaskHistoryLimit <= 0 {
+			info.TaskHistoryLimit = types.DefaultTaskHistoryLimit
+		}
+	}
 	for _, n := range v.Nodes() {
 		info.Nodes++
 		if n.Role == "manager" {

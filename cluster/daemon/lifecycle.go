@@ -61,7 +61,14 @@ func (d *Daemon) Init(ctx context.Context, req api.InitRequest) (api.InitRespons
 	}
 	id := &identity{NodeID: types.NewID(), ClusterID: types.NewID(), Role: string(types.RoleManager),
 		AdvertiseAddr: adv, ListenAddr: listen, GossipKey: gossip, Managers: []string{adv}, DataPathAddr: req.DataPathAddr}
-	cluster := &types.Cluster{ID: id.ClusterID, TaskHistoryLimit: types.DefaultTaskHistoryLimit, CertExpiry: expiry,
+	history := types.DefaultTaskHistoryLimit
+	if req.TaskHistoryLimit != 0 {
+		if err := api.CheckTaskHistoryLimit(req.TaskHistoryLimit); err != nil {
+			return api.InitResponse{}, store.Errorf(api.ErrBadRequest, "%w", err)
+		}
+		history = req.TaskHistoryLimit
+	}
+	cluster := &types.Cluster{ID: id.ClusterID, TaskHistoryLimit: history, CertExpiry: expiry,
 		RootCA: types.RootCA{CertPEM: ca.CertPEM, KeyPEM: ca.KeyPEM}, GossipKey: gossip, Plugins: plugins,
 		DefaultAddrPool: req.DefaultAddrPool, SubnetSize: req.SubnetSize, DataPathPort: req.DataPathPort}
 	if cluster.JoinTokens, err = newTokens(ca); err != nil {

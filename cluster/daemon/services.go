@@ -105,7 +105,7 @@ func (d *Daemon) UpdateService(ctx context.Context, id string, version uint64, s
 	next := *old
 	next.Spec = s
 	if !reflect.DeepEqual(old.Spec.Container, s.Container) || !reflect.DeepEqual(old.Spec.Ports, s.Ports) ||
-		!slices.Equal(old.Spec.Placement.Constraints, s.Placement.Constraints) || !sameNetworks(old.Spec.Networks, s.Networks) ||
+		!samePlacement(&old.Spec.Placement, &s.Placement) || !sameNetworks(old.Spec.Networks, s.Networks) ||
 		old.Spec.ForceUpdate != s.ForceUpdate {
 		next.SpecVersion++
 	}
@@ -212,4 +212,13 @@ func (p *prefixWriter) flush() {
 		_, _ = io.WriteString(p.w, p.prefix+p.buf.String()+"\n")
 		p.buf.Reset()
 	}
+}
+
+// samePlacement reports whether two placements are the same (nil and
+// empty lists alike).
+func samePlacement(a, b *types.Placement) bool {
+	return a.MaxReplicas == b.MaxReplicas && slices.Equal(a.Constraints, b.Constraints) &&
+		slices.EqualFunc(a.Preferences, b.Preferences, func(x, y types.PlacementPreference) bool {
+			return reflect.DeepEqual(x, y)
+		})
 }

@@ -8,6 +8,7 @@ import (
 	"sw/cluster/api"
 	"sw/cluster/pki"
 	"sw/cluster/store"
+	"sw/cluster/types"
 )
 
 // forceNewCluster restarts this manager's Raft with itself as the only
@@ -53,8 +54,12 @@ func (d *Daemon) SwarmInfo(ctx context.Context) (api.Swarm, error) {
 	if c == nil {
 		return api.Swarm{}, store.Errorf(api.ErrUnavailable, "the swarm's state is not initialised yet")
 	}
+	limit := c.TaskHistoryLimit
+	if limit <= 0 {
+		limit = types.DefaultTaskHistoryLimit
+	}
 	return api.Swarm{ID: c.ID, CreatedAt: c.CreatedAt, CertExpiry: c.CertExpiry, JoinTokens: c.JoinTokens,
-		CACert: string(c.RootCA.CertPEM), ManagerAddr: sw.id.AdvertiseAddr}, nil
+		CACert: string(c.RootCA.CertPEM), TaskHistoryLimit: limit, ManagerAddr: sw.id.AdvertiseAddr}, nil
 }
 
 // UpdateSwarm changes the certificate expiry or rotates join tokens.
@@ -68,6 +73,12 @@ func (d *Daemon) UpdateSwarm(ctx context.Context, req api.SwarmUpdateRequest) er
 		return store.Errorf(api.ErrUnavailable, "the swarm's state is not initialised yet")
 	}
 	c := *old
+	if req.TaskHistoryLimit != 0 {
+		if err := api.CheckTaskHistoryLimit(req.TaskHistoryLimit); err != nil {
+			return store.Errorf(api.ErrBadRequest, "%w", err)
+		}
+		c.TaskHistoryLimit = req.TaskHistoryLimit
+	}
 	if req.CertExpiry != 0 {
 		if c.CertExpiry, err = certExpiry(req.CertExpiry); err != nil {
 			return err

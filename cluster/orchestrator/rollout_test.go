@@ -216,3 +216,24 @@ func TestReconcileRollout(t *testing.T) {
 		})
 	}
 }
+
+func TestReconcileRestartWindow(t *testing.T) {
+	windowed := func() *types.Service {
+		s := service(svcOpt{replicas: 1, maxAttempts: 1})
+		s.Spec.Restart.Window = 10 * time.Second
+		return s
+	}
+	failed := func(id string, ended time.Duration, desired types.TaskState) tk {
+		return tk{id: id, slot: 1, node: "n1", desired: desired, state: types.TaskFailed, ended: ended, created: uint64(ended / time.Millisecond)}
+	}
+	runCases(t, []reconcileCase{
+		{name: "a second failure within the window: no more restarts",
+			svc: windowed(), nodes: readyNodes("n1"), now: 30 * time.Second,
+			tasks: []tk{failed("old", 25*time.Second, shut), failed("cur", 29*time.Second, run)},
+			want:  want{desire: []string{"cur=SHUTDOWN"}}},
+		{name: "the earlier failure fell out of the window: it restarts",
+			svc: windowed(), nodes: readyNodes("n1"), now: 30 * time.Second,
+			tasks: []tk{failed("old", 5*time.Second, shut), failed("cur", 29*time.Second, run)},
+			want:  want{create: []string{"1/@1 v1"}, desire: []string{"cur=SHUTDOWN"}}},
+	})
+}

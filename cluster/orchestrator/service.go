@@ -10,6 +10,10 @@ import (
 func (r *reconciler) service(tasks []*types.Task) {
 	slots := groupSlots(tasks)
 	wanted := r.wantedSlots(slots)
+	if r.svc.Spec.Mode.Job() {
+		r.job(slots, wanted)
+		return
+	}
 	ro := r.newRollout(tasks)
 	var outdated []*slot
 	for _, s := range slots {
@@ -51,10 +55,12 @@ type wantedSpot struct {
 	nodeID string
 	// keepOnly: the slot keeps its live task but gets no new one.
 	keepOnly bool
+	// attempt is the restart count of the slot's next task (jobs).
+	attempt uint64
 }
 
 func (r *reconciler) wantedSlots(slots []*slot) map[slotID]wantedSpot {
-	if r.svc.Spec.Mode == types.ModeGlobal {
+	if r.svc.Spec.Mode.PerNode() {
 		want := make(map[slotID]wantedSpot, len(r.in.Nodes))
 		live := make(map[slotID]bool, len(slots))
 		for _, s := range slots {
@@ -169,7 +175,7 @@ func (r *reconciler) refill(s *slot) slotStatus {
 	if r.stopping(last) {
 		return slotWaiting // stop first, then start the replacement
 	}
-	if last.Status.State.Terminal() && !r.restartable(last) && last.SpecVersion == r.svc.SpecVersion {
+	if last.Status.State.Terminal() && !r.restartable(s, last) && last.SpecVersion == r.svc.SpecVersion {
 		return slotSteady // finished: the restart policy says it stays down
 	}
 	if !r.canCreate() {
@@ -196,7 +202,7 @@ func nodeOfSlot(t *types.Task) string {
 // restart replaces a stopped live task after the restart delay, or retires
 // it for good when the policy says so.
 func (r *reconciler) restart(s *slot, live *types.Task) slotStatus {
-	if !r.restartable(live) {
+	if !r.restartable(s, live) {
 		r.plan.desire(live, types.TaskShutdown)
 		return slotSteady
 	}
@@ -212,9 +218,26 @@ func (r *reconciler) restart(s *slot, live *types.Task) slotStatus {
 	return slotStarting
 }
 
-func (r *reconciler) restartable(t *types.Task) bool {
+func (r *reconciler) restartable(s *slot, t *types.Task) bool {
+	if r.svc.Spec.Mode.Job() && t.Status.State == types.TaskComplete {
+		return false // a job's task that completed is done, whatever the policy
+	}
 	pol := r.svc.Spec.Restart
-	if pol.MaxAttempts > 0 && t.Attempt >= pol.MaxAttempts {
+	switch {
+	case pol.MaxAttempts == 0:
+	case pol.Window > 0:
+		// Restarts count within the window only: the slot's tasks that
+		// ended in it, t among them, are the restarts made so far plus one.
+		since, ended := r.in.Now.Add(-pol.Window), 0
+		for _, o := range s.tasks {
+			if !o.EndedAt.IsZero() && !o.EndedAt.Before(since) {
+				ended++
+			}
+		}
+		if uint64(ended) > pol.MaxAttempts {
+			return false
+		}
+	case t.Attempt >= pol.MaxAttempts:
 		return false
 	}
 	switch pol.Condition {

@@ -24,6 +24,8 @@ type sim struct {
 	ids   int
 	// fail decides, as the agent starts a task, whether it fails instead.
 	fail func(t *types.Task) bool
+	// complete decides whether a running task exits 0 (a job's task).
+	complete func(t *types.Task) bool
 	// check runs after every commit.
 	check func(v *store.ReadTx)
 	// slowStop: a task told to stop stops one round later, as a container
@@ -142,6 +144,8 @@ func (s *sim) agents() bool {
 				next = types.TaskFailed
 			case st < types.TaskRunning:
 				next = types.TaskRunning
+			case st == types.TaskRunning && s.complete != nil && s.complete(t):
+				next = types.TaskComplete
 			default:
 				continue
 			}

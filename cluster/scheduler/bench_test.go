@@ -28,10 +28,13 @@ func BenchmarkSchedule(b *testing.B) {
 	}
 }
 
-// BenchmarkScheduleReserved is BenchmarkSchedule with resources: every
-// node reports 4 CPUs and 16 GiB, every task reserves 0.01 CPU and 16 MiB
-// (room for all of them), so each placement checks its node's room.
-func BenchmarkScheduleReserved(b *testing.B) {
+// BenchmarkScheduleSpread is BenchmarkSchedule with resources and a
+// placement preference (issue 11's shape): every node reports 4 CPUs and
+// 16 GiB and has one of 10 values of the label zone, every task reserves
+// 0.01 CPU and 16 MiB (room for all of them) and spreads over
+// node.labels.zone, so each placement picks a zone, then checks its
+// node's room.
+func BenchmarkScheduleSpread(b *testing.B) {
 	for _, shape := range []struct{ nodes, tasks int }{
 		{1000, 1000},
 		{1000, 10000},
@@ -52,16 +55,19 @@ func benchSchedule(b *testing.B, nodeCount, taskCount int, reserve bool) {
 			Role: types.RoleWorker, Availability: types.AvailabilityActive, State: types.NodeReady}}
 	}
 	spec := types.ContainerSpec{Image: "nginx:latest"}
+	var placement types.Placement
 	if reserve {
-		for _, c := range nodes {
+		for i, c := range nodes {
 			c.PutNode.Description.Resources = types.Resources{NanoCPUs: 4e9, MemoryBytes: 16 << 30}
+			c.PutNode.Labels = map[string]string{"zone": fmt.Sprintf("z%d", i%10)}
 		}
 		spec.Resources = &types.ResourceRequirements{Reservations: &types.Resources{NanoCPUs: 1e7, MemoryBytes: 16 << 20}}
+		placement.Preferences = []types.PlacementPreference{{Spread: &types.SpreadOver{SpreadDescriptor: "node.labels.zone"}}}
 	}
 	tasks := make([]store.Change, taskCount)
 	for i := range tasks {
 		tasks[i] = store.Change{CreateTask: &types.Task{ID: fmt.Sprintf("task%021d", i), ServiceID: "service000000000000000001",
-			ServiceName: "bench", Slot: uint64(i + 1), SpecVersion: 1, Spec: spec, DesiredState: types.TaskRunning,
+			ServiceName: "bench", Slot: uint64(i + 1), SpecVersion: 1, Spec: spec, Placement: placement, DesiredState: types.TaskRunning,
 			Status: types.TaskStatus{State: types.TaskNew, Message: "created"}}}
 	}
 

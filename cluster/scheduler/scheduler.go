@@ -155,24 +155,11 @@ func (p *placer) take(nodeID string, need types.Resources) {
 	}
 }
 
-// insufficient explains a task that no open node has room for.
-func (p *placer) insufficient(open int) string {
-	var parts []string
-	if k := len(p.nodes) - len(p.eligible); k > 0 {
-		parts = append(parts, fmt.Sprintf("%d %s not available for new tasks", k, plural(k, "node")))
-	}
-	if k := len(p.eligible) - open; k > 0 {
-		parts = append(parts, fmt.Sprintf("scheduling constraints not satisfied on %d %s", k, plural(k, "node")))
-	}
-	parts = append(parts, fmt.Sprintf("insufficient resources on %d %s", open, plural(open, "node")))
-	return "no suitable node (" + strings.Join(parts, "; ") + ")"
-}
-
 // placeGroup places one service's pending tasks.
 func (p *placer) placeGroup(group []*types.Task, svc map[string]int) {
 	var sel *selection
 	for _, t := range group {
-		if sel == nil || !slices.Equal(sel.constraints, t.Placement.Constraints) {
+		if sel == nil || !samePlacement(&sel.placement, &t.Placement) {
 			if sel != nil {
 				svc = sel.flush(svc)
 			}
@@ -202,31 +189,161 @@ func (p *placer) placeGroup(group []*types.Task, svc map[string]int) {
 			p.out = append(p.out, pendingFor(t, p.now, sel.reason))
 			continue
 		}
-		if sel.h == nil {
-			sel.h = newNodeHeap(sel.nodes, p.total, svc)
+		if sel.root == nil {
+			sel.root = newBranch(sel.nodes, sel.placement.Preferences, p.total, svc)
 		}
-		// The best node with room: those without are set aside, and put
-		// back once this task is placed.
-		var full []candidate
-		if need != (types.Resources{}) {
-			for sel.h.Len() > 0 && !p.fits(p.byID.get(sel.h.items[0].id), need) {
-				full = append(full, heap.Pop(sel.h).(candidate))
+		var why refusals
+		if id, ok := sel.root.place(p, need, sel.placement.MaxReplicas, &why); ok {
+			p.out = append(p.out, assigned(t, id, p.now))
+			p.total[id]++
+			p.take(id, need)
+		} else {
+			p.out = append(p.out, pendingFor(t, p.now, p.refused(len(sel.nodes), why)))
+		}
+	}
+}
+
+// samePlacement reports whether two tasks' placements select the same
+// nodes the same way.
+func samePlacement(a, b *types.Placement) bool {
+	return a.MaxReplicas == b.MaxReplicas && slices.Equal(a.Constraints, b.Constraints) &&
+		slices.EqualFunc(a.Preferences, b.Preferences, func(x, y types.PlacementPreference) bool {
+			return x.SpreadLabel() == y.SpreadLabel()
+		})
+}
+
+// refusals count why the open nodes could not take a task.
+type refusals struct{ full, capped int }
+
+// refused explains a task that no open node could take.
+func (p *placer) refused(open int, why refusals) string {
+	var parts []string
+	if k := len(p.nodes) - len(p.eligible); k > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s not available for new tasks", k, plural(k, "node")))
+	}
+	if k := len(p.eligible) - open; k > 0 {
+		parts = append(parts, fmt.Sprintf("scheduling constraints not satisfied on %d %s", k, plural(k, "node")))
+	}
+	if why.capped > 0 {
+		parts = append(parts, fmt.Sprintf("max replicas per node limit exceeded on %d %s", why.capped, plural(why.capped, "node")))
+	}
+	if why.full > 0 {
+		parts = append(parts, fmt.Sprintf("insufficient resources on %d %s", why.full, plural(why.full, "node")))
+	}
+	return "no suitable node (" + strings.Join(parts, "; ") + ")"
+}
+
+// branch is a group of a selection's nodes: the whole selection, or,
+// under placement preferences, the nodes that share a label value at each
+// level. A leaf keeps its nodes in a heap; the service's tasks are spread
+// evenly over a branch's children, then over the nodes of a leaf.
+type branch struct {
+	value    string
+	count    int // the service's tasks in the branch
+	children []*branch
+	h        *nodeHeap
+}
+
+func newBranch(nodes []*types.Node, prefs []types.PlacementPreference, total, svc map[string]int) *branch {
+	b := &branch{}
+	if len(prefs) == 0 {
+		b.h = newNodeHeap(nodes, total, svc)
+		for _, c := range b.h.items {
+			b.count += c.svc
+		}
+		return b
+	}
+	key := prefs[0].SpreadLabel()
+	// One look-up of each node's label, then the groups, each made once at
+	// its size: at 100,000 nodes, map look-ups and regrowth were most of
+	// the cost.
+	group := make([]int32, len(nodes))
+	index := map[string]int32{}
+	var values []string
+	var sizes []int
+	for i, n := range nodes {
+		v := n.Labels[key] // nodes without the label are a group of their own
+		g, ok := index[v]
+		if !ok {
+			g = int32(len(values))
+			index[v] = g
+			values = append(values, v)
+			sizes = append(sizes, 0)
+		}
+		group[i] = g
+		sizes[g]++
+	}
+	groups := make([][]*types.Node, len(values))
+	for g, k := range sizes {
+		groups[g] = make([]*types.Node, 0, k)
+	}
+	for i, n := range nodes {
+		groups[group[i]] = append(groups[group[i]], n)
+	}
+	order := make([]int, len(values))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(i, j int) bool { return values[order[i]] < values[order[j]] })
+	for _, g := range order {
+		c := newBranch(groups[g], prefs[1:], total, svc)
+		c.value = values[g]
+		b.count += c.count
+		b.children = append(b.children, c)
+	}
+	return b
+}
+
+// place puts a task needing need on the branch's best node: in the child
+// with the fewest of the service's tasks that can take it (ties: by label
+// value), or, in a leaf, on the first node of the heap with room and
+// under the cap (the others set aside, and put back).
+func (b *branch) place(p *placer, need types.Resources, capPerNode uint64, why *refusals) (string, bool) {
+	if b.h == nil {
+		order := append([]*branch(nil), b.children...)
+		sort.SliceStable(order, func(i, j int) bool { return order[i].count < order[j].count })
+		for _, c := range order {
+			if id, ok := c.place(p, need, capPerNode, why); ok {
+				b.count++
+				return id, true
 			}
 		}
-		if sel.h.Len() == 0 {
-			p.out = append(p.out, pendingFor(t, p.now, p.insufficient(len(sel.nodes))))
-		} else {
-			c := &sel.h.items[0]
-			p.out = append(p.out, assigned(t, c.id, p.now))
+		return "", false
+	}
+	var aside []candidate
+	defer func() {
+		for _, c := range aside {
+			heap.Push(b.h, c)
+		}
+	}()
+	for b.h.Len() > 0 {
+		c := &b.h.items[0]
+		switch {
+		case capPerNode > 0 && uint64(c.svc) >= capPerNode:
+			why.capped++
+		case need != (types.Resources{}) && !p.fits(c.n, need):
+			why.full++
+		default:
+			id := c.id
 			c.svc++
 			c.total++
-			p.total[c.id]++
-			p.take(c.id, need)
-			heap.Fix(sel.h, 0)
+			heap.Fix(b.h, 0)
+			b.count++
+			return id, true
 		}
-		for _, c := range full {
-			heap.Push(sel.h, c)
-		}
+		aside = append(aside, heap.Pop(b.h).(candidate))
+	}
+	return "", false
+}
+
+// leaves calls f with every leaf heap of the branch.
+func (b *branch) leaves(f func(*nodeHeap)) {
+	if b.h != nil {
+		f(b.h)
+		return
+	}
+	for _, c := range b.children {
+		c.leaves(f)
 	}
 }
 
@@ -238,19 +355,20 @@ type check struct {
 
 // selection is the nodes open to a service's tasks of one placement.
 type selection struct {
-	constraints []string
-	checks      []check
+	placement types.Placement
+	checks    []check
 	// nodes are the eligible nodes that pass every check (nil until
 	// needed; empty when none do), reason why none do.
 	nodes  []*types.Node
 	reason string
-	h      *nodeHeap
+	// root spreads the tasks over the nodes (nil until needed).
+	root *branch
 }
 
 // selectFor asks the filters for their checks on placement pl; with none,
 // every schedulable node is open.
 func (p *placer) selectFor(pl types.Placement) *selection {
-	sel := &selection{constraints: pl.Constraints}
+	sel := &selection{placement: pl}
 	for _, f := range p.filters {
 		if pass, explain := f.NodeCheck(pl); pass != nil {
 			sel.checks = append(sel.checks, check{pass: pass, explain: explain})
@@ -314,17 +432,19 @@ func (sel *selection) failedOn(n *types.Node) string {
 // flush writes the heap's per-service counts back into svc, so that the
 // service's next selection sees this one's placements.
 func (sel *selection) flush(svc map[string]int) map[string]int {
-	if sel.h == nil {
+	if sel.root == nil {
 		return svc
 	}
 	if svc == nil {
 		svc = map[string]int{}
 	}
-	for _, c := range sel.h.items {
-		if c.svc > 0 {
-			svc[c.id] = c.svc
+	sel.root.leaves(func(h *nodeHeap) {
+		for _, c := range h.items {
+			if c.svc > 0 {
+				svc[c.id] = c.svc
+			}
 		}
-	}
+	})
 	return svc
 }
 
@@ -356,6 +476,7 @@ func plural(n int, word string) string {
 // candidate is a node's place in a service's heap.
 type candidate struct {
 	id         string
+	n          *types.Node
 	svc, total int
 }
 
@@ -366,7 +487,7 @@ type nodeHeap struct{ items []candidate }
 func newNodeHeap(nodes []*types.Node, total, svc map[string]int) *nodeHeap {
 	h := &nodeHeap{items: make([]candidate, len(nodes))}
 	for i, n := range nodes {
-		h.items[i] = candidate{id: n.ID, svc: svc[n.ID], total: total[n.ID]}
+		h.items[i] = candidate{id: n.ID, n: n, svc: svc[n.ID], total: total[n.ID]}
 	}
 	heap.Init(h)
 	return h

@@ -27,6 +27,12 @@ func Defaults(s *types.ServiceSpec) {
 	}
 	if s.Restart.Condition == "" {
 		s.Restart.Condition = types.RestartAny
+		if s.Mode.Job() {
+			s.Restart.Condition = types.RestartOnFailure // a job's tasks are meant to end
+		}
+	}
+	if s.Mode == types.ModeReplicatedJob && s.MaxConcurrent == 0 {
+		s.MaxConcurrent = s.Replicas // Docker's: all at once
 	}
 	for _, c := range []**types.UpdateConfig{&s.Update, &s.Rollback} {
 		if *c == nil {
@@ -70,16 +76,19 @@ func Validate(s *types.ServiceSpec) error {
 		errs = append(errs, err)
 	}
 	switch s.Mode {
-	case types.ModeReplicated:
+	case types.ModeReplicated, types.ModeReplicatedJob:
 		if s.Replicas > MaxReplicas {
 			bad("invalid replicas %d: the limit is %d per service", s.Replicas, MaxReplicas)
 		}
-	case types.ModeGlobal:
+	case types.ModeGlobal, types.ModeGlobalJob:
 		if s.Replicas != 0 {
-			bad("replicas can only be used with replicated mode")
+			bad("replicas can only be used with replicated or replicated-job mode")
 		}
 	default:
-		bad("invalid mode %q: want replicated or global", clip(string(s.Mode)))
+		bad("invalid mode %q: want replicated, global, replicated-job or global-job", clip(string(s.Mode)))
+	}
+	if s.MaxConcurrent != 0 && s.Mode != types.ModeReplicatedJob {
+		bad("max-concurrent can only be used with replicated-job mode")
 	}
 	errs = append(errs, validateRestart(s.Restart)...)
 	errs = append(errs, validateResources(s.Container.Resources)...)
@@ -89,6 +98,10 @@ func Validate(s *types.ServiceSpec) error {
 	errs = append(errs, validateLabels("label", s.Labels)...)
 	errs = append(errs, validatePorts(s.Ports)...)
 	errs = append(errs, validateConstraints(s.Placement.Constraints)...)
+	errs = append(errs, validatePreferences(s.Placement.Preferences)...)
+	if s.Placement.MaxReplicas > 0 && s.Mode != types.ModeReplicated && s.Mode != types.ModeReplicatedJob {
+		bad("replicas-max-per-node can only be used with replicated or replicated-job mode")
+	}
 	for _, f := range []struct{ name, v string }{{"endpoint mode", string(s.EndpointMode)}} {
 		if len(f.v) > MaxShortLen {
 			bad("invalid %s: %d bytes long, the limit is %d", f.name, len(f.v), MaxShortLen)
@@ -98,7 +111,7 @@ func Validate(s *types.ServiceSpec) error {
 		switch {
 		case len(b) > MaxSpecBytes:
 			bad("service spec too large: %d bytes encoded, the limit is %d", len(b), MaxSpecBytes)
-		case s.Mode == types.ModeReplicated && s.Replicas > 0 && uint64(len(b)) > MaxTasksBytes/s.Replicas:
+		case !s.Mode.PerNode() && s.Replicas > 0 && uint64(len(b)) > MaxTasksBytes/s.Replicas:
 			bad("invalid replicas %d: with a spec of %d bytes encoded, the most replicas are %d (replicas times the spec's size is limited to %d bytes, as every task keeps a copy)",
 				s.Replicas, len(b), MaxTasksBytes/len(b), MaxTasksBytes)
 		}
@@ -132,6 +145,12 @@ func validateRestart(r types.RestartPolicy) []error {
 		errs = append(errs, fmt.Errorf("invalid restart delay %s: must not be negative", r.Delay))
 	case r.Delay > MaxRestartDelay:
 		errs = append(errs, fmt.Errorf("invalid restart delay %s: the limit is %s", r.Delay, MaxRestartDelay))
+	}
+	switch {
+	case r.Window < 0:
+		errs = append(errs, fmt.Errorf("invalid restart window %s: must not be negative", r.Window))
+	case r.Window > MaxRestartDelay:
+		errs = append(errs, fmt.Errorf("invalid restart window %s: the limit is %s", r.Window, MaxRestartDelay))
 	}
 	if r.MaxAttempts > MaxRestartAttempts {
 		errs = append(errs, fmt.Errorf("invalid restart max attempts %d: the limit is %d", r.MaxAttempts, MaxRestartAttempts))
@@ -279,6 +298,20 @@ func validateConstraints(cs []string) []error {
 	return entries("placement constraints", cs, MaxConstraints, func(i int, c string) error {
 		if len(c) > MaxConstraintLen {
 			return fmt.Errorf("invalid placement constraint %d: %d bytes long, the limit is %d", i+1, len(c), MaxConstraintLen)
+		}
+		return nil
+	})
+}
+
+func validatePreferences(ps []types.PlacementPreference) []error {
+	return entries("placement preferences", ps, MaxConstraints, func(i int, p types.PlacementPreference) error {
+		switch {
+		case p.Spread == nil:
+			return fmt.Errorf("invalid placement preference %d: only spread preferences are supported", i+1)
+		case len(p.Spread.SpreadDescriptor) > MaxConstraintLen:
+			return fmt.Errorf("invalid placement preference %d: %d bytes long, the limit is %d", i+1, len(p.Spread.SpreadDescriptor), MaxConstraintLen)
+		case p.SpreadLabel() == "":
+			return fmt.Errorf("invalid placement preference %q: want spread=node.labels.<key>", clip(p.Spread.SpreadDescriptor))
 		}
 		return nil
 	})

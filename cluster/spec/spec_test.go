@@ -97,6 +97,17 @@ func TestValidate(t *testing.T) {
 		{name: "each restart condition: none", mod: func(s *types.ServiceSpec) { s.Restart.Condition = types.RestartNone }},
 		{name: "each restart condition: on-failure", mod: func(s *types.ServiceSpec) { s.Restart.Condition = types.RestartOnFailure }},
 		{name: "zero delay", mod: func(s *types.ServiceSpec) { s.Restart.Delay = 0 }},
+		{name: "placement: preferences and a cap", mod: func(s *types.ServiceSpec) {
+			s.Placement.Preferences = []types.PlacementPreference{{Spread: &types.SpreadOver{SpreadDescriptor: "node.labels.zone"}}}
+			s.Placement.MaxReplicas = 2
+		}},
+		{name: "placement: a preference over something else", mod: func(s *types.ServiceSpec) {
+			s.Placement.Preferences = []types.PlacementPreference{{Spread: &types.SpreadOver{SpreadDescriptor: "node.hostname"}}, {}}
+		}, wantErr: []string{`invalid placement preference "node.hostname": want spread=node.labels.<key>`,
+			"invalid placement preference 2: only spread preferences are supported"}},
+		{name: "placement: a cap on a global service", mod: func(s *types.ServiceSpec) {
+			s.Mode, s.Replicas, s.Placement.MaxReplicas = types.ModeGlobal, 0, 1
+		}, wantErr: []string{"replicas-max-per-node can only be used with replicated or replicated-job mode"}},
 		{name: "resources: limits and reservations", mod: func(s *types.ServiceSpec) {
 			s.Container.Resources = &types.ResourceRequirements{Limits: &types.Resources{NanoCPUs: 1e9, MemoryBytes: 1 << 30, Pids: 100},
 				Reservations: &types.Resources{NanoCPUs: 5e8, MemoryBytes: 1 << 29}}
@@ -132,7 +143,7 @@ func TestValidate(t *testing.T) {
 		{name: "newline", mod: func(s *types.ServiceSpec) { s.Name = "web\n" }, wantErr: []string{"invalid service name"}},
 		{name: "missing image", mod: func(s *types.ServiceSpec) { s.Container.Image = "" }, wantErr: []string{"no image given"}},
 		{name: "global with replicas", mod: func(s *types.ServiceSpec) { s.Mode = types.ModeGlobal },
-			wantErr: []string{"replicas can only be used with replicated mode"}},
+			wantErr: []string{"replicas can only be used with replicated or replicated-job mode"}},
 		{name: "bad mode", mod: func(s *types.ServiceSpec) { s.Mode = "daemonset" }, wantErr: []string{`invalid mode "daemonset"`}},
 		{name: "empty mode", mod: func(s *types.ServiceSpec) { s.Mode = "" }, wantErr: []string{`invalid mode ""`}},
 		{name: "bad restart condition", mod: func(s *types.ServiceSpec) { s.Restart.Condition = "always" },

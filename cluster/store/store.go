@@ -496,7 +496,9 @@ func (w *writer) updateService(s *types.Service) error {
 		// moved SpecVersion back below the top), and a rollout.
 		v.SpecVersion = max(old.TopSpecVersion, old.SpecVersion) + 1
 		v.TopSpecVersion = v.SpecVersion
-		v.UpdateStatus = &types.UpdateStatus{State: types.UpdateUpdating, StartedAt: &now, Message: "update in progress"}
+		if !s.Spec.Mode.Job() { // a job runs again; there is no rollout
+			v.UpdateStatus = &types.UpdateStatus{State: types.UpdateUpdating, StartedAt: &now, Message: "update in progress"}
+		}
 	case old.UpdateStatus != nil && old.UpdateStatus.State.Paused():
 		// Any update of a paused service resumes its rollout, as
 		// Docker's does; failures before now no longer count.

@@ -2,6 +2,7 @@ package types
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -205,11 +206,30 @@ func (n *Node) Schedulable() bool {
 // Mode is how a service's tasks are counted.
 type Mode string
 
-// Service modes.
+// Service modes, as Docker's.
 const (
 	ModeReplicated Mode = "replicated"
 	ModeGlobal     Mode = "global"
+	// ModeReplicatedJob runs Replicas tasks to completion, at most
+	// MaxConcurrent at a time; ModeGlobalJob one on every eligible node.
+	ModeReplicatedJob Mode = "replicated-job"
+	ModeGlobalJob     Mode = "global-job"
 )
+
+// Job reports whether the mode's tasks run to completion.
+func (m Mode) Job() bool { return m == ModeReplicatedJob || m == ModeGlobalJob }
+
+// PerNode reports whether the mode has a task per eligible node.
+func (m Mode) PerNode() bool { return m == ModeGlobal || m == ModeGlobalJob }
+
+// ParseMode checks a mode given by a user.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeReplicated, ModeGlobal, ModeReplicatedJob, ModeGlobalJob:
+		return m, nil
+	}
+	return "", fmt.Errorf("invalid mode %q: want replicated, global, replicated-job or global-job", s)
+}
 
 // RestartCondition says when a stopped task is replaced.
 type RestartCondition string
@@ -227,6 +247,11 @@ type RestartPolicy struct {
 	Delay     time.Duration    `json:"Delay"`
 	// MaxAttempts caps the restarts of a slot; 0 means no limit.
 	MaxAttempts uint64 `json:"MaxAttempts"`
+	// Window, if set, is the span MaxAttempts counts in (Docker's): a
+	// slot restarts unless MaxAttempts of its tasks ended within the last
+	// Window already. The count sees the slot's kept history only
+	// (Cluster.TaskHistoryLimit tasks).
+	Window time.Duration `json:"Window,omitempty"`
 }
 
 // Default restart policy values (Docker's).
@@ -298,13 +323,17 @@ type NodeDescription struct {
 
 // ServiceSpec is what a user asks for.
 type ServiceSpec struct {
-	Name      string            `json:"Name"`
-	Labels    map[string]string `json:"Labels,omitempty"`
-	Mode      Mode              `json:"Mode"`
-	Replicas  uint64            `json:"Replicas"`
-	Container ContainerSpec     `json:"ContainerSpec"`
-	Restart   RestartPolicy     `json:"RestartPolicy"`
-	Ports     []PortConfig      `json:"Ports,omitempty"`
+	Name   string            `json:"Name"`
+	Labels map[string]string `json:"Labels,omitempty"`
+	Mode   Mode              `json:"Mode"`
+	// Replicas are a replicated service's tasks; a replicated job's total
+	// completions.
+	Replicas uint64 `json:"Replicas"`
+	// MaxConcurrent is how many of a replicated job's tasks run at once.
+	MaxConcurrent uint64        `json:"MaxConcurrent,omitempty"`
+	Container     ContainerSpec `json:"ContainerSpec"`
+	Restart       RestartPolicy `json:"RestartPolicy"`
+	Ports         []PortConfig  `json:"Ports,omitempty"`
 	// Placement limits the nodes the tasks may run on (labels plugin).
 	Placement Placement `json:"Placement"`
 	// Networks are the networks the tasks join (by network ID, with extra
@@ -342,6 +371,41 @@ func (s *ServiceSpec) RollbackOrDefault() UpdateConfig {
 // writes them: "node.labels.zone==east", "node.role!=manager".
 type Placement struct {
 	Constraints []string `json:"Constraints,omitempty"`
+	// Preferences spread the tasks evenly over the values of node
+	// labels, the first over the nodes, each next within the groups of
+	// the one before (labels plugin).
+	Preferences []PlacementPreference `json:"Preferences,omitempty"`
+	// MaxReplicas caps a replicated service's tasks on one node (0: no
+	// cap).
+	MaxReplicas uint64 `json:"MaxReplicas,omitempty"`
+}
+
+// Empty reports whether the placement limits nothing.
+func (p *Placement) Empty() bool {
+	return len(p.Constraints) == 0 && len(p.Preferences) == 0 && p.MaxReplicas == 0
+}
+
+// PlacementPreference is one of Docker's placement preferences; spread is
+// the only kind.
+type PlacementPreference struct {
+	Spread *SpreadOver `json:"Spread,omitempty"`
+}
+
+// SpreadOver names what to spread over: "node.labels.<key>".
+type SpreadOver struct {
+	SpreadDescriptor string `json:"SpreadDescriptor"`
+}
+
+// SpreadLabel returns the node label key a preference spreads over, or
+// "" if it names none.
+func (p PlacementPreference) SpreadLabel() string {
+	if p.Spread == nil {
+		return ""
+	}
+	if k, ok := strings.CutPrefix(p.Spread.SpreadDescriptor, "node.labels."); ok {
+		return k
+	}
+	return ""
 }
 
 // EndpointMode says how a service's name resolves.

@@ -39,7 +39,25 @@ type modeJSON struct {
 	Replicated *struct {
 		Replicas uint64 `json:"Replicas"`
 	} `json:"Replicated,omitempty"`
-	Global *struct{} `json:"Global,omitempty"`
+	Global        *struct{}          `json:"Global,omitempty"`
+	ReplicatedJob *replicatedJobJSON `json:"ReplicatedJob,omitempty"`
+	GlobalJob     *struct{}          `json:"GlobalJob,omitempty"`
+}
+
+type replicatedJobJSON struct {
+	MaxConcurrent    uint64 `json:"MaxConcurrent"`
+	TotalCompletions uint64 `json:"TotalCompletions"`
+}
+
+// count is how many of the mode's kinds are set.
+func (m *modeJSON) count() int {
+	n := 0
+	for _, set := range []bool{m.Replicated != nil, m.Global != nil, m.ReplicatedJob != nil, m.GlobalJob != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
 
 type endpointJSON struct {
@@ -55,14 +73,19 @@ func (s ServiceSpec) MarshalJSON() ([]byte, error) {
 		TaskTemplate: taskTemplateJSON{ContainerSpec: cs, RestartPolicy: s.Restart, ForceUpdate: s.ForceUpdate,
 			Resources: s.Container.Resources},
 		UpdateConfig: s.Update, RollbackConfig: s.Rollback}
-	if s.Mode == ModeGlobal {
+	switch s.Mode {
+	case ModeGlobal:
 		out.Mode.Global = &struct{}{}
-	} else {
+	case ModeGlobalJob:
+		out.Mode.GlobalJob = &struct{}{}
+	case ModeReplicatedJob:
+		out.Mode.ReplicatedJob = &replicatedJobJSON{MaxConcurrent: s.MaxConcurrent, TotalCompletions: s.Replicas}
+	default:
 		out.Mode.Replicated = &struct {
 			Replicas uint64 `json:"Replicas"`
 		}{s.Replicas}
 	}
-	if len(s.Placement.Constraints) > 0 {
+	if !s.Placement.Empty() {
 		out.TaskTemplate.Placement = &s.Placement
 	}
 	out.TaskTemplate.Networks = s.Networks
@@ -92,7 +115,7 @@ var ErrModeConflict error = modeConflict{}
 type modeConflict struct{}
 
 func (modeConflict) Error() string {
-	return "invalid Mode: Replicated and Global are both set; a service is one or the other"
+	return "invalid Mode: more than one of Replicated, Global, ReplicatedJob and GlobalJob is set; a service has one mode"
 }
 
 func (modeConflict) Is(target error) bool { return target == strictjson.ErrInvalid }
@@ -106,7 +129,7 @@ func (s *ServiceSpec) UnmarshalStrictJSON(b []byte) error {
 	if err := strictjson.Unmarshal(b, &in); err != nil {
 		return err
 	}
-	if in.Mode.Global != nil && in.Mode.Replicated != nil {
+	if in.Mode.count() > 1 {
 		return ErrModeConflict
 	}
 	in.to(s)
@@ -127,6 +150,11 @@ func (in *specJSON) to(s *ServiceSpec) {
 	switch {
 	case in.Mode.Global != nil:
 		s.Mode = ModeGlobal
+	case in.Mode.GlobalJob != nil:
+		s.Mode = ModeGlobalJob
+	case in.Mode.ReplicatedJob != nil:
+		s.Mode = ModeReplicatedJob
+		s.Replicas, s.MaxConcurrent = in.Mode.ReplicatedJob.TotalCompletions, in.Mode.ReplicatedJob.MaxConcurrent
 	case in.Mode.Replicated != nil:
 		s.Mode = ModeReplicated
 		s.Replicas = in.Mode.Replicated.Replicas

@@ -19,6 +19,9 @@ const (
 	flagConstraintRm  = "constraint-rm"
 	flagLabelAdd      = "label-add"
 	flagLabelRm       = "label-rm"
+	flagPref          = "placement-pref"
+	flagPrefAdd       = "placement-pref-add"
+	flagPrefRm        = "placement-pref-rm"
 )
 
 // Extend adds --constraint to `service create`, --constraint-add and
@@ -28,11 +31,14 @@ func (*Plugin) Extend(path string, cmd *cli.Command) {
 	switch path {
 	case "service create":
 		cmd.Flags = append(cmd.Flags,
-			&cli.StringSliceFlag{Name: flagConstraint, Usage: "placement constraint, e.g. node.labels.zone==east (repeatable)"})
+			&cli.StringSliceFlag{Name: flagConstraint, Usage: "placement constraint, e.g. node.labels.zone==east (repeatable)"},
+			&cli.StringSliceFlag{Name: flagPref, Usage: "placement preference, spread=node.labels.KEY (repeatable: each spreads within the one before)"})
 	case "service update":
 		cmd.Flags = append(cmd.Flags,
 			&cli.StringSliceFlag{Name: flagConstraintAdd, Usage: "add a placement constraint (repeatable)"},
-			&cli.StringSliceFlag{Name: flagConstraintRm, Usage: "remove a placement constraint (repeatable)"})
+			&cli.StringSliceFlag{Name: flagConstraintRm, Usage: "remove a placement constraint (repeatable)"},
+			&cli.StringSliceFlag{Name: flagPrefAdd, Usage: "add a placement preference, spread=node.labels.KEY (repeatable)"},
+			&cli.StringSliceFlag{Name: flagPrefRm, Usage: "remove a placement preference (repeatable)"})
 	case "node update":
 		cmd.Flags = append(cmd.Flags,
 			&cli.StringSliceFlag{Name: flagLabelAdd, Usage: "add or update a node label (KEY=VALUE or KEY; repeatable)"},
@@ -49,18 +55,71 @@ func (*Plugin) ApplyServiceFlags(c *cli.Context, spec *types.ServiceSpec, update
 		if _, err := ParseAll(add); err != nil {
 			return err
 		}
+		prefs, err := ParsePreferences(c.StringSlice(flagPref))
+		if err != nil {
+			return err
+		}
 		spec.Placement.Constraints = normalize(add)
+		spec.Placement.Preferences = prefs
 		return nil
 	}
 	add, rm := c.StringSlice(flagConstraintAdd), c.StringSlice(flagConstraintRm)
-	if len(add)+len(rm) == 0 {
-		return nil
+	prefAdd, err := ParsePreferences(c.StringSlice(flagPrefAdd))
+	if err != nil {
+		return err
 	}
 	if _, err := ParseAll(add); err != nil {
 		return err
 	}
-	spec.Placement.Constraints = UpdateConstraints(spec.Placement.Constraints, add, rm)
+	if len(add)+len(rm) > 0 {
+		spec.Placement.Constraints = UpdateConstraints(spec.Placement.Constraints, add, rm)
+	}
+	if rmPrefs := c.StringSlice(flagPrefRm); len(prefAdd)+len(rmPrefs) > 0 {
+		prefRm, err := ParsePreferences(rmPrefs)
+		if err != nil {
+			return err
+		}
+		spec.Placement.Preferences = UpdatePreferences(spec.Placement.Preferences, prefAdd, prefRm)
+	}
 	return nil
+}
+
+// ParsePreferences reads Docker's --placement-pref values:
+// "spread=node.labels.KEY".
+func ParsePreferences(vals []string) ([]types.PlacementPreference, error) {
+	var out []types.PlacementPreference
+	for _, v := range vals {
+		kind, desc, ok := strings.Cut(strings.TrimSpace(v), "=")
+		if !ok || kind != "spread" {
+			return nil, fmt.Errorf("labels: invalid placement preference %q: want spread=node.labels.KEY", v)
+		}
+		p := types.PlacementPreference{Spread: &types.SpreadOver{SpreadDescriptor: desc}}
+		if p.SpreadLabel() == "" {
+			return nil, fmt.Errorf("labels: invalid placement preference %q: want spread=node.labels.KEY", v)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// UpdatePreferences removes rm from ps, then appends add (the order of
+// preferences is their nesting, so it is kept), without duplicates.
+func UpdatePreferences(ps, add, rm []types.PlacementPreference) []types.PlacementPreference {
+	has := func(list []types.PlacementPreference, p types.PlacementPreference) bool {
+		return slices.ContainsFunc(list, func(q types.PlacementPreference) bool { return q.SpreadLabel() == p.SpreadLabel() })
+	}
+	var out []types.PlacementPreference
+	for _, p := range ps {
+		if !has(rm, p) && !has(out, p) {
+			out = append(out, p)
+		}
+	}
+	for _, p := range add {
+		if !has(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // UpdateConstraints removes rm from cs, then adds add, without duplicates

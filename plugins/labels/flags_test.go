@@ -17,8 +17,8 @@ func TestExtend(t *testing.T) {
 		path string
 		want []string
 	}{
-		{"service create", []string{"constraint"}},
-		{"service update", []string{"constraint-add", "constraint-rm"}},
+		{"service create", []string{"constraint", "placement-pref"}},
+		{"service update", []string{"constraint-add", "constraint-rm", "placement-pref-add", "placement-pref-rm"}},
 		{"node update", []string{"label-add", "label-rm"}},
 		{"service ls", nil},
 		{"swarm init", nil},
@@ -151,5 +151,29 @@ func TestApplyNodeFlags(t *testing.T) {
 				t.Errorf("request %+v, want %+v", req, tt.want)
 			}
 		})
+	}
+}
+
+func TestPreferenceFlags(t *testing.T) {
+	pref := func(k string) types.PlacementPreference {
+		return types.PlacementPreference{Spread: &types.SpreadOver{SpreadDescriptor: "node.labels." + k}}
+	}
+	var spec types.ServiceSpec
+	err := run(t, "service create", []string{"--placement-pref", "spread=node.labels.zone", "--placement-pref", "spread=node.labels.rack"},
+		func(c *cli.Context) error { return New().ApplyServiceFlags(c, &spec, false) })
+	if err != nil || !reflect.DeepEqual(spec.Placement.Preferences, []types.PlacementPreference{pref("zone"), pref("rack")}) {
+		t.Fatalf("create: %v %+v", err, spec.Placement.Preferences)
+	}
+	err = run(t, "service update", []string{"--placement-pref-rm", "spread=node.labels.zone", "--placement-pref-add", "spread=node.labels.dc"},
+		func(c *cli.Context) error { return New().ApplyServiceFlags(c, &spec, true) })
+	if err != nil || !reflect.DeepEqual(spec.Placement.Preferences, []types.PlacementPreference{pref("rack"), pref("dc")}) {
+		t.Fatalf("update: %v %+v", err, spec.Placement.Preferences)
+	}
+	for _, bad := range []string{"spread=node.hostname", "pack=node.labels.zone", "spread", "spread=node.labels."} {
+		err := run(t, "service create", []string{"--placement-pref", bad},
+			func(c *cli.Context) error { return New().ApplyServiceFlags(c, &types.ServiceSpec{}, false) })
+		if err == nil || !strings.Contains(err.Error(), "labels: invalid placement preference") {
+			t.Errorf("--placement-pref %s: %v", bad, err)
+		}
 	}
 }

@@ -41,7 +41,8 @@ func (*Plugin) Description() string {
 
 // Claims marks specs with placement constraints as needing the plugin.
 func (*Plugin) Claims(spec *types.ServiceSpec) (string, bool) {
-	return "placement constraints (--constraint)", len(spec.Placement.Constraints) > 0
+	return "placement constraints and preferences (--constraint, --placement-pref)",
+		len(spec.Placement.Constraints) > 0 || len(spec.Placement.Preferences) > 0
 }
 
 // ClaimsNodeUpdate marks label changes as needing the plugin.

@@ -59,7 +59,7 @@ func badAPIInput(t *testing.T, n *node) {
 		{"an env entry with an empty key", "/v1/services", spec(img+`,"Env":["=x"]`, one), `invalid env entry "=x": the key is empty`},
 		{"an unknown field", "/v1/services", `{"Name":"direct","Replicas":3,` + spec(img, one)[1:], `unknown field "Replicas"`},
 		{"an unknown nested field", "/v1/services", spec(img+`,"Privileged":true`, one), `unknown field "Privileged"`},
-		{"both modes", "/v1/services", spec(img, `{"Replicated":{"Replicas":1},"Global":{}}`), "Replicated and Global are both set"},
+		{"both modes", "/v1/services", spec(img, `{"Replicated":{"Replicas":1},"Global":{}}`), "more than one of Replicated, Global, ReplicatedJob and GlobalJob is set"},
 		{"replicas over the limit", "/v1/services", spec(img, `{"Replicated":{"Replicas":200000}}`),
 			"invalid replicas 200000: the limit is 100000 per service"},
 		{"an invalid image", "/v1/services", spec(`"Image":"../../etc/passwd@@"`, one), `invalid image "../../etc/passwd@@"`},

@@ -70,3 +70,57 @@ func TestResources(t *testing.T) {
 		t.Errorf("services changed by refused creates:\n%s\nthen\n%s", before, after)
 	}
 }
+
+// TestPlacementPreferencesAndCap: --placement-pref and
+// --replicas-max-per-node reach inspect in Docker's shape; the cap holds
+// a task PENDING with the reason until an update lifts it; bad values are
+// refused.
+func TestPlacementPreferencesAndCap(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, "placement")
+	n.initSwarm()
+	n.ok("service", "create", "-q", "-d", "--name", "web", "--replicas", "3", "--placement-pref", "spread=node.labels.zone",
+		"--replicas-max-per-node", "2", demoImage)
+	if got := strings.TrimSpace(n.ok("service", "inspect", "--format", "{{json .Spec.TaskTemplate.Placement}}", "web")); got !=
+		`{"MaxReplicas":2,"Preferences":[{"Spread":{"SpreadDescriptor":"node.labels.zone"}}]}` {
+		t.Errorf("inspect Placement: %s", got)
+	}
+	waitFor(t, 20*time.Second, "2 running and 1 PENDING at the cap", func() bool {
+		running, pending := 0, 0
+		for _, ts := range n.taskStates("web") {
+			switch {
+			case ts.current == "Running":
+				running++
+			case ts.current == "Pending" && strings.Contains(ts.err, "max replicas per node limit exceeded on 1 node"):
+				pending++
+			}
+		}
+		return running == 2 && pending == 1
+	})
+	if pretty := n.ok("service", "inspect", "--pretty", "web"); !strings.Contains(pretty, "  Spread:\tnode.labels.zone\n") ||
+		!strings.Contains(pretty, " Max Replicas Per Node:\t2\n") {
+		t.Errorf("inspect --pretty:\n%s", pretty)
+	}
+	n.ok("service", "update", "-q", "--replicas-max-per-node", "0", "--placement-pref-rm", "spread=node.labels.zone", "web")
+	waitFor(t, 20*time.Second, "3 running with no cap", func() bool {
+		running := 0
+		for _, ts := range n.taskStates("web") {
+			if ts.current == "Running" && ts.desired == "Running" {
+				running++
+			}
+		}
+		return running == 3
+	})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"service", "update", "--placement-pref-add", "spread=node.hostname", "web"}, `invalid placement preference "spread=node.hostname"`},
+		{[]string{"service", "update", "--replicas-max-per-node", "-1", "web"}, `invalid --replicas-max-per-node "-1"`},
+		{[]string{"service", "create", "--mode", "global", "--replicas-max-per-node", "1", demoImage}, "replicas-max-per-node can only be used with replicated or replicated-job mode"},
+	} {
+		if res := n.sw(c.args...); res.code == 0 || !strings.Contains(res.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, res.code, res.stderr, c.want)
+		}
+	}
+}
