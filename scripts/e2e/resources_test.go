@@ -9,9 +9,11 @@ import (
 )
 
 // TestResources: limits reach the engine as container limits; the node
-// reports its engine's memory; a reservation the node has no room for
-// stays PENDING with the reason, and is placed once another service's
-// reservation is released; malformed values are refused.
+// reports its engine's memory; a reservation no node has room for stays
+// PENDING with the reason, and is placed when a node with room joins
+// (a second daemon on the same engine: nothing of it reserved yet); and,
+// once more, when another service's reservation is released; malformed
+// values are refused.
 func TestResources(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, "resources")
@@ -49,9 +51,23 @@ func TestResources(t *testing.T) {
 		ts := n.taskStates("second")
 		return len(ts) == 1 && ts[0].current == "Pending" && strings.Contains(ts[0].err, "insufficient resources on 1 node")
 	})
-	n.ok("service", "scale", "first=0")
-	waitFor(t, 20*time.Second, "second running once first let go", func() bool {
+	w := newNode(t, "resources-w")
+	w.joinAs(n, "worker")
+	waitFor(t, 20*time.Second, "second running on the node that joined", func() bool {
 		ts := n.taskStates("second")
+		return len(ts) == 1 && ts[0].current == "Running" &&
+			strings.TrimSpace(n.ok("service", "ps", "--format", "{{.Node}}", "second")) == "resources-w"
+	})
+	// A third the same size waits, and takes first's place once first is
+	// scaled down.
+	n.ok("service", "create", "-q", "-d", "--name", "third", "--reserve-memory", res, demoImage)
+	waitFor(t, 10*time.Second, "third PENDING on 2 full nodes", func() bool {
+		ts := n.taskStates("third")
+		return len(ts) == 1 && ts[0].current == "Pending" && strings.Contains(ts[0].err, "insufficient resources on 2 nodes")
+	})
+	n.ok("service", "scale", "first=0")
+	waitFor(t, 20*time.Second, "third running once first let go", func() bool {
+		ts := n.taskStates("third")
 		return len(ts) == 1 && ts[0].current == "Running"
 	})
 
