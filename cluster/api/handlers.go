@@ -200,29 +200,22 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 	var req UpdateServiceRequest
-	if err := decode(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	v, ok := s.view(w, r)
-	if !ok {
-		return
-	}
-	svc, err := v.FindService(r.PathValue("ref"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := s.backend.UpdateService(r.Context(), svc.ID, req.Version, req.Spec.ServiceSpec); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	s.changeService(w, r, &req, func(id string) error {
+		return s.backend.UpdateService(r.Context(), id, req.Version, req.Spec.ServiceSpec)
+	})
 }
 
 func (s *Server) rollbackService(w http.ResponseWriter, r *http.Request) {
 	var req RollbackServiceRequest
-	if err := decode(w, r, &req); err != nil {
+	s.changeService(w, r, &req, func(id string) error {
+		return s.backend.RollbackService(r.Context(), id, req.Version)
+	})
+}
+
+// changeService reads a write's body into req, finds the service the path
+// names, and runs change on its ID.
+func (s *Server) changeService(w http.ResponseWriter, r *http.Request, req any, change func(id string) error) {
+	if err := decode(w, r, req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -235,7 +228,7 @@ func (s *Server) rollbackService(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.backend.RollbackService(r.Context(), svc.ID, req.Version); err != nil {
+	if err := change(svc.ID); err != nil {
 		writeError(w, err)
 		return
 	}

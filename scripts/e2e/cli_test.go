@@ -110,7 +110,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"service", "create", "--name", "x", "-p", "1:2/sctp", demoImage}, "tcp or udp"},
 		{[]string{"service", "create", "--name", "x", "--replicas", "-1", demoImage}, "must not be negative"},
 		{[]string{"service", "create", "--name", "x", "--replicas", "many", demoImage}, "whole number"},
-		{[]string{"service", "create", "--name", "x", "--mode", "global", "--replicas", "2", demoImage}, "replicated mode"},
+		{[]string{"service", "create", "--name", "x", "--mode", "global", "--replicas", "2", demoImage}, "--replicas can only be used with replicated or replicated-job mode"},
 		{[]string{"service", "create", "--name", "x"}, "requires at least 1 argument"},
 		{[]string{"service", "create", "--name", "bad name", demoImage}, "invalid service name"},
 		{[]string{"service", "create", "--name", "x", "--restart-condition", "sometimes", demoImage}, "restart-condition"},
