@@ -13,17 +13,7 @@ func (r *reconciler) job(slots []*slot, wanted map[slotID]wantedSpot) {
 	cur := r.svc.SpecVersion
 	active := 0
 	var todo []wantedSpot
-	for _, s := range slots {
-		w, ok := wanted[s.key]
-		if !ok {
-			r.retire(s)
-			continue
-		}
-		delete(wanted, s.key)
-		if w.keepOnly {
-			r.trimHistory(s)
-			continue
-		}
+	r.eachWanted(slots, wanted, func(s *slot) {
 		if live := s.live(); live != nil {
 			switch st := r.slotState(s); {
 			case st == slotOutdated:
@@ -41,8 +31,7 @@ func (r *reconciler) job(slots []*slot, wanted map[slotID]wantedSpot) {
 			}
 			todo = append(todo, wantedSpot{slot: last.Slot, nodeID: nodeOfSlot(last), attempt: attempt})
 		}
-		r.trimHistory(s)
-	}
+	})
 	todo = append(todo, sortedWanted(wanted)...) // slots never run
 	room := len(todo)
 	if r.svc.Spec.Mode == types.ModeReplicatedJob {

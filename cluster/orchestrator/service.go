@@ -16,26 +16,13 @@ func (r *reconciler) service(tasks []*types.Task) {
 	}
 	ro := r.newRollout(tasks)
 	var outdated []*slot
-	for _, s := range slots {
-		want, ok := wanted[s.key]
-		if !ok {
-			r.retire(s)
-			continue
-		}
-		delete(wanted, s.key)
-		if want.keepOnly {
-			// A paused node keeps what it runs, as it is: no restart, no
-			// update, nothing new until it is active again.
-			r.trimHistory(s)
-			continue
-		}
+	r.eachWanted(slots, wanted, func(s *slot) {
 		st := r.slotState(s)
 		if st == slotOutdated {
 			outdated = append(outdated, s)
 		}
 		ro.observe(s, st)
-		r.trimHistory(s)
-	}
+	})
 	for _, w := range sortedWanted(wanted) { // slots with no task at all
 		if !r.canCreate() {
 			break // the rest at the next pass
@@ -43,6 +30,27 @@ func (r *reconciler) service(tasks []*types.Task) {
 		r.plan.Create = append(r.plan.Create, r.newTask(w.slot, w.nodeID, 0))
 	}
 	ro.advance(outdated, len(slots))
+}
+
+// eachWanted runs f on every slot that is still wanted and may change,
+// then trims its history; a slot no longer wanted is retired, and one on a
+// paused node only trimmed. The wanted slots seen are taken out of wanted:
+// what is left there has no task at all.
+func (r *reconciler) eachWanted(slots []*slot, wanted map[slotID]wantedSpot, f func(*slot)) {
+	for _, s := range slots {
+		want, ok := wanted[s.key]
+		if !ok {
+			r.retire(s)
+			continue
+		}
+		delete(wanted, s.key)
+		if !want.keepOnly {
+			// (A paused node keeps what it runs, as it is: no restart, no
+			// update, nothing new until it is active again.)
+			f(s)
+		}
+		r.trimHistory(s)
+	}
 }
 
 // canCreate reports whether this pass may make another task for the
