@@ -30,7 +30,7 @@ func serviceCreateCommand() *cli.Command {
 			&cli.StringFlag{Name: "restart-window", Usage: "window used to evaluate the restart policy (ns|us|ms|s|m|h)"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit immediately instead of waiting for the service to converge"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
-		}, append(append(healthFlags(), rolloutFlags()...), resourceFlags()...)...),
+		}, append(append(append(healthFlags(), rolloutFlags()...), resourceFlags()...), containerFlags(false)...)...),
 		Action: serviceCreate,
 	}
 }
@@ -101,6 +101,7 @@ func specFromFlags(c *cli.Context) (types.ServiceSpec, error) {
 	spec.Container.Healthcheck = health.create()
 	errs = append(errs, applyRolloutFlags(c, &spec))
 	errs = append(errs, applyResourceFlags(c, &spec))
+	errs = append(errs, applyContainerFlags(c, &spec, false))
 	errs = append(errs, applyServiceFlags(c, &spec, false))
 	return spec, errors.Join(errs...)
 }
@@ -189,7 +190,7 @@ func serviceUpdateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
 			&cli.BoolFlag{Name: "force", Usage: "force update even if no changes require it"},
 			&cli.BoolFlag{Name: "rollback", Usage: "rollback to previous specification"},
-		}, append(append(healthFlags(), rolloutFlags()...), resourceFlags()...)...),
+		}, append(append(append(healthFlags(), rolloutFlags()...), resourceFlags()...), containerFlags(true)...)...),
 		Action: serviceUpdate,
 	}
 }
@@ -301,7 +302,7 @@ func serviceUpdate(c *cli.Context) error {
 		if c.Bool("force") {
 			s.ForceUpdate++
 		}
-		if err := errors.Join(applyRolloutFlags(c, s), applyResourceFlags(c, s)); err != nil {
+		if err := errors.Join(applyRolloutFlags(c, s), applyResourceFlags(c, s), applyContainerFlags(c, s, true)); err != nil {
 			return err
 		}
 		return applyServiceFlags(c, s, true)

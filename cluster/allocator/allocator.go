@@ -23,7 +23,7 @@ import (
 // commit), then the missing addresses of tasks, services and nodes, each
 // the lowest free one.
 func Plan(view *store.ReadTx, newID func() string) ([]store.Change, error) {
-	return PlanFrom(view, newID, nil)
+	return PlanFrom(view, newID, nil, nil)
 }
 
 // Cursors say where the search for each network's next free address
@@ -38,14 +38,29 @@ type Cursors map[string]netip.Addr
 // container's stop grace period. The allocator loop keeps cursors
 // between its passes (a new leader starts them again from the bottom:
 // the store refuses an address still held, whatever the plan).
-func PlanFrom(view *store.ReadTx, newID func() string, cursors Cursors) ([]store.Change, error) {
+//
+// avoid, if set, lists subnets a network's subnet must not overlap besides
+// the swarm's own networks: those the engine already has for other uses
+// (a subnet there would make the engine refuse the swarm's bridge with
+// "Pool overlaps"). It is asked only when a network needs a subnet.
+func PlanFrom(view *store.ReadTx, newID func() string, cursors Cursors, avoid func() []string) ([]store.Change, error) {
 	c := view.Cluster()
 	if c == nil {
 		return nil, nil
 	}
+	taken := func(have []*types.Network) []*types.Network {
+		if avoid == nil {
+			return have
+		}
+		out := append([]*types.Network(nil), have...)
+		for _, s := range avoid() {
+			out = append(out, &types.Network{ID: "engine/" + s, Subnet: s})
+		}
+		return out
+	}
 	def := view.NetworkByName(types.DefaultNetworkName)
 	if def == nil {
-		n, err := DefaultNetwork(c, view.Networks(), newID())
+		n, err := DefaultNetwork(c, taken(view.Networks()), newID())
 		if err != nil {
 			return nil, err
 		}
@@ -55,15 +70,19 @@ func PlanFrom(view *store.ReadTx, newID func() string, cursors Cursors) ([]store
 	var errs []error
 	nets := map[string]*pool{}
 	all := view.Networks()
+	var avoided []*types.Network // the networks, and the engine's, once a subnet is needed
 	for _, n := range all {
 		if !n.Allocated() {
-			a, err := allocateNetwork(c, n, all)
+			if avoided == nil {
+				avoided = taken(all)
+			}
+			a, err := allocateNetwork(c, n, avoided)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			// Mark it taken for the next network of this plan.
-			all = append(all, &types.Network{ID: n.ID + "/planned", Subnet: a.Subnet, VNI: a.VNI})
+			avoided = append(avoided, &types.Network{ID: n.ID + "/planned", Subnet: a.Subnet, VNI: a.VNI})
 			out = append(out, store.Change{Allocate: a})
 			continue // its addresses once it is committed
 		}

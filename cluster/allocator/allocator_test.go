@@ -16,8 +16,10 @@ type bed struct {
 	st  *store.Store
 	l   *store.Local
 	ids int
-	// cursors, if set, make settle allocate serially (PlanFrom).
+	// cursors, if set, make settle allocate serially (PlanFrom); avoid
+	// lists the engine's subnets.
 	cursors Cursors
+	avoid   func() []string
 }
 
 func newBed(t *testing.T, c *types.Cluster) *bed {
@@ -40,7 +42,7 @@ func (b *bed) newID() string { b.ids++; return fmt.Sprintf("net%d", b.ids) }
 func (b *bed) settle() {
 	b.t.Helper()
 	for range 5 {
-		cs, err := PlanFrom(b.st.View(), b.newID, b.cursors)
+		cs, err := PlanFrom(b.st.View(), b.newID, b.cursors, b.avoid)
 		if err != nil {
 			b.t.Fatalf("plan: %v", err)
 		}
@@ -279,5 +281,27 @@ func TestSerialAllocation(t *testing.T) {
 	b.settle()
 	if got := []string{addr("t4"), addr("t5"), addr("t6")}; got[0] != "10.9.0.5" || got[1] != "10.9.0.6" || got[2] != "10.9.0.3" {
 		t.Fatalf("t4..t6 got %v, want 10.9.0.5 10.9.0.6 10.9.0.3", got)
+	}
+}
+
+// TestAvoidEngineSubnets: a subnet the engine already has for something
+// else (a network left by another program) is passed over, for the
+// default network and for a network made by a user.
+func TestAvoidEngineSubnets(t *testing.T) {
+	b := newBed(t, &types.Cluster{ID: "c1"})
+	b.avoid = func() []string { return []string{"10.0.0.0/16", "10.1.0.0/24"} }
+	b.settle()
+	def := b.st.View().NetworkByName(types.DefaultNetworkName)
+	if def == nil || def.Subnet != "10.1.0.0/16" && def.Subnet != "10.2.0.0/16" {
+		t.Fatalf("default network %+v, want a subnet clear of 10.0.0.0/16 and 10.1.0.0/24", def)
+	}
+	if def.Subnet == "10.1.0.0/16" {
+		t.Fatalf("default network %s overlaps the engine's 10.1.0.0/24", def.Subnet)
+	}
+	b.must(store.Change{CreateNetwork: &types.Network{ID: "u1", Spec: types.NetworkSpec{Name: "app"}}})
+	b.avoid = func() []string { return []string{"10.0.0.0/16", "10.1.0.0/24", "10.3.0.0/24"} }
+	b.settle()
+	if s := b.st.View().Network("u1").Subnet; s == "" || s == "10.3.0.0/24" || s == "10.1.0.0/24" {
+		t.Fatalf("user network subnet %q", s)
 	}
 }

@@ -17,6 +17,10 @@ type Allocator struct {
 	Log      *slog.Logger
 	// NewID makes network IDs; types.NewID when nil.
 	NewID func() string
+	// Avoid, if set, lists the subnets the engine already has for other
+	// uses, which no network's subnet may overlap (PlanFrom); asked only
+	// when a network needs a subnet.
+	Avoid func(ctx context.Context) []string
 }
 
 // Run allocates after every commit until ctx ends. A refused proposal (a
@@ -40,7 +44,11 @@ func (a *Allocator) Run(ctx context.Context) {
 				return time.Time{}, nil
 			}
 		}
-		changes, planErr := PlanFrom(view, newID, cursors)
+		var avoid func() []string
+		if a.Avoid != nil {
+			avoid = func() []string { return a.Avoid(ctx) }
+		}
+		changes, planErr := PlanFrom(view, newID, cursors, avoid)
 		last, incomplete = view.Index, planErr != nil
 		if len(changes) > 0 {
 			if err := store.ProposeAll(ctx, a.Proposer, changes); err != nil {

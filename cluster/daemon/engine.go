@@ -27,6 +27,9 @@ type Engine interface {
 	// SwarmBridges names the host bridges of a swarm's networks;
 	// RemoveNetwork removes those networks no container uses.
 	SwarmBridges(ctx context.Context, clusterID string) []string
+	// ForeignSubnets lists the subnets of the engine's other networks,
+	// which the swarm's must not overlap.
+	ForeignSubnets(ctx context.Context, clusterID string) []string
 	RemoveNetwork(ctx context.Context, clusterID string)
 	// Network is the default network's attachment for plugins; TaskNetworks
 	// every network's, by network ID; SetDNS points tasks' resolvers at

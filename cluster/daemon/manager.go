@@ -272,7 +272,8 @@ func (d *Daemon) lead(ctx context.Context, sw *swarm) *leaderLoops {
 	}
 	orch := &orchestrator.Orchestrator{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.plugins().NodeFilters()}
 	sched := &scheduler.Scheduler{Store: sw.store, Proposer: sw.raft, Now: now, Log: d.log, Filters: d.plugins().NodeFilters()}
-	alloc := &allocator.Allocator{Store: sw.store, Proposer: sw.raft, Log: d.log}
+	alloc := &allocator.Allocator{Store: sw.store, Proposer: sw.raft, Log: d.log,
+		Avoid: func(ctx context.Context) []string { return d.exec.ForeignSubnets(ctx, sw.id.ClusterID) }}
 	l.wg.Add(5)
 	go func() { defer l.wg.Done(); alloc.Run(lctx) }()
 	go func() { defer l.wg.Done(); d.reconcileVoters(lctx, sw) }()

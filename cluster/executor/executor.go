@@ -102,6 +102,20 @@ func (d *Docker) EngineID(ctx context.Context) (string, error) {
 	return info.ID, nil
 }
 
+// containerOptions sets the engine's form of a spec's container options.
+func containerOptions(s *types.ContainerSpec, cfg *container.Config, host *container.HostConfig) {
+	cfg.Hostname, cfg.WorkingDir, cfg.User = s.Hostname, s.Dir, s.User
+	cfg.StopSignal, cfg.Tty = s.StopSignal, s.TTY
+	host.GroupAdd, host.Init, host.ReadonlyRootfs = s.Groups, s.Init, s.ReadOnly
+	host.Sysctls, host.CapAdd, host.CapDrop = s.Sysctls, s.CapabilityAdd, s.CapabilityDrop
+	for _, u := range s.Ulimits {
+		host.Ulimits = append(host.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
+	if d := s.DNSConfig; d != nil {
+		host.DNS, host.DNSSearch, host.DNSOptions = d.Nameservers, d.Search, d.Options
+	}
+}
+
 // containerResources are the engine's limits for a task's resources, as
 // swarmkit's executor sets them: the limits as limits, the memory
 // reservation as the container's soft limit.
@@ -167,6 +181,7 @@ func (d *Docker) Create(ctx context.Context, t *types.Task) (string, error) {
 	cfg.StopTimeout = &grace
 	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Resources: containerResources(t.Spec.Resources)}
+	containerOptions(&t.Spec, cfg, host)
 	modern := !versions.LessThan(d.cli.ClientVersion(), "1.44")
 	eps, dns, err := d.taskEndpoints(t, modern)
 	if err != nil {
@@ -176,7 +191,9 @@ func (d *Docker) Create(ctx context.Context, t *types.Task) (string, error) {
 	if len(eps) > 0 {
 		host.NetworkMode = container.NetworkMode(eps[0].name)
 		if dns {
-			host.DNS = []string{eps[0].gateway}
+			// The swarm's name server first (service names), the task's
+			// own after it.
+			host.DNS = append([]string{eps[0].gateway}, host.DNS...)
 		}
 		if eps[0].settings != nil {
 			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{eps[0].name: eps[0].settings}}

@@ -158,6 +158,29 @@ func (d *Docker) SwarmBridges(ctx context.Context, clusterID string) []string {
 	return out
 }
 
+// ForeignSubnets lists the subnets of the engine's networks that are not
+// swarm clusterID's own (the default bridge, other programs' networks, a
+// network another swarm left behind): a swarm network there would make the
+// engine refuse it with "Pool overlaps". Nil if the engine cannot say.
+func (d *Docker) ForeignSubnets(ctx context.Context, clusterID string) []string {
+	ns, err := d.cli.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, n := range ns {
+		if n.Labels[types.LabelCluster] == clusterID {
+			continue
+		}
+		for _, c := range n.IPAM.Config {
+			if c.Subnet != "" {
+				out = append(out, c.Subnet)
+			}
+		}
+	}
+	return out
+}
+
 // swarmNetworks lists the engine's networks of a swarm (by their label).
 func (d *Docker) swarmNetworks(ctx context.Context, clusterID string) []network.Summary {
 	ns, err := d.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", types.LabelCluster+"="+clusterID))})

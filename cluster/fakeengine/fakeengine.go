@@ -300,6 +300,9 @@ func (e *Engine) EngineVersion(ctx context.Context) (string, error) { return "fa
 // EngineID is the id given to New.
 func (e *Engine) EngineID(ctx context.Context) (string, error) { return e.id, nil }
 
+// ForeignSubnets returns none: a fake engine has no other networks.
+func (e *Engine) ForeignSubnets(context.Context, string) []string { return nil }
+
 // EngineResources returns e.Resources.
 func (e *Engine) EngineResources(ctx context.Context) (types.Resources, error) {
 	return e.Resources, nil

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/docker/go-units"
 
 	"sw/cluster/types"
 )
@@ -244,7 +246,52 @@ func validateContainer(c *types.ContainerSpec) []error {
 	case g > MaxStopGracePeriod:
 		errs = append(errs, fmt.Errorf("invalid stop grace period %s: the limit is %s", g, MaxStopGracePeriod))
 	}
+	errs = append(errs, validateOptions(c)...)
 	return append(errs, validateHealth(c.Healthcheck)...)
+}
+
+// validateOptions checks the container options: sizes, and the values an
+// engine would refuse only when a task starts (the CLI has checked its
+// flags already; this is for every API client).
+func validateOptions(c *types.ContainerSpec) []error {
+	var errs []error
+	for _, s := range []struct{ what, v string }{{"hostname", c.Hostname}, {"working directory", c.Dir},
+		{"user", c.User}, {"stop signal", c.StopSignal}} {
+		if len(s.v) > MaxShortLen {
+			errs = append(errs, fmt.Errorf("invalid %s: %d bytes long, the limit is %d", s.what, len(s.v), MaxShortLen))
+		}
+	}
+	if c.Dir != "" && !strings.HasPrefix(c.Dir, "/") {
+		errs = append(errs, fmt.Errorf("invalid working directory %q: want an absolute path", clip(c.Dir)))
+	}
+	short := func(what string, list []string) {
+		errs = append(errs, entries(what, list, MaxArgs, func(i int, v string) error {
+			if v == "" || len(v) > MaxShortLen {
+				return fmt.Errorf("invalid %s %d: want 1 to %d bytes", what, i+1, MaxShortLen)
+			}
+			return nil
+		})...)
+	}
+	short("group", c.Groups)
+	short("capability", append(append([]string(nil), c.CapabilityAdd...), c.CapabilityDrop...))
+	if d := c.DNSConfig; d != nil {
+		short("DNS server", d.Nameservers)
+		short("DNS search domain", d.Search)
+		short("DNS option", d.Options)
+		for _, ns := range d.Nameservers {
+			if _, err := netip.ParseAddr(ns); err != nil {
+				errs = append(errs, fmt.Errorf("invalid DNS server %q: want an IP address", clip(ns)))
+			}
+		}
+	}
+	errs = append(errs, validateLabels("sysctl", c.Sysctls)...)
+	errs = append(errs, entries("ulimits", c.Ulimits, MaxArgs, func(i int, u types.Ulimit) error {
+		if _, err := units.ParseUlimit(fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard)); err != nil {
+			return fmt.Errorf("invalid ulimit %q: %w", clip(u.Name), err)
+		}
+		return nil
+	})...)
+	return errs
 }
 
 // checkArg checks one command or argument entry: what execve can carry.

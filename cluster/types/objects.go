@@ -287,6 +287,50 @@ type ContainerSpec struct {
 	// scheduler counts (a service shows them as Docker's
 	// TaskTemplate.Resources).
 	Resources *ResourceRequirements `json:"Resources,omitempty"`
+
+	// The container options below are Docker's ContainerSpec fields, by
+	// their names there.
+
+	// Hostname is the container's host name.
+	Hostname string `json:"Hostname,omitempty"`
+	// Dir is the working directory.
+	Dir string `json:"Dir,omitempty"`
+	// User runs the process as USER[:GROUP]; Groups adds groups.
+	User   string   `json:"User,omitempty"`
+	Groups []string `json:"Groups,omitempty"`
+	// Init runs an init process inside the container (nil: the engine's
+	// default).
+	Init *bool `json:"Init,omitempty"`
+	// StopSignal stops the container (empty: the image's, or SIGTERM).
+	StopSignal string `json:"StopSignal,omitempty"`
+	// TTY allocates a pseudo-terminal; ReadOnly mounts the root file
+	// system read-only.
+	TTY      bool `json:"TTY,omitempty"`
+	ReadOnly bool `json:"ReadOnly,omitempty"`
+	// DNSConfig adds name servers, search domains and resolver options.
+	DNSConfig *DNSConfig `json:"DNSConfig,omitempty"`
+	// Sysctls are namespaced kernel parameters.
+	Sysctls map[string]string `json:"Sysctls,omitempty"`
+	// CapabilityAdd and CapabilityDrop change the default capabilities
+	// ("CAP_NET_ADMIN", or "ALL").
+	CapabilityAdd  []string `json:"CapabilityAdd,omitempty"`
+	CapabilityDrop []string `json:"CapabilityDrop,omitempty"`
+	// Ulimits are resource limits of the process.
+	Ulimits []Ulimit `json:"Ulimits,omitempty"`
+}
+
+// DNSConfig is Docker's ContainerSpec.DNSConfig.
+type DNSConfig struct {
+	Nameservers []string `json:"Nameservers,omitempty"`
+	Search      []string `json:"Search,omitempty"`
+	Options     []string `json:"Options,omitempty"`
+}
+
+// Ulimit is one resource limit, as Docker's.
+type Ulimit struct {
+	Name string `json:"Name"`
+	Soft int64  `json:"Soft"`
+	Hard int64  `json:"Hard"`
 }
 
 // Resources are amounts of a node's CPU, memory and processes, in

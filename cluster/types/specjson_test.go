@@ -66,7 +66,7 @@ func TestUnmarshalStrictJSON(t *testing.T) {
 	}{
 		{"top level", `{"Name":"x","Replicas":3}`, `unknown field "Replicas"`},
 		{"task template", `{"TaskTemplate":{"LogDriver":{}}}`, `unknown field "LogDriver"`},
-		{"container spec", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","User":"root"}}}`, `unknown field "User"`},
+		{"container spec", `{"TaskTemplate":{"ContainerSpec":{"Image":"x","Isolation":"default"}}}`, `unknown field "Isolation"`},
 		{"health check", `{"TaskTemplate":{"ContainerSpec":{"Healthcheck":{"Every":1}}}}`, `unknown field "Every"`},
 		{"restart policy", `{"TaskTemplate":{"RestartPolicy":{"Windows":1}}}`, `unknown field "Windows"`},
 		{"placement", `{"TaskTemplate":{"Placement":{"Platforms":[]}}}`, `unknown field "Platforms"`},

@@ -120,9 +120,12 @@ type node struct {
 // run, from an offset of the process's own.
 var nextPool atomic.Int32
 
-// newPool returns an address pool no other node of this run has.
+// newPool returns an address pool no other node of this run has, never in
+// 10.0.0.0/16: the first subnet of Docker's default pool, which a swarm
+// made outside the tests (scripts/demo.sh, a benchmark) may hold on the
+// engine.
 func newPool() string {
-	k := (os.Getpid()*17 + int(nextPool.Add(1))) % 4096
+	k := 16 + (os.Getpid()*17+int(nextPool.Add(1)))%(4096-16)
 	return fmt.Sprintf("10.%d.%d.0/20", k/16, (k%16)*16)
 }
 
