@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -362,4 +364,70 @@ func updatePorts(ports []types.PortConfig, add, rm []string) ([]types.PortConfig
 		out = append(out, pc)
 	}
 	return out, nil
+}
+
+// prettyContainerOptions prints the container options that are set, in
+// `service inspect --pretty`'s ContainerSpec section, as Docker's.
+func prettyContainerOptions(w io.Writer, c *types.ContainerSpec) {
+	line := func(label, v string) {
+		if v != "" {
+			fmt.Fprintf(w, " %s:\t%s\n", label, v)
+		}
+	}
+	if len(c.Command) > 0 {
+		line("Command", strings.Join(c.Command, " "))
+	}
+	if c.Init != nil {
+		line("Init", fmt.Sprint(*c.Init))
+	}
+	line("Hostname", c.Hostname)
+	line("User", c.User)
+	line("Dir", c.Dir)
+	if len(c.Groups) > 0 {
+		line("Groups", strings.Join(c.Groups, " "))
+	}
+	line("StopSignal", c.StopSignal)
+	if c.StopGracePeriod > 0 {
+		line("StopGracePeriod", c.StopGracePeriod.String())
+	}
+	if c.TTY {
+		line("TTY", "true")
+	}
+	if c.ReadOnly {
+		line("Read Only", "true")
+	}
+	if len(c.CapabilityAdd)+len(c.CapabilityDrop) > 0 {
+		fmt.Fprintf(w, " Capabilities:\n")
+		if len(c.CapabilityAdd) > 0 {
+			fmt.Fprintf(w, "  Add: %s\n", strings.Join(c.CapabilityAdd, ", "))
+		}
+		if len(c.CapabilityDrop) > 0 {
+			fmt.Fprintf(w, "  Drop: %s\n", strings.Join(c.CapabilityDrop, ", "))
+		}
+	}
+	if len(c.Sysctls) > 0 {
+		keys := slices.Sorted(maps.Keys(c.Sysctls))
+		fmt.Fprintf(w, " Sysctls:\n")
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %s: %s\n", k, c.Sysctls[k])
+		}
+	}
+	if len(c.Ulimits) > 0 {
+		fmt.Fprintf(w, " Ulimits:\n")
+		for _, u := range c.Ulimits {
+			fmt.Fprintf(w, "  %s: %d:%d\n", u.Name, u.Soft, u.Hard)
+		}
+	}
+	if d := c.DNSConfig; d != nil {
+		fmt.Fprintf(w, " DNS:\n")
+		if len(d.Nameservers) > 0 {
+			fmt.Fprintf(w, "  Nameservers: %s\n", strings.Join(d.Nameservers, " "))
+		}
+		if len(d.Search) > 0 {
+			fmt.Fprintf(w, "  Search: %s\n", strings.Join(d.Search, " "))
+		}
+		if len(d.Options) > 0 {
+			fmt.Fprintf(w, "  Options: %s\n", strings.Join(d.Options, " "))
+		}
+	}
 }

@@ -109,3 +109,16 @@ func TestContainerFlagsUpdate(t *testing.T) {
 		}
 	}
 }
+
+func TestPrettyContainerOptions(t *testing.T) {
+	var b strings.Builder
+	yes := true
+	prettyContainerOptions(&b, &types.ContainerSpec{User: "u", Dir: "/w", Init: &yes, StopGracePeriod: 3e9,
+		CapabilityDrop: []string{"CAP_MKNOD"}, Sysctls: map[string]string{"b": "2", "a": "1"},
+		Ulimits: []types.Ulimit{{Name: "nofile", Soft: 1, Hard: 2}}, DNSConfig: &types.DNSConfig{Search: []string{"x.org"}}})
+	want := " Init:\ttrue\n User:\tu\n Dir:\t/w\n StopGracePeriod:\t3s\n Capabilities:\n  Drop: CAP_MKNOD\n" +
+		" Sysctls:\n  a: 1\n  b: 2\n Ulimits:\n  nofile: 1:2\n DNS:\n  Search: x.org\n"
+	if b.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", b.String(), want)
+	}
+}

@@ -245,6 +245,7 @@ func prettyService(c *cli.Context, s *types.Service, netNames map[string]string)
 	if len(s.Spec.Container.Env) > 0 {
 		fmt.Fprintf(w, " Env:\t\t%s\n", strings.Join(s.Spec.Container.Env, " "))
 	}
+	prettyContainerOptions(w, &s.Spec.Container)
 	prettyHealth(w, s.Spec.Container.Healthcheck)
 	prettyResources(w, s.Spec.Container.Resources)
 	prettyUpdateConfig(w, "UpdateConfig", "Update order", s.Spec.UpdateOrDefault())

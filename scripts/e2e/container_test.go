@@ -50,6 +50,12 @@ func TestContainerOptions(t *testing.T) {
 		t.Errorf("service inspect: %s", got)
 	}
 
+	if pretty := n.ok("service", "inspect", "--pretty", "opts"); !strings.Contains(pretty, " User:\t1000:1000\n") ||
+		!strings.Contains(pretty, " Init:\ttrue\n") || !strings.Contains(pretty, "  nofile: 1024:2048\n") ||
+		!strings.Contains(pretty, "  Add: CAP_NET_ADMIN\n") {
+		t.Errorf("inspect --pretty:\n%s", pretty)
+	}
+
 	// Update: lists edited, options cleared, the image's entrypoint back,
 	// a port published and unpublished.
 	port := freePort(t, n.ip)
