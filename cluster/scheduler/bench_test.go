@@ -11,17 +11,21 @@ import (
 	"sw/cluster/types"
 )
 
+// scheduleShapes are swarmkit's benchmark shapes: nodes × tasks of one
+// service.
+var scheduleShapes = []struct{ nodes, tasks int }{
+	{1000, 1000},
+	{1000, 10000},
+	{1000, 100000},
+	{100000, 1000},
+}
+
 // BenchmarkSchedule mirrors swarmkit's scheduler benchmarks: one service's
 // tasks, all nodes ready, in memory. Each iteration is timed from "the tasks
 // exist unassigned in the store" to "all are assigned and committed": read
 // the view, Schedule, and apply the assignment command.
 func BenchmarkSchedule(b *testing.B) {
-	for _, shape := range []struct{ nodes, tasks int }{
-		{1000, 1000},
-		{1000, 10000},
-		{1000, 100000},
-		{100000, 1000},
-	} {
+	for _, shape := range scheduleShapes {
 		b.Run(fmt.Sprintf("nodes=%d/tasks=%d", shape.nodes, shape.tasks), func(b *testing.B) {
 			benchSchedule(b, shape.nodes, shape.tasks, false)
 		})
@@ -35,12 +39,7 @@ func BenchmarkSchedule(b *testing.B) {
 // node.labels.zone, so each placement picks a zone, then checks its
 // node's room.
 func BenchmarkScheduleSpread(b *testing.B) {
-	for _, shape := range []struct{ nodes, tasks int }{
-		{1000, 1000},
-		{1000, 10000},
-		{1000, 100000},
-		{100000, 1000},
-	} {
+	for _, shape := range scheduleShapes {
 		b.Run(fmt.Sprintf("nodes=%d/tasks=%d", shape.nodes, shape.tasks), func(b *testing.B) {
 			benchSchedule(b, shape.nodes, shape.tasks, true)
 		})
