@@ -97,7 +97,7 @@ func (d *Daemon) startManager(ctx context.Context, sw *swarm, opts startOptions)
 		defer sw.wg.Done()
 		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log,
 			Source:   &dispatcher.Local{NodeID: sw.id.NodeID, Store: sw.store, Proposer: sw.proposer, Ready: sw.ready},
-			Networks: plane, Hostname: d.cfg.Hostname, Drain: agent.DefaultDrain, Drained: drained(bar, sw.store)}
+			Networks: plane, Hostname: d.cfg.Hostname, Drain: agent.DefaultDrain, Drained: drained(bar, sw.store, d.log)}
 		a.Run(ctx)
 	}()
 	host := &pluginHost{nodeID: sw.id.NodeID, store: sw.store, log: d.log, ingress: d.cfg.IngressAddr, exec: d.exec, barrier: bar}

@@ -251,8 +251,13 @@ func (h *pluginHost) Applied(loop string, index uint64) { h.barrier.Applied(loop
 
 // drained is the agent's wait for the node's traffic loops to have
 // applied everything st holds now (agent.Agent.Drained).
-func drained(b *barrier.Barrier, st *store.Store) func(context.Context) {
-	return func(ctx context.Context) { b.Wait(ctx, st.Index(), agent.MaxDrain) }
+func drained(b *barrier.Barrier, st *store.Store, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		if idx := st.Index(); !b.Wait(ctx, idx, agent.MaxDrain) && ctx.Err() == nil {
+			log.Warn("stopping a task before this node's routing mesh and name server dropped it",
+				"index", idx, "waited", agent.MaxDrain)
+		}
+	}
 }
 
 var _ hooks.Host = (*pluginHost)(nil)

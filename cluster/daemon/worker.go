@@ -48,7 +48,7 @@ func (d *Daemon) startWorker(ctx context.Context, sw *swarm) error {
 	go func() {
 		defer sw.wg.Done()
 		a := &agent.Agent{NodeID: sw.id.NodeID, Exec: d.exec, Log: d.log, Source: sw.remote, Networks: plane,
-			Hostname: d.cfg.Hostname, Drain: agent.DefaultDrain, Drained: drained(bar, mirror)}
+			Hostname: d.cfg.Hostname, Drain: agent.DefaultDrain, Drained: drained(bar, mirror, d.log)}
 		a.Run(ctx)
 	}()
 	return nil
